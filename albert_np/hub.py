@@ -1,0 +1,95 @@
+"""Find checkpoint files: in a local folder, or on the Hugging Face Hub.
+
+One function, `resolve_file`, used by the model, config and tokenizer loaders.
+A local folder is read directly. Anything else is treated as a Hub repo id and
+goes through `huggingface_hub.hf_hub_download`, which keeps the shared cache
+(~/.cache/huggingface/hub) and honours HF_HUB_OFFLINE=1 / local_files_only.
+"""
+import logging
+import os
+
+logger = logging.getLogger(__name__)
+
+
+class HubUnreachableError(OSError):
+    """The Hub could not be reached and the file is not in the local cache."""
+
+
+def is_local(name_or_path):
+    """True when `name_or_path` names a folder on this machine."""
+    return os.path.isdir(os.fspath(name_or_path))
+
+
+def resolve_file(name_or_path, filename, *, revision=None, cache_dir=None,
+                 local_files_only=False, required=True):
+    """Return a local path to `filename` from a folder or a Hub repo.
+
+    Args:
+        name_or_path: a folder, or a Hub repo id such as "albert/albert-base-v2".
+        filename: file inside the folder / repo, e.g. "config.json".
+        revision, cache_dir, local_files_only: as in huggingface_hub.
+        required: when False, a missing file returns None instead of raising.
+    Returns:
+        str path, or None when the file is absent and not required.
+    Raises:
+        FileNotFoundError: the folder or repo has no such file (and required).
+        HubUnreachableError: the Hub is out of reach and nothing is cached.
+    """
+    if not isinstance(name_or_path, (str, os.PathLike)):
+        raise TypeError(f"expected a folder path or a Hub repo id (str), got "
+                        f"{type(name_or_path).__name__}")
+    name_or_path = os.fspath(name_or_path)
+    if is_local(name_or_path):
+        path = os.path.join(name_or_path, filename)
+        if os.path.isfile(path):
+            return path
+        if not required:
+            return None
+        present = ", ".join(sorted(os.listdir(name_or_path))) or "(empty)"
+        raise FileNotFoundError(
+            f"{filename!r} not found in folder {name_or_path!r} (it holds: {present}). "
+            f"Point at a folder written by save_pretrained (albert_np or transformers).")
+    if os.path.sep in name_or_path and name_or_path.count("/") > 1 or name_or_path.startswith((".", "~")):
+        raise FileNotFoundError(
+            f"{name_or_path!r} is not a folder on this machine, and it is not a Hub repo id "
+            f"of the form 'owner/name'. Check the path.")
+    return _hub_download(name_or_path, filename, revision=revision, cache_dir=cache_dir,
+                         local_files_only=local_files_only, required=required)
+
+
+def _hub_download(repo_id, filename, *, revision, cache_dir, local_files_only, required):
+    """hf_hub_download with messages that say what to do when it fails."""
+    import huggingface_hub
+    from huggingface_hub import errors
+
+    try:
+        return huggingface_hub.hf_hub_download(
+            repo_id, filename, revision=revision, cache_dir=cache_dir,
+            local_files_only=local_files_only)
+    except (errors.EntryNotFoundError, errors.RemoteEntryNotFoundError
+            if hasattr(errors, "RemoteEntryNotFoundError") else errors.EntryNotFoundError) as e:
+        if isinstance(e, getattr(errors, "LocalEntryNotFoundError", ())):
+            return _unreachable(repo_id, filename, required, e)
+        if not required:
+            return None
+        raise FileNotFoundError(f"the Hub repo {repo_id!r} has no file {filename!r}") from e
+    except errors.RepositoryNotFoundError as e:
+        raise FileNotFoundError(
+            f"{repo_id!r} is neither a local folder nor a Hub repo that exists (or you lack "
+            f"access to it). Check the name, or point at a local folder.") from e
+    except errors.RevisionNotFoundError as e:
+        raise FileNotFoundError(f"revision {revision!r} of {repo_id!r} not found on the Hub") from e
+    except (OSError, ValueError) as e:
+        # LocalEntryNotFoundError (offline, not cached), connection errors, HF_HUB_OFFLINE.
+        return _unreachable(repo_id, filename, required, e)
+
+
+def _unreachable(repo_id, filename, required, err):
+    if not required and "offline" not in str(err).lower() and "connect" not in str(err).lower():
+        return None
+    raise HubUnreachableError(
+        f"could not get {filename!r} of {repo_id!r}: the Hugging Face Hub is unreachable "
+        f"(or HF_HUB_OFFLINE=1) and the file is not in the local cache. Either connect and "
+        f"retry, or download the repo elsewhere and pass its local folder instead "
+        f"(e.g. from_pretrained('/path/to/albert-base-v2')). Cause: {type(err).__name__}: {err}"
+    ) from err

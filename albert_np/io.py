@@ -1,0 +1,37 @@
+"""Atomic file writes: a temp file in the same folder, fsync, then os.replace.
+
+A reader never sees a half-written file, and a crash mid-write leaves the old
+file in place: nothing a user saved is lost.
+"""
+import contextlib
+import os
+import tempfile
+
+
+@contextlib.contextmanager
+def atomic_open(path, mode="wb", encoding=None):
+    """Open a temp file beside `path`; on clean exit it replaces `path` atomically."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode, encoding=encoding) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_bytes(path, data):
+    with atomic_open(path, "wb") as f:
+        f.write(data)
+
+
+def atomic_write_text(path, text):
+    with atomic_open(path, "w", encoding="utf-8") as f:
+        f.write(text)
