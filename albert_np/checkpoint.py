@@ -155,7 +155,8 @@ def expected_shapes(config, head):
                   "predictions.LayerNorm.bias": (E,), "predictions.decoder.weight": (V, E),
                   "predictions.decoder.bias": (V,)})
     if head == "pretraining":
-        s.update({"sop_classifier.classifier.weight": (2, H), "sop_classifier.classifier.bias": (2,)})
+        # HF sizes the SOP classifier by num_labels (2 in every released config)
+        s.update({"sop_classifier.classifier.weight": (n, H), "sop_classifier.classifier.bias": (n,)})
     if head in ("sequence", "token"):
         s.update({"classifier.weight": (n, H), "classifier.bias": (n,)})
     if head == "multiple_choice":

@@ -200,6 +200,8 @@ class AlbertConfig:
         config = cls.from_json_file(path)
         if overrides:
             d = config.to_dict()
+            if "num_labels" in overrides and "id2label" not in overrides:
+                d.pop("id2label"), d.pop("label2id")   # a new head: fresh LABEL_i names
             d.update(overrides)
             config = cls.from_dict(d)
         return config

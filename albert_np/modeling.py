@@ -342,7 +342,7 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
                 output_hidden_states=False, return_dict=True):
         enc = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
                            head_mask, output_attentions, output_hidden_states)
-        logits = sequence_classification_head(enc["pooler_output"], **self.params["classifier"])
+        logits = sequence_classification_head(enc["pooler_output"], classifier=self.params["classifier"])
         loss = None
         if labels is not None:
             from .losses import sequence_classification_loss
@@ -381,7 +381,7 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
                 output_hidden_states=False, return_dict=True):
         enc = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
                            head_mask, output_attentions, output_hidden_states)
-        logits = token_classification_head(enc["last_hidden_state"], **self.params["classifier"])
+        logits = token_classification_head(enc["last_hidden_state"], classifier=self.params["classifier"])
         loss = None
         if labels is not None:
             loss = _ce(logits, _check_labels("labels", labels, logits.shape[:2]))
@@ -406,14 +406,14 @@ class AlbertForQuestionAnswering(AlbertPreTrainedModel):
                              f"the config has {self.config.num_labels}")
         enc = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
                            head_mask, output_attentions, output_hidden_states)
-        start, end = question_answering_head(enc["last_hidden_state"], **self.params["qa_outputs"])
+        start, end = question_answering_head(enc["last_hidden_state"], qa_outputs=self.params["qa_outputs"])
         loss = None
         if start_positions is not None and end_positions is not None:
-            from .losses import qa_loss
+            from .losses import question_answering_loss
             B = start.shape[0]
             sp = _check_labels("start_positions", start_positions, (B,))
             ep = _check_labels("end_positions", end_positions, (B,))
-            loss = qa_loss(start, end, sp, ep)[0]
+            loss = question_answering_loss(start, end, sp, ep)[0]
         out = QuestionAnsweringModelOutput(loss, start, end, enc["hidden_states"], enc["attentions"])
         return out if return_dict else out.to_tuple()
 
@@ -442,7 +442,7 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
                            flat(position_ids) if position_ids is not None and np.ndim(position_ids) == 3
                            else position_ids, flat(inputs_embeds), head_mask, output_attentions,
                            output_hidden_states)
-        logits = multiple_choice_head(enc["pooler_output"], **self.params["classifier"], num_choices=C)
+        logits = multiple_choice_head(enc["pooler_output"], classifier=self.params["classifier"], num_choices=C)
         loss = None
         if labels is not None:
             loss = _ce(logits, _check_labels("labels", labels, (B,)))
