@@ -5,8 +5,10 @@ A local folder is read directly. Anything else is treated as a Hub repo id and
 goes through `huggingface_hub.hf_hub_download`, which keeps the shared cache
 (~/.cache/huggingface/hub) and honours HF_HUB_OFFLINE=1 / local_files_only.
 """
+import functools
 import logging
 import os
+import socket
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +51,7 @@ def resolve_file(name_or_path, filename, *, revision=None, cache_dir=None,
         raise FileNotFoundError(
             f"{filename!r} not found in folder {name_or_path!r} (it holds: {present}). "
             f"Point at a folder written by save_pretrained (albert_np or transformers).")
-    if os.path.sep in name_or_path and name_or_path.count("/") > 1 or name_or_path.startswith((".", "~")):
+    if name_or_path.count("/") > 1 or name_or_path.startswith((".", "~", "/")):
         raise FileNotFoundError(
             f"{name_or_path!r} is not a folder on this machine, and it is not a Hub repo id "
             f"of the form 'owner/name'. Check the path.")
@@ -57,39 +59,53 @@ def resolve_file(name_or_path, filename, *, revision=None, cache_dir=None,
                          local_files_only=local_files_only, required=required)
 
 
+@functools.lru_cache(maxsize=1)
+def hub_reachable(timeout=3.0):
+    """One quick TCP connection to the Hub's endpoint, tried once per process.
+
+    huggingface_hub retries an unreachable Hub for about 25 s before giving up;
+    this probe lets an offline machine fall back to the local cache at once.
+    """
+    from urllib.parse import urlparse
+
+    from huggingface_hub import constants
+    if constants.HF_HUB_OFFLINE:
+        return False
+    url = urlparse(constants.ENDPOINT)
+    try:
+        with socket.create_connection((url.hostname, url.port or 443), timeout=timeout):
+            return True
+    except OSError:
+        logger.info("the Hugging Face Hub (%s) is unreachable: using the local cache only", url.hostname)
+        return False
+
+
 def _hub_download(repo_id, filename, *, revision, cache_dir, local_files_only, required):
     """hf_hub_download with messages that say what to do when it fails."""
     import huggingface_hub
     from huggingface_hub import errors
 
+    offline = local_files_only or not hub_reachable()
     try:
-        return huggingface_hub.hf_hub_download(
-            repo_id, filename, revision=revision, cache_dir=cache_dir,
-            local_files_only=local_files_only)
-    except (errors.EntryNotFoundError, errors.RemoteEntryNotFoundError
-            if hasattr(errors, "RemoteEntryNotFoundError") else errors.EntryNotFoundError) as e:
-        if isinstance(e, getattr(errors, "LocalEntryNotFoundError", ())):
-            return _unreachable(repo_id, filename, required, e)
+        return huggingface_hub.hf_hub_download(repo_id, filename, revision=revision,
+                                               cache_dir=cache_dir, local_files_only=offline)
+    except errors.LocalEntryNotFoundError as e:      # offline and not in the cache
+        if not required:
+            return None
+        raise HubUnreachableError(
+            f"could not get {filename!r} of {repo_id!r}: "
+            + ("local_files_only=True" if local_files_only else
+               "the Hugging Face Hub is unreachable (or HF_HUB_OFFLINE=1)")
+            + " and the file is not in the local cache. Either connect and retry, or download the "
+            f"repo where the Hub is reachable and pass its local folder instead, e.g. "
+            f"from_pretrained('/path/to/{repo_id.split('/')[-1]}').") from e
+    except (errors.EntryNotFoundError, errors.RemoteEntryNotFoundError) as e:
         if not required:
             return None
         raise FileNotFoundError(f"the Hub repo {repo_id!r} has no file {filename!r}") from e
     except errors.RepositoryNotFoundError as e:
         raise FileNotFoundError(
-            f"{repo_id!r} is neither a local folder nor a Hub repo that exists (or you lack "
-            f"access to it). Check the name, or point at a local folder.") from e
+            f"{repo_id!r} is neither a folder on this machine nor a Hub repo that exists (or you "
+            f"lack access to it). Check the name, or pass a local folder.") from e
     except errors.RevisionNotFoundError as e:
         raise FileNotFoundError(f"revision {revision!r} of {repo_id!r} not found on the Hub") from e
-    except (OSError, ValueError) as e:
-        # LocalEntryNotFoundError (offline, not cached), connection errors, HF_HUB_OFFLINE.
-        return _unreachable(repo_id, filename, required, e)
-
-
-def _unreachable(repo_id, filename, required, err):
-    if not required and "offline" not in str(err).lower() and "connect" not in str(err).lower():
-        return None
-    raise HubUnreachableError(
-        f"could not get {filename!r} of {repo_id!r}: the Hugging Face Hub is unreachable "
-        f"(or HF_HUB_OFFLINE=1) and the file is not in the local cache. Either connect and "
-        f"retry, or download the repo elsewhere and pass its local folder instead "
-        f"(e.g. from_pretrained('/path/to/albert-base-v2')). Cause: {type(err).__name__}: {err}"
-    ) from err

@@ -134,16 +134,16 @@ class AlbertPreTrainedModel:
         return flatten(self.params)
 
     def load_state_dict(self, state, strict=True):
-        """Load a flat HF state dict; returns (missing, unexpected) key lists."""
-        state, missing, unexpected = checkpoint.adapt_state_dict(dict(state), self.config, self.head)
+        """Load a flat HF state dict; returns (missing, unexpected) key lists.
+
+        Weights absent from `state` keep their current values (strict=False) or
+        raise (strict=True).
+        """
+        flat, missing, unexpected = _assemble(state, self.config, self.head, self.dtype,
+                                              fallback=flatten(self.params))
         if strict and (missing or unexpected):
             raise checkpoint.CheckpointError(_key_report(missing, unexpected))
-        full = flatten(self.params)
-        full.update({k: np.asarray(v, dtype=self.dtype) for k, v in state.items()})
-        if "predictions.decoder.weight" in full and self.config.tie_word_embeddings:
-            full["predictions.decoder.weight"] = full["albert.embeddings.word_embeddings.weight"]
-            full["predictions.decoder.bias"] = full["predictions.bias"]
-        self.params = nest(full)
+        self.params = nest(flat)
         return missing, unexpected
 
     def num_parameters(self):
@@ -179,8 +179,8 @@ class AlbertPreTrainedModel:
         if config is None:
             config = AlbertConfig.from_pretrained(name_or_path, **kw, **config_overrides)
         state, paths = checkpoint.load_state_dict(name_or_path, dtype=dtype, **kw)
-        model = cls(config, seed=0, dtype=dtype)
-        missing, unexpected = model.load_state_dict(state, strict=False)
+        flat, missing, unexpected = _assemble(state, config, cls.head, dtype)
+        model = cls(config, params=nest(flat), dtype=dtype)
         if missing or unexpected:
             logger.warning("%s from %s: %s", cls.__name__, name_or_path, _key_report(missing, unexpected))
         model.loaded_files = paths
@@ -229,15 +229,35 @@ def _key_report(missing, unexpected):
     return "; ".join(parts)
 
 
-def init_weights(config, head, seed=0, dtype=np.float32):
+def _assemble(state, config, head, dtype, fallback=None):
+    """Loaded weights + (fallback or fresh) weights for what is missing, tied as HF ties them.
+
+    Returns (flat params, missing names, unexpected names).
+    """
+    state, missing, unexpected = checkpoint.adapt_state_dict(dict(state), config, head)
+    flat = {k: np.asarray(v, dtype=dtype) for k, v in state.items()}
+    if missing:
+        fresh = fallback if fallback is not None else init_weights(config, head, 0, dtype, only=missing)
+        flat.update({k: fresh[k] for k in missing})
+    word = ("albert." if head else "") + "embeddings.word_embeddings.weight"
+    if "predictions.decoder.weight" in flat and config.tie_word_embeddings:
+        flat["predictions.decoder.weight"] = flat[word]
+        flat["predictions.decoder.bias"] = flat["predictions.bias"]
+    return flat, missing, unexpected
+
+
+def init_weights(config, head, seed=0, dtype=np.float32, only=None):
     """Fresh weights as transformers initialises them.
 
     Linear / embedding weights ~ N(0, initializer_range), biases 0, LayerNorm
     (1, 0), the padding row of the word embeddings 0, the MLM bias 0.
+    only: restrict to these names (e.g. a new head on a loaded encoder).
     """
     rng = np.random.default_rng(seed)
     state = {}
     for name, shape in checkpoint.expected_shapes(config, head).items():
+        if only is not None and name not in only:
+            continue
         if "LayerNorm" in name or "layer_norm" in name:
             value = np.ones(shape) if name.endswith("weight") else np.zeros(shape)
         elif name.endswith("bias"):
@@ -246,9 +266,9 @@ def init_weights(config, head, seed=0, dtype=np.float32):
             value = rng.normal(0.0, config.initializer_range, size=shape)
         state[name] = value.astype(dtype)
     word = ("albert." if head else "") + "embeddings.word_embeddings.weight"
-    if config.pad_token_id is not None and 0 <= config.pad_token_id < config.vocab_size:
+    if word in state and config.pad_token_id is not None and 0 <= config.pad_token_id < config.vocab_size:
         state[word][config.pad_token_id] = 0
-    if "predictions.decoder.weight" in state:
+    if "predictions.decoder.weight" in state and word in state:
         state["predictions.decoder.weight"] = state[word]
         state["predictions.decoder.bias"] = state["predictions.bias"]
     return state

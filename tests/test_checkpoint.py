@@ -205,3 +205,20 @@ def test_hub_id_offline_gives_a_clear_message(monkeypatch, tmp_path):
     monkeypatch.setenv("HF_HOME", str(tmp_path))
     with pytest.raises(OSError, match="unreachable.*local folder"):
         albert_np.AlbertForMaskedLM.from_pretrained("albert/albert-base-v2", cache_dir=str(tmp_path))
+
+
+def test_hub_id_loads_from_the_hf_cache_offline(monkeypatch, tmp_path):
+    """A repo in huggingface_hub's cache layout loads by its Hub id with HF_HUB_OFFLINE=1."""
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    repo = tmp_path / "models--someone--tiny-albert"
+    snap = repo / "snapshots" / commit
+    snap.mkdir(parents=True)
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text(commit)
+    for f in ("config.json", "model.safetensors"):
+        shutil.copy(os.path.join(fixture("mlm_pytorch_tanh"), f), snap)
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    m = albert_np.AlbertForMaskedLM.from_pretrained("someone/tiny-albert", cache_dir=str(tmp_path))
+    ref = albert_np.AlbertForMaskedLM.from_pretrained(fixture("mlm_pytorch_tanh"))
+    np.testing.assert_array_equal(m.state_dict()["predictions.bias"], ref.state_dict()["predictions.bias"])
+    assert m.loaded_files[0].startswith(str(snap))

@@ -1,0 +1,34 @@
+# albert_np: two commands on a fresh clone.
+#   make demo   - fill-mask with the default model, offline
+#   make test   - the test suite (parity tests skip unless `make parity`)
+# Both create and reuse a local virtualenv in .venv.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test parity bench clean
+
+$(VENV)/.installed-test: setup.cfg pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[test]"
+	touch $@
+
+# torch==2.13.0 (CPU) and transformers==5.23.0: test oracles, never used by albert_np itself.
+$(VENV)/.installed-parity: $(VENV)/.installed-test
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[test,parity]"
+	touch $@
+
+demo: $(VENV)/.installed-test
+	$(PY) -m albert_np fill-mask "The capital of France is [MASK]."
+
+test: $(VENV)/.installed-test
+	$(PY) -m pytest -q
+
+parity: $(VENV)/.installed-parity
+	$(PY) -m pytest -q -m parity
+
+bench: $(VENV)/.installed-parity
+	$(PY) -m albert_np.bench
+
+clean:
+	rm -rf $(VENV) build *.egg-info
