@@ -10,4 +10,11 @@ from .modeling import (AlbertForMaskedLM, AlbertForMultipleChoice, AlbertForPreT
                        AlbertForSequenceClassification, AlbertForTokenClassification, AlbertModel,
                        AlbertPreTrainedModel)
 
+from .auto import (AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelForMultipleChoice,
+                   AutoModelForPreTraining, AutoModelForQuestionAnswering,
+                   AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer,
+                   pipeline)
+from .tasks import DEFAULT_MODEL, answer_question, choose, classify, embed, fill_mask, tag_tokens
+from .tokenization import AlbertTokenizer, AlbertTokenizerFast, BatchEncoding, train_tokenizer
+
 __version__ = "0.1.0"

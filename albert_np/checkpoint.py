@@ -68,7 +68,8 @@ def read_safetensors(path, dtype=np.float32):
             header = json.loads(f.read(n))
         except (UnicodeDecodeError, json.JSONDecodeError) as e:
             raise CheckpointError(f"{path}: unreadable safetensors header ({e})") from e
-        data = f.read()
+        data = bytearray(size - 8 - n)              # one writable buffer: tensors are views of it
+        f.readinto(data)
     header.pop("__metadata__", None)
     out = {}
     for name, info in header.items():
@@ -79,14 +80,16 @@ def read_safetensors(path, dtype=np.float32):
             raise CheckpointError(f"{path} is truncated: tensor {name!r} needs bytes up to {end} "
                                   f"of the data section but only {len(data)} are there. "
                                   f"Download or save the checkpoint again.")
-        raw = np.frombuffer(data, dtype=SAFETENSORS_DTYPES[kind], count=int(np.prod(shape, dtype=np.int64)),
-                            offset=start).reshape(shape)
+        stored = np.dtype(SAFETENSORS_DTYPES[kind])
+        count = int(np.prod(shape, dtype=np.int64))
+        if (start + 8 + n) % stored.itemsize:       # unaligned: copy out of the buffer
+            raw = np.frombuffer(bytes(data[start:end]), dtype=stored, count=count).reshape(shape)
+        else:
+            raw = np.frombuffer(data, dtype=stored, count=count, offset=start).reshape(shape)
         if kind == "BF16":
             raw = bf16_to_float32(raw)
         if np.issubdtype(raw.dtype, np.floating) and dtype is not None:
-            raw = raw.astype(dtype)                  # copies: the result is writable
-        else:
-            raw = raw.copy()
+            raw = raw.astype(dtype, copy=False)      # float32 stays a view: no copy
         out[name] = raw
     return out
 

@@ -170,7 +170,7 @@ class AlbertPreTrainedModel:
         Weights the file lacks (a new head, the SOP head of the released
         checkpoints) are initialised as HF does and reported in a log line.
         """
-        if dtype in ("auto", None):
+        if dtype is None or (isinstance(dtype, str) and dtype == "auto"):
             dtype = np.float32
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.float64):
