@@ -423,7 +423,7 @@ def scaled_dot_product_attention_backward(dout, cache):   # (B, A, T, D) -> dq, 
         dp *= drop_mask
     if hm is not None:
         dp *= hm
-    s = np.multiply(dp, probs).sum(axis=-1, keepdims=True)  # (B, A, T, 1)
+    s = np.multiply(dp, probs).sum(axis=-1, keepdims=True)  # (B, A, T, 1); softmax_backward, in place
     dp -= s
     dp *= probs                                            # d scores (after the bias)
     dp *= scale

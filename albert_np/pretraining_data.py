@@ -54,8 +54,11 @@ def split_sentences(paragraph):
 
 
 def _open_text(path):
-    return lzma.open(path, "rt", encoding="utf-8") if str(path).endswith(".xz") else \
-        open(path, encoding="utf-8")
+    """Text of a plain or .xz file; bytes that are not UTF-8 (a few in the Gutenberg
+    books are Latin-1) become U+FFFD instead of stopping the stream."""
+    if str(path).endswith(".xz"):
+        return lzma.open(path, "rt", encoding="utf-8", errors="replace")
+    return open(path, encoding="utf-8", errors="replace")
 
 
 def wikipedia_documents(path, exclude_ids=WIKITEXT_TEST_OVERLAP):
