@@ -265,6 +265,29 @@ register("info", "a model's config, parameter count and files", _info_arguments,
 EXTENSION_MODULES = ()
 
 
+def _lazy(module, function):
+    """main(args) that imports its module only when the command runs."""
+    def run(args):
+        import importlib
+        return getattr(importlib.import_module(module, __package__), function)(args)
+    return run
+
+
+def _pretraining_arguments(name):
+    def add(parser):
+        from . import pretraining
+        getattr(pretraining, name)(parser)
+    return add
+
+
+register("pretrain", "pretrain ALBERT (MLM + SOP) on the shared corpus; resumes from --out",
+         _pretraining_arguments("add_pretrain_arguments"), _lazy(".pretraining", "pretrain_main"))
+register("pretrain-vocab", "train the SentencePiece vocabulary of the pretraining corpus",
+         _pretraining_arguments("add_vocab_arguments"), _lazy(".pretraining", "vocab_main"))
+register("pretrain-eval", "masked-token and sentence-order accuracy on held-out text",
+         _pretraining_arguments("add_eval_arguments"), _lazy(".pretraining", "eval_main"))
+
+
 # %% Entry point -----------------------------------------------------------------------------------
 
 def build_parser():

@@ -1,0 +1,76 @@
+"""The pretraining loop: it learns, and a killed run resumes bit-identically."""
+import os
+
+import numpy as np
+import pytest
+
+import albert_np
+from albert_np import pretraining as pt
+from albert_np.config import AlbertConfig
+
+TOKENIZER = os.path.join(os.path.dirname(__file__), "fixtures", "tokenizer", "spiece.model")
+TEXT = ["The cat sat on the mat. It was a warm day. The dog slept by the door.",
+        "Paris is the capital of France. It lies on the Seine. Many people visit it every year.",
+        "Water boils at one hundred degrees. Ice melts at zero degrees. Steam rises from the pot.",
+        "The old ship sailed at dawn. Its crew sang loudly. The harbour grew small behind them."]
+
+
+def documents():
+    return iter([pt.pdata.split_sentences(t) for t in TEXT] * 3)
+
+
+def make(tmp_path, steps, **kw):
+    tok = albert_np.AlbertTokenizerFast(vocab_file=TOKENIZER)
+    cfg = AlbertConfig(vocab_size=tok.vocab_size, embedding_size=16, hidden_size=32, num_hidden_layers=2,
+                       num_attention_heads=2, intermediate_size=48, max_position_embeddings=64,
+                       hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+    model = albert_np.AlbertForPreTraining(cfg, seed=0)
+    args = pt.PretrainArgs(steps=steps, batch_size=4, lr=3e-3, warmup_steps=2, max_seq_length=32,
+                           max_predictions=5, eval_every=4, save_every=3, seed=1, block_docs=4,
+                           progress=False, **kw)
+    heldout = pt.fixed_batches(documents, tok, 8, 4, max_seq_length=32, max_predictions=5, block_docs=4)
+    return pt.Pretrainer(model, tok, documents, str(tmp_path), args, heldout=heldout)
+
+
+def test_resume_after_a_kill_is_identical(tmp_path):
+    straight = make(tmp_path / "a", 6).train()
+    first = make(tmp_path / "b", 3)
+    first.train()                                   # "killed" after its step-3 checkpoint
+    resumed = make(tmp_path / "b", 6)
+    resumed.load_checkpoint(pt.latest_pretraining_checkpoint(str(tmp_path / "b")))
+    assert resumed.step == 3
+    log = resumed.train()
+    a = [e["loss"] for e in straight if e["type"] == "train"]
+    b = [e["loss"] for e in log if e["type"] == "train"]
+    assert a == b                                   # bit-identical, dropout included
+    assert os.path.isfile(tmp_path / "b" / "checkpoint-6" / "model" / "model.safetensors")
+
+
+def test_it_learns_the_toy_corpus(tmp_path):
+    trainer = make(tmp_path, 40, optimizer="adamw")
+    before = pt.evaluate_pretraining(trainer.model, trainer.heldout)
+    trainer.args.lr = 1e-2
+    log = trainer.train()
+    after = pt.evaluate_pretraining(trainer.model, trainer.heldout)
+    assert after["mlm_loss"] < before["mlm_loss"] - 1.0, (before, after)
+    assert [e for e in log if e["type"] == "eval"], "held-out evaluation was logged"
+
+
+def test_collate_pads_predictions():
+    ex = [{"input_ids": np.array([2, 7, 3, 8, 3]), "token_type_ids": np.array([0, 0, 0, 1, 1]),
+           "positions": np.array([1]), "labels": np.array([9]), "sentence_order_label": 1},
+          {"input_ids": np.array([2, 7, 3]), "token_type_ids": np.array([0, 0, 1]),
+           "positions": np.array([1, 2]), "labels": np.array([5, 6]), "sentence_order_label": 0}]
+    inputs, labels = pt.collate(ex, pad_id=0, max_predictions=3)
+    assert inputs["input_ids"].tolist() == [[2, 7, 3, 8, 3], [2, 7, 3, 0, 0]]
+    assert inputs["attention_mask"].tolist() == [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]
+    assert labels["mlm_positions"].tolist() == [[1, 0, 0], [1, 2, 0]]
+    assert labels["mlm_weights"].tolist() == [[1, 0, 0], [1, 1, 0]]
+    assert labels["sentence_order_label"].tolist() == [1, 0]
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="learning rate must be > 0"):
+        pt.PretrainArgs(lr=0).validate()
+    with pytest.raises(ValueError, match="'lamb' or 'adamw'"):
+        pt.PretrainArgs(optimizer="sgd").validate()
