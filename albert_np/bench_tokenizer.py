@@ -71,6 +71,7 @@ def load_transformers_tokenizer(ours):
         transformers = importlib.import_module("transformers")      # an optional oracle, never a dependency
     except ImportError as e:
         return None, f"transformers is not installed ({e}); only albert_np was timed"
+    transformers.logging.set_verbosity_error()       # no "sequence longer than 512" warnings
     with tempfile.TemporaryDirectory() as folder:
         ours.save_pretrained(folder)                  # tokenizer.json is what transformers 5 reads
         hf = transformers.AutoTokenizer.from_pretrained(folder)   # 5.x: the tokenizers-backed one

@@ -4,6 +4,7 @@ The reference outputs in fixtures/tokenizer/oracle_transformers4.json were produ
 transformers 4.57's AlbertTokenizer (and, where noted, its fast tokenizer) by
 tests/make_tokenizer_fixtures.py; the full >= 100k-line parity run is that script's --parity mode.
 """
+import hashlib
 import json
 import os
 import pickle
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import sentencepiece
 
 from albert_np import tokenization
 from albert_np.tokenization import AlbertTokenizer, AlbertTokenizerFast, BatchEncoding
@@ -34,6 +36,25 @@ def fast():
 
 def rows(value):
     return value.tolist() if isinstance(value, np.ndarray) else value
+
+
+SAME_SENTENCEPIECE = ORACLE["sentencepiece"] == sentencepiece.__version__
+
+
+def assert_same_ids(tok, got, want):
+    """Rows of ids are equal. Under another sentencepiece version than the oracle's, a row may
+    differ only by a tie: another segmentation of the same text with the same total score
+    (versions break Viterbi ties differently, e.g. "000" = "00" + "0" or "0" + "00")."""
+    got, want = rows(got), rows(want)
+    if got == want:
+        return
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        if g != w:
+            assert not SAME_SENTENCEPIECE, (tok.convert_ids_to_tokens(g), tok.convert_ids_to_tokens(w))
+            assert "".join(tok.convert_ids_to_tokens(g)) == "".join(tok.convert_ids_to_tokens(w))
+            score = [sum(tok.sp_model.get_score(i) for i in ids) for ids in (g, w)]
+            assert abs(score[0] - score[1]) < 1e-3, (tok.convert_ids_to_tokens(g), tok.convert_ids_to_tokens(w))
 
 
 # %% Offsets: every span must normalise back to its token ------------------------------------------
@@ -89,20 +110,21 @@ def check_offsets(tok, text, ids, offsets):
 # %% Ids against transformers 4.x ------------------------------------------------------------------
 
 def test_hostile_tokens_and_ids_match_transformers4(slow, fast):
-    texts = ORACLE["hostile"]["texts"]
-    assert [slow.tokenize(t) for t in texts] == ORACLE["hostile"]["tokens"]
-    assert [slow.encode(t) for t in texts] == ORACLE["hostile"]["ids"]
-    assert fast(texts)["input_ids"] == ORACLE["hostile"]["ids"]
-    assert [fast.encode(t) for t in texts] == ORACLE["hostile"]["ids"]
-    assert fast(texts, return_offsets_mapping=True)["input_ids"] == ORACLE["hostile"]["ids"]
+    texts, want = ORACLE["hostile"]["texts"], ORACLE["hostile"]["ids"]
+    if SAME_SENTENCEPIECE:
+        assert [slow.tokenize(t) for t in texts] == ORACLE["hostile"]["tokens"]
+    assert_same_ids(slow, [slow.encode(t) for t in texts], want)
+    assert_same_ids(slow, fast(texts)["input_ids"], want)
+    assert_same_ids(slow, [fast.encode(t) for t in texts], want)
+    assert_same_ids(slow, fast(texts, return_offsets_mapping=True)["input_ids"], want)
 
 
 def test_real_lines_ids_match_transformers4(slow, fast):
     texts, want = ORACLE["real"]["texts"], ORACLE["real"]["ids"]
     assert len(texts) >= 2000
-    assert [slow.encode(t) for t in texts] == want
-    assert fast(texts)["input_ids"] == want
-    assert fast(texts, return_offsets_mapping=True)["input_ids"] == want
+    assert_same_ids(slow, [slow.encode(t) for t in texts], want)
+    assert_same_ids(slow, fast(texts)["input_ids"], want)
+    assert_same_ids(slow, fast(texts, return_offsets_mapping=True)["input_ids"], want)
 
 
 def test_special_tokens_and_vocabulary_match_transformers4(slow, fast):
@@ -115,7 +137,7 @@ def test_special_tokens_and_vocabulary_match_transformers4(slow, fast):
             want["mask_token_id"], want["cls_token_id"], want["sep_token_id"], want["pad_token_id"],
             want["unk_token_id"]]
         vocab = json.dumps(tok.get_vocab(), sort_keys=True).encode()
-        assert __import__("hashlib").sha256(vocab).hexdigest() == ORACLE["vocab_sha256"]
+        assert hashlib.sha256(vocab).hexdigest() == ORACLE["vocab_sha256"]
         assert tok.get_special_tokens_mask([2, 5, 3, 4, 1, 0, 9], already_has_special_tokens=True) == \
             want["special_mask_existing"]
 
@@ -159,8 +181,9 @@ def test_pairs_with_truncation_match_transformers4(slow, fast, call):
     assert len(case["texts"]) >= 50
     for tok in (slow, fast):
         got = tok(case["texts"], case["text_pairs"], **case["kwargs"])
+        assert_same_ids(tok, got["input_ids"], case["output"]["input_ids"])
         for key, value in case["output"].items():
-            assert got[key] == value, key
+            assert key == "input_ids" or got[key] == value, key
 
 
 def test_single_text_truncation_matches_transformers4(slow, fast):
@@ -186,17 +209,16 @@ def test_flag_variants_match_transformers4():
     for variant in ORACLE["variants"]:
         slow = AlbertTokenizer(SPIECE, **variant["init"])
         fast = AlbertTokenizerFast(SPIECE, **variant["init"])
-        assert [slow.encode(t) for t in texts] == variant["ids"], variant["init"]
-        assert fast(texts)["input_ids"] == variant["ids"], variant["init"]
-        enc = fast(texts, return_offsets_mapping=True)
-        assert enc["input_ids"] == variant["ids"], variant["init"]
+        assert_same_ids(slow, [slow.encode(t) for t in texts], variant["ids"])
+        assert_same_ids(slow, fast(texts)["input_ids"], variant["ids"])
+        assert_same_ids(slow, fast(texts, return_offsets_mapping=True)["input_ids"], variant["ids"])
 
 
 def test_split_into_words_ids_and_word_ids(slow, fast):
     s = ORACLE["split_words"]
     for tok in (slow, fast):
         got = tok(s["words"], is_split_into_words=True)
-        assert got["input_ids"] == s["output"]["input_ids"]
+        assert_same_ids(tok, got["input_ids"], s["output"]["input_ids"])
         assert got["token_type_ids"] == s["output"]["token_type_ids"]
     # where transformers 4.x's fast tokenizer has the same ids, its word_ids are the reference
     got = fast(s["words"], is_split_into_words=True)
@@ -217,7 +239,8 @@ def test_overflowing_windows_match_transformers4_fast(fast):
     got = fast(o["questions"], o["contexts"], return_offsets_mapping=True, **o["kwargs"])
     want = o["fast_rows"]
     assert len(got["input_ids"]) > len(o["questions"])                 # some contexts need several windows
-    for key in ("input_ids", "token_type_ids", "attention_mask", "overflow_to_sample_mapping"):
+    assert_same_ids(fast, got["input_ids"], want["input_ids"])
+    for key in ("token_type_ids", "attention_mask", "overflow_to_sample_mapping"):
         assert got[key] == want[key], key
     # transformers 4.x puts a piece's leading space in its span; ours starts after it
     compared = 0
@@ -252,6 +275,24 @@ def test_windows_cover_the_context_with_the_stride(fast):
             assert len(window) == 40 - n_question - 3
             start += len(window) - 10                              # 10 tokens shared with the next
     assert start + len(contexts[-1]) == len(whole)
+
+
+def test_single_text_windows_and_split_word_offsets(slow, fast):
+    text = " ".join(f"w{i}" for i in range(60))
+    for tok in (slow, fast):                   # the same windows from both classes
+        got = tok(text, truncation=True, max_length=20, stride=5, return_overflowing_tokens=True)
+        assert got["overflow_to_sample_mapping"] == [0] * len(got["input_ids"]) and len(got["input_ids"]) > 3
+        assert all(len(r) <= 20 and r[0] == tok.cls_token_id and r[-1] == tok.sep_token_id
+                   for r in got["input_ids"])
+        assert got["input_ids"][1][1:6] == got["input_ids"][0][-6:-1]          # 5 tokens of overlap
+        assert got.word_ids(1)[1] == got.word_ids(0)[-6]                       # words count from the text
+    words = ["Zoë", "lives", "in", "Zürich,", "(CH)"]
+    enc = fast(words, is_split_into_words=True, return_offsets_mapping=True)
+    for t, w in enumerate(enc.word_ids()):
+        if w is not None:                      # offsets point into each word, as transformers' fast
+            s, e = enc["offset_mapping"][t]
+            piece = fast.convert_ids_to_tokens(enc["input_ids"][t]).replace(UNDERLINE, "")
+            assert reference_normalise(fast.sp_model, words[w][s:e]) == piece
 
 
 # %% Offsets ---------------------------------------------------------------------------------------
@@ -382,6 +423,10 @@ def test_bad_inputs_raise_clear_errors(fast, slow, tmp_path):
         fast("q", "a " * 100, truncation="only_second", max_length=20, stride=30, return_overflowing_tokens=True)
     with pytest.raises(FileNotFoundError, match="neither spiece.model nor tokenizer.json"):
         AlbertTokenizer.from_pretrained(tmp_path)
+    from albert_np import hub                  # a Hub id that cannot be fetched says why, not "no file"
+    with pytest.raises(hub.HubUnreachableError, match="local_files_only"):
+        AlbertTokenizer.from_pretrained("someone/no-such-albert", local_files_only=True,
+                                        cache_dir=str(tmp_path / "cache"))
     with pytest.raises(FileNotFoundError, match="not found"):
         AlbertTokenizer(str(tmp_path / "spiece.model"))
     (tmp_path / "bad.model").write_bytes(b"not a model")
@@ -427,11 +472,10 @@ def test_tokenizer_json_only_folders_rebuild_the_model(tmp_path, slow):
 
 
 def test_handwritten_model_proto_loads_in_sentencepiece():
-    import sentencepiece as spm
     pieces = [("<pad>", 0.0, "CONTROL"), ("<unk>", 0.0, "UNKNOWN"), ("[CLS]", 0.0, "CONTROL"),
               ("-", 0.0, "USER_DEFINED"), ("\u2581", -1.0, "NORMAL"), ("\u2581ab", -2.0, "NORMAL"),
               ("a", -3.0, "NORMAL"), ("b", -3.5, "NORMAL"), ("\u2581a", -2.5, "NORMAL")]
-    sp = spm.SentencePieceProcessor(model_proto=tokenization.sentencepiece_model_proto(pieces))
+    sp = sentencepiece.SentencePieceProcessor(model_proto=tokenization.sentencepiece_model_proto(pieces))
     assert [sp.id_to_piece(i) for i in range(len(sp))] == [p for p, _, _ in pieces]
     assert [sp.get_score(i) for i in range(len(sp))] == [s for _, s, _ in pieces]
     assert (sp.unk_id(), sp.pad_id(), sp.bos_id(), sp.eos_id()) == (1, 0, -1, -1)
