@@ -28,7 +28,7 @@ parity: $(VENV)/.installed-parity
 	$(PY) -m pytest -q -m parity
 
 bench: $(VENV)/.installed-parity
-	$(PY) -m albert_np.bench
+	$(PY) tests/benchmarks/forward.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

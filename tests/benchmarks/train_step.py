@@ -1,6 +1,6 @@
 """Training-step benchmark: albert_np vs PyTorch autograd, same weights and batch.
 
-    python -m albert_np.bench_train [--repeats 5] [--batch 8] [--seq 128] [--profile]
+    python tests/benchmarks/train_step.py [--repeats 5] [--batch 8] [--seq 128] [--profile]
 
 One random ALBERT-base-shaped model (V=30000, E=128, H=768, A=12, F=3072, L=12,
 albert-base-v2 config: only the classifier has dropout) with a 2-label sequence
@@ -21,10 +21,10 @@ import time
 
 import numpy as np
 
-from .backprop import loss_and_grads, named_parameters
-from .config import AlbertConfig
-from .modeling import AlbertForSequenceClassification
-from .optim import AdamW
+from albert_np.backprop import loss_and_grads, named_parameters
+from albert_np.config import AlbertConfig
+from albert_np.modeling import AlbertForSequenceClassification
+from albert_np.optim import AdamW
 
 
 def make_batch(config, B, T, seed=0):

@@ -1,6 +1,6 @@
 """Benchmark: AlbertTokenizerFast batch encoding against transformers' ALBERT tokenizer.
 
-    python -m albert_np.bench_tokenizer [--model FOLDER] [--lines 100000] [--data ../shared/data]
+    python tests/benchmarks/tokenizer.py [--model FOLDER] [--lines 100000] [--data ../shared/data]
 
 Both tokenizers load the same vocabulary (by default the test fixture, tests/fixtures/tokenizer)
 and encode the same lines in one call per setting; the script prints lines/s for each and their

@@ -1,6 +1,6 @@
 """Cold start, side by side: a fresh Python process that imports the library and fills one mask.
 
-    python -m albert_np.bench_coldstart [--repeats 5] [--vocab 30000] [--profile]
+    python tests/benchmarks/coldstart.py [--repeats 5] [--vocab 30000] [--profile]
 
 Both sides run, alternately, in new processes on the same ALBERT-base-sized
 folder (albert-base-v2 config, random weights, saved by albert_np):
@@ -47,9 +47,9 @@ THEIRS = ("from transformers import pipeline\n"
 
 def make_folder(folder, vocab):
     """An albert-base-v2-shaped AlbertForMaskedLM (random weights) + tokenizer in `folder`, made once."""
-    from .config import AlbertConfig
-    from .modeling import AlbertForMaskedLM
-    from .tokenization import AlbertTokenizerFast, train_tokenizer
+    from albert_np.config import AlbertConfig
+    from albert_np.modeling import AlbertForMaskedLM
+    from albert_np.tokenization import AlbertTokenizerFast, train_tokenizer
     if os.path.exists(os.path.join(folder, "model.safetensors")):
         return folder
     os.makedirs(folder, exist_ok=True)

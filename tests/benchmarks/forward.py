@@ -1,6 +1,6 @@
 """Forward-pass benchmark: albert_np vs HF transformers (fp32), same weights and inputs.
 
-    python -m albert_np.bench [--repeats 10] [--threads N]
+    python tests/benchmarks/forward.py [--repeats 10] [--threads N]
 
 Builds one random ALBERT-base-shaped model (albert-base-v2 config), saves it,
 loads it in both libraries, and times the forward pass of AlbertModel at
@@ -17,8 +17,8 @@ import time
 
 import numpy as np
 
-from .config import AlbertConfig
-from .modeling import AlbertModel
+from albert_np.config import AlbertConfig
+from albert_np.modeling import AlbertModel
 
 
 def median_time(fn, repeats):
