@@ -37,10 +37,7 @@ FIXTURE_SPIECE = os.path.join(REPO, "tests", "fixtures", "tokenizer", "spiece.mo
 DEFAULT_FOLDER = os.path.join(os.path.expanduser("~"), ".cache", "albert_np", "bench_coldstart")
 
 OURS = ("import albert_np\n"
-        "fill = getattr(albert_np, 'fill_mask', None)\n"
-        "if fill is None:\n"
-        "    from albert_np.tasks import fill_mask as fill\n"
-        "fill({text!r}, model={folder!r})\n")
+        "albert_np.fill_mask({text!r}, model={folder!r})\n")
 THEIRS = ("from transformers import pipeline\n"
           "pipeline('fill-mask', model={folder!r})({text!r})\n")
 
