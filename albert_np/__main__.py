@@ -280,6 +280,13 @@ def _pretraining_arguments(name):
     return add
 
 
+def _finetune_arguments(parser):
+    from .training import add_finetune_arguments
+    add_finetune_arguments(parser)
+
+
+register("finetune", "fine-tune a model on a task (sst2, cola, mrpc, stsb, rte, wnut17, squad, cosmosqa)",
+         _finetune_arguments, _lazy(".training", "finetune_from_namespace"))
 register("pretrain", "pretrain ALBERT (MLM + SOP) on the shared corpus; resumes from --out",
          _pretraining_arguments("add_pretrain_arguments"), _lazy(".pretraining", "pretrain_main"))
 register("pretrain-vocab", "train the SentencePiece vocabulary of the pretraining corpus",
