@@ -31,7 +31,7 @@ import time
 
 TEXT = "Plants create [MASK] through a process known as photosynthesis."
 HERE = os.path.dirname(os.path.abspath(__file__))
-REPO = os.path.dirname(HERE)
+REPO = os.path.dirname(os.path.dirname(HERE))          # the repository
 SHARED_TEXT = os.path.join(REPO, "..", "shared", "data", "pretrain", "enwiki_2015_part1_of_2.txt.xz")
 FIXTURE_SPIECE = os.path.join(REPO, "tests", "fixtures", "tokenizer", "spiece.model")
 DEFAULT_FOLDER = os.path.join(os.path.expanduser("~"), ".cache", "albert_np", "bench_coldstart")

@@ -24,7 +24,7 @@ from albert_np.tokenization import AlbertTokenizerFast
 
 logger = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]          # the repository
 DEFAULT_MODEL = ROOT / "tests" / "fixtures" / "tokenizer"
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 
