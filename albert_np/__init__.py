@@ -9,7 +9,6 @@ from .modeling import (AlbertForMaskedLM, AlbertForMultipleChoice, AlbertForPreT
                        AlbertForPreTrainingOutput, AlbertForQuestionAnswering,
                        AlbertForSequenceClassification, AlbertForTokenClassification, AlbertModel,
                        AlbertPreTrainedModel)
-
 from .auto import (AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelForMultipleChoice,
                    AutoModelForPreTraining, AutoModelForQuestionAnswering,
                    AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer,
@@ -19,3 +18,15 @@ from .training import finetune
 from .tokenization import AlbertTokenizer, AlbertTokenizerFast, BatchEncoding, train_tokenizer
 
 __version__ = "0.1.0"
+
+__all__ = [
+    "AlbertConfig", "AlbertModel", "AlbertForPreTraining", "AlbertForPreTrainingOutput",
+    "AlbertForMaskedLM", "AlbertForSequenceClassification", "AlbertForTokenClassification",
+    "AlbertForQuestionAnswering", "AlbertForMultipleChoice", "AlbertPreTrainedModel",
+    "AlbertTokenizer", "AlbertTokenizerFast", "BatchEncoding", "train_tokenizer",
+    "AutoConfig", "AutoTokenizer", "AutoModel", "AutoModelForPreTraining", "AutoModelForMaskedLM",
+    "AutoModelForSequenceClassification", "AutoModelForTokenClassification",
+    "AutoModelForQuestionAnswering", "AutoModelForMultipleChoice", "pipeline",
+    "DEFAULT_MODEL", "fill_mask", "classify", "tag_tokens", "answer_question", "choose", "embed",
+    "finetune",
+]

@@ -11,7 +11,6 @@ albert_np implements one architecture, so "auto" only means: read config.json,
 check that its model_type is "albert" (a clear ValueError otherwise), and use
 the ALBERT class of the requested kind.
 """
-import json
 import logging
 import os
 
@@ -20,6 +19,7 @@ import numpy as np
 from . import tasks
 from .config import AlbertConfig
 from .hub import resolve_file
+from .io import read_json_object
 from .modeling import (AlbertForMaskedLM, AlbertForMultipleChoice, AlbertForPreTraining,
                        AlbertForQuestionAnswering, AlbertForSequenceClassification,
                        AlbertForTokenClassification, AlbertModel)
@@ -43,16 +43,7 @@ def read_json(name_or_path, filename, *, revision=None, cache_dir=None, local_fi
     """A JSON file of a folder or Hub repo as a dict (None when absent and not required)."""
     path = resolve_file(name_or_path, filename, revision=revision, cache_dir=cache_dir,
                         local_files_only=local_files_only, required=required)
-    if path is None:
-        return None
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON ({e})") from e
-    if not isinstance(data, dict):
-        raise ValueError(f"{path} should hold a JSON object, got {type(data).__name__}")
-    return data
+    return None if path is None else read_json_object(path)
 
 
 def check_model_type(config_dict, name_or_path, what):

@@ -36,7 +36,7 @@ import math
 import numpy as np
 
 from . import losses, ops
-from .model import check_inputs, flatten
+from .model import check_inputs, default_inputs, flatten
 from .ops import attention_bias, merge_heads, split_heads
 
 __all__ = [
@@ -635,15 +635,8 @@ def albert_model_forward(params, config, input_ids=None, attention_mask=None, to
     Returns ({"last_hidden_state": (B, T, H), "pooler_output": (B, H) or None}, cache).
     Matches: model.albert_model; transformers AlbertModel.forward.
     """
-    shape = input_ids.shape if input_ids is not None else inputs_embeds.shape[:-1]
-    B, T = shape
-    if position_ids is None:
-        position_ids = np.arange(T)[None, :]               # (1, T)
-    if token_type_ids is None:
-        token_type_ids = np.zeros((1, T), dtype=np.int64)
-    dtype = params["embeddings"]["word_embeddings"]["weight"].dtype
-    if inputs_embeds is not None:
-        inputs_embeds = inputs_embeds.astype(dtype, copy=False)
+    token_type_ids, position_ids, inputs_embeds, dtype = default_inputs(
+        params, input_ids, token_type_ids, position_ids, inputs_embeds)
     x, emb_cache = embeddings_forward(
         input_ids, token_type_ids, position_ids, **params["embeddings"], eps=config.layer_norm_eps,
         inputs_embeds=inputs_embeds, padding_idx=config.pad_token_id,

@@ -9,7 +9,7 @@ import json
 import logging
 import os
 
-from .io import atomic_write_text
+from .io import atomic_write_text, read_json_object
 
 logger = logging.getLogger(__name__)
 
@@ -174,14 +174,7 @@ class AlbertConfig:
 
     @classmethod
     def from_json_file(cls, path):
-        try:
-            with open(path, encoding="utf-8") as f:
-                d = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path} is not valid JSON ({e}); is it a config.json?") from e
-        if not isinstance(d, dict):
-            raise ValueError(f"{path} should hold a JSON object, got {type(d).__name__}")
-        return cls.from_dict(d)
+        return cls.from_dict(read_json_object(path))
 
     def to_json_file(self, path):
         atomic_write_text(path, self.to_json_string())

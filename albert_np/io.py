@@ -4,6 +4,7 @@ A reader never sees a half-written file, and a crash mid-write leaves the old
 file in place: nothing a user saved is lost.
 """
 import contextlib
+import json
 import os
 import tempfile
 
@@ -35,3 +36,15 @@ def atomic_write_bytes(path, data):
 def atomic_write_text(path, text):
     with atomic_open(path, "w", encoding="utf-8") as f:
         f.write(text)
+
+
+def read_json_object(path):
+    """A JSON file that must hold an object (config.json, tokenizer_config.json) as a dict."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path} is not valid JSON ({e})") from e
+    if not isinstance(data, dict):
+        raise ValueError(f"{path} should hold a JSON object, got {type(data).__name__}")
+    return data

@@ -124,6 +124,20 @@ def pooler(h, weight, bias):                       # (B, T, H) -> (B, H)
     return np.tanh(linear(h[:, 0], weight, bias))
 
 
+def default_inputs(params, input_ids, token_type_ids, position_ids, inputs_embeds):
+    """transformers' defaults: positions 0..T-1 and token type 0, shared by the batch (1, T);
+    inputs_embeds cast to the parameters' dtype. Returns them and that dtype."""
+    T = input_ids.shape[1] if input_ids is not None else inputs_embeds.shape[1]
+    if position_ids is None:
+        position_ids = np.arange(T)[None, :]           # (1, T)
+    if token_type_ids is None:
+        token_type_ids = np.zeros((1, T), dtype=np.int64)
+    dtype = params["embeddings"]["word_embeddings"]["weight"].dtype
+    if inputs_embeds is not None:
+        inputs_embeds = inputs_embeds.astype(dtype, copy=False)
+    return token_type_ids, position_ids, inputs_embeds, dtype
+
+
 def albert_model(params, config, input_ids=None, attention_mask=None, token_type_ids=None,
                  position_ids=None, inputs_embeds=None, head_mask=None,
                  output_hidden_states=False, output_attentions=False):
@@ -136,15 +150,8 @@ def albert_model(params, config, input_ids=None, attention_mask=None, token_type
     pooler_output (B, H) or None, hidden_states, attentions.
     Matches: transformers AlbertModel.forward.
     """
-    shape = input_ids.shape if input_ids is not None else inputs_embeds.shape[:-1]
-    B, T = shape
-    if position_ids is None:
-        position_ids = np.arange(T)[None, :]           # (1, T)
-    if token_type_ids is None:
-        token_type_ids = np.zeros((1, T), dtype=np.int64)
-    dtype = params["embeddings"]["word_embeddings"]["weight"].dtype
-    if inputs_embeds is not None:
-        inputs_embeds = inputs_embeds.astype(dtype, copy=False)
+    token_type_ids, position_ids, inputs_embeds, dtype = default_inputs(
+        params, input_ids, token_type_ids, position_ids, inputs_embeds)
     x = embeddings(input_ids, token_type_ids, position_ids, **params["embeddings"],
                    eps=config.layer_norm_eps, inputs_embeds=inputs_embeds)   # (B, T, E)
     bias = None

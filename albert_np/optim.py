@@ -97,34 +97,47 @@ def _grad(grads, name, p):
     return g.astype(p.dtype, copy=False)
 
 
-def _state_dict(opt):
-    return {
-        "step": int(opt.step_count),
-        "lr": opt.lr, "betas": opt.betas, "eps": opt.eps, "weight_decay": opt.weight_decay,
-        "exp_avg": {k: v.copy() for k, v in opt.m.items()},
-        "exp_avg_sq": {k: v.copy() for k, v in opt.v.items()},
-    }
+class _AdamFamily:
+    """What AdamW and LAMB share: hyper-parameters, first/second moments, (de)serialisation."""
 
+    def __init__(self, params, lr, betas, eps, weight_decay, exclude):
+        self.params = _check_params(params)
+        self.lr = _check_lr(lr)
+        self.betas, self.eps, self.weight_decay = _check_hyper(betas, eps, weight_decay)
+        self.exclude = exclude
+        self.step_count = 0
+        self.m = {k: np.zeros_like(p) for k, p in params.items()}
+        self.v = {k: np.zeros_like(p) for k, p in params.items()}
 
-def _load_state_dict(opt, state):
-    for key in ("step", "exp_avg", "exp_avg_sq"):
-        if key not in state:
-            raise ValueError(f"optimizer state_dict lacks {key!r}; it has keys {sorted(state)}")
-    _check_names_and_shapes("exp_avg", opt.params, state["exp_avg"])
-    _check_names_and_shapes("exp_avg_sq", opt.params, state["exp_avg_sq"])
-    opt.lr = _check_lr(state.get("lr", opt.lr))
-    opt.betas, opt.eps, opt.weight_decay = _check_hyper(
-        state.get("betas", opt.betas), state.get("eps", opt.eps),
-        state.get("weight_decay", opt.weight_decay))
-    opt.step_count = int(state["step"])
-    for name, p in opt.params.items():
-        opt.m[name] = np.array(state["exp_avg"][name], dtype=p.dtype)
-        opt.v[name] = np.array(state["exp_avg_sq"][name], dtype=p.dtype)
+    def state_dict(self):
+        """{"step": int, "lr", "betas", "eps", "weight_decay", "exp_avg": {name: m}, "exp_avg_sq": {name: v}} (copies)."""
+        return {
+            "step": int(self.step_count),
+            "lr": self.lr, "betas": self.betas, "eps": self.eps, "weight_decay": self.weight_decay,
+            "exp_avg": {k: v.copy() for k, v in self.m.items()},
+            "exp_avg_sq": {k: v.copy() for k, v in self.v.items()},
+        }
+
+    def load_state_dict(self, state):
+        """Restore a state_dict() (copies the arrays); names and shapes must match."""
+        for key in ("step", "exp_avg", "exp_avg_sq"):
+            if key not in state:
+                raise ValueError(f"optimizer state_dict lacks {key!r}; it has keys {sorted(state)}")
+        _check_names_and_shapes("exp_avg", self.params, state["exp_avg"])
+        _check_names_and_shapes("exp_avg_sq", self.params, state["exp_avg_sq"])
+        self.lr = _check_lr(state.get("lr", self.lr))
+        self.betas, self.eps, self.weight_decay = _check_hyper(
+            state.get("betas", self.betas), state.get("eps", self.eps),
+            state.get("weight_decay", self.weight_decay))
+        self.step_count = int(state["step"])
+        for name, p in self.params.items():
+            self.m[name] = np.array(state["exp_avg"][name], dtype=p.dtype)
+            self.v[name] = np.array(state["exp_avg_sq"][name], dtype=p.dtype)
 
 
 # --------------------------------------------------------------------------- AdamW
 
-class AdamW:
+class AdamW(_AdamFamily):
     """Adam with decoupled weight decay, bias-corrected moments.
 
     For each parameter p with gradient g, at step t = 1, 2, ...:
@@ -147,13 +160,7 @@ class AdamW:
 
     def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01,
                  exclude=no_decay):
-        self.params = _check_params(params)
-        self.lr = _check_lr(lr)
-        self.betas, self.eps, self.weight_decay = _check_hyper(betas, eps, weight_decay)
-        self.exclude = exclude
-        self.step_count = 0
-        self.m = {k: np.zeros_like(p) for k, p in params.items()}
-        self.v = {k: np.zeros_like(p) for k, p in params.items()}
+        super().__init__(params, lr, betas, eps, weight_decay, exclude)
 
     def step(self, grads, lr=None):
         """Apply one update from `grads` (dict name -> array, same names and shapes)."""
@@ -176,18 +183,10 @@ class AdamW:
             denom = np.sqrt(v) / f(bias_correction2_sqrt) + f(self.eps)
             p -= f(lr / bias_correction1) * (m / denom)
 
-    def state_dict(self):
-        """{"step": int, "lr", "betas", "eps", "weight_decay", "exp_avg": {name: m}, "exp_avg_sq": {name: v}} (copies)."""
-        return _state_dict(self)
-
-    def load_state_dict(self, state):
-        """Restore a state_dict() (copies the arrays); names and shapes must match."""
-        _load_state_dict(self, state)
-
 
 # --------------------------------------------------------------------------- LAMB
 
-class LAMB:
+class LAMB(_AdamFamily):
     """Layer-wise adaptive Adam, as the ALBERT paper's TensorFlow code applies it.
 
     For each parameter p with gradient g (no bias correction, step unused):
@@ -212,13 +211,7 @@ class LAMB:
 
     def __init__(self, params, lr, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.01,
                  exclude=no_decay):
-        self.params = _check_params(params)
-        self.lr = _check_lr(lr)
-        self.betas, self.eps, self.weight_decay = _check_hyper(betas, eps, weight_decay)
-        self.exclude = exclude
-        self.step_count = 0
-        self.m = {k: np.zeros_like(p) for k, p in params.items()}
-        self.v = {k: np.zeros_like(p) for k, p in params.items()}
+        super().__init__(params, lr, betas, eps, weight_decay, exclude)
 
     def step(self, grads, lr=None):
         """Apply one update from `grads` (dict name -> array, same names and shapes)."""
@@ -245,14 +238,6 @@ class LAMB:
                 if w_norm > 0 and u_norm > 0:
                     ratio = f(w_norm / u_norm)
             p -= (f(lr) * ratio) * update
-
-    def state_dict(self):
-        """{"step": int, "lr", "betas", "eps", "weight_decay", "exp_avg": {name: m}, "exp_avg_sq": {name: v}} (copies)."""
-        return _state_dict(self)
-
-    def load_state_dict(self, state):
-        """Restore a state_dict() (copies the arrays); names and shapes must match."""
-        _load_state_dict(self, state)
 
 
 # --------------------------------------------------------------------------- clipping

@@ -10,7 +10,6 @@ import shutil
 import numpy as np
 import pytest
 
-import albert_np
 from albert_np import auto, tasks
 from albert_np.modeling import (AlbertForMaskedLM, AlbertForMultipleChoice, AlbertForPreTraining,
                                 AlbertForQuestionAnswering, AlbertForSequenceClassification,

@@ -5,7 +5,6 @@ for every third word, two pieces "▁w_k" + "x" (a continuation), so whole-word
 spans are visible. Bounds are about 5 standard deviations of the binomial
 counts, so a correct implementation fails with probability < 1e-5.
 """
-import lzma
 import os
 import tracemalloc
 
@@ -71,7 +70,6 @@ def test_ngram_length_distribution():
 def test_masking_ratios_specials_and_whole_words():
     rng = np.random.default_rng(1)
     total = mask = rand = keep = 0
-    span_words = []
     for _ in range(3000):
         ids = np.array([CLS] + sum(encode([" ".join(f"w{k}" for k in rng.integers(0, 200, 60))]), [])
                        + [SEP, PAD, PAD])

@@ -96,7 +96,7 @@ def profile(code, env, top=15):
         if line.startswith("import time:") and "|" in line and "self [us]" not in line:
             _, cumulative, name = line[len("import time:"):].split("|")
             rows.append((int(cumulative), name.rstrip()))
-    print(f"\nslowest imports (cumulative, -X importtime):")
+    print("\nslowest imports (cumulative, -X importtime):")
     for us, name in sorted(rows, reverse=True)[:top]:
         print(f"  {us / 1e6:7.3f} s  {name}")
     with tempfile.TemporaryDirectory() as tmp:
