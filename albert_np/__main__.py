@@ -291,6 +291,8 @@ register("pretrain", "pretrain ALBERT (MLM + SOP) on the shared corpus; resumes 
          _pretraining_arguments("add_pretrain_arguments"), _lazy(".pretraining", "pretrain_main"))
 register("pretrain-vocab", "train the SentencePiece vocabulary of the pretraining corpus",
          _pretraining_arguments("add_vocab_arguments"), _lazy(".pretraining", "vocab_main"))
+register("pretrain-export", "ship a pretraining checkpoint: fp16 weights, tokenizer, model card",
+         _pretraining_arguments("add_export_arguments"), _lazy(".pretraining", "export_main"))
 register("pretrain-eval", "masked-token and sentence-order accuracy on held-out text",
          _pretraining_arguments("add_eval_arguments"), _lazy(".pretraining", "eval_main"))
 

@@ -181,8 +181,10 @@ class AlbertPreTrainedModel:
         state, paths = checkpoint.load_state_dict(name_or_path, dtype=dtype, **kw)
         flat, missing, unexpected = _assemble(state, config, cls.head, dtype)
         model = cls(config, params=nest(flat), dtype=dtype)
-        if missing or unexpected:
+        if missing:          # newly initialised weights: worth a warning, as in transformers
             logger.warning("%s from %s: %s", cls.__name__, name_or_path, _key_report(missing, unexpected))
+        elif unexpected:     # e.g. a pretraining checkpoint's SOP head, unused by an MLM model
+            logger.info("%s from %s: %s", cls.__name__, name_or_path, _key_report(missing, unexpected))
         model.loaded_files = paths
         model.name_or_path = str(name_or_path)
         return model

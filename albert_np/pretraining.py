@@ -489,3 +489,120 @@ def eval_main(args):
     result = {"text": text, **evaluate_pretraining(model, batches)}
     print(json.dumps(result, indent=1) if args.json else
           "\n".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}" for k, v in result.items()))
+
+
+# ------------------------------------------------------------ the bundled model
+def export_bundled(checkpoint, out_dir, *, tokenizer, data_dir=SHARED_DATA, examples=4000, note=""):
+    """Ship a pretraining checkpoint: float16 weights, tokenizer files and a model card.
+
+    Measures masked-token and SOP accuracy on WikiText-103 test (raw) with fixed
+    masks and writes them, with the run's data, config, steps and compute, into
+    README.md. The folder is built aside and renamed into place (atomic).
+    Returns the evaluation results.
+    """
+    from .modeling import AlbertForPreTraining
+    from .training import _read_log, _replace_dir
+    with open(os.path.join(checkpoint, "trainer_state.json"), encoding="utf-8") as f:
+        state = json.load(f)
+    model = AlbertForPreTraining.from_pretrained(os.path.join(checkpoint, "model"))
+    test = _wikitext(data_dir, "wiki.test.raw")
+    batches = fixed_batches(lambda: wikitext_documents(test), tokenizer, examples, 32,
+                            max_seq_length=state["args"]["max_seq_length"],
+                            max_predictions=state["args"]["max_predictions"])
+    results = evaluate_pretraining(model, batches)
+    log = _read_log(os.path.join(os.path.dirname(checkpoint), "log.jsonl"))
+    train = [e for e in log if e["type"] == "train" and e["step"] <= state["step"]]
+    evals = [e for e in log if e["type"] == "eval" and e["step"] <= state["step"]]
+    os.makedirs(os.path.dirname(os.path.abspath(out_dir)), exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=".tmp-export-", dir=os.path.dirname(os.path.abspath(out_dir)))
+    model.save_pretrained(tmp, storage_dtype="float16")
+    tokenizer.save_pretrained(tmp)
+    card = model_card(model, state, results, train, evals, note)
+    with open(os.path.join(tmp, "README.md"), "w", encoding="utf-8") as f:
+        f.write(card)
+    _replace_dir(tmp, out_dir)
+    return results
+
+
+def model_card(model, state, results, train, evals, note=""):
+    """The README.md of an exported model: what it is, how it was made, how good it is."""
+    c, a = model.config, state["args"]
+    tokens = state["step"] * a["batch_size"] * a["grad_accum"] * a["max_seq_length"]
+    rows = "\n".join(f"| {e['step']} | {e['mlm_accuracy']:.3f} | {e['sop_accuracy']:.3f} | "
+                     f"{e['mlm_loss']:.3f} |" for e in evals) or "| - | - | - | - |"
+    speed = train[-1]["tokens_per_second"] if train else float("nan")
+    return f"""# albert-tiny-en
+
+A small English ALBERT pretrained from scratch by albert_np, in NumPy, on CPU.
+It makes `albert_np.fill_mask(...)` work offline. It is a teaching model, far
+weaker than Hugging Face's `albert/albert-base-v2` (pass `model="albert/albert-base-v2"`
+for that one).
+
+{note}
+
+## Model
+
+| field | value |
+|---|---|
+| architecture | AlbertForPreTraining (MLM + SOP heads) |
+| vocab_size (SentencePiece unigram, ALBERT recipe) | {c.vocab_size} |
+| embedding_size E / hidden_size H | {c.embedding_size} / {c.hidden_size} |
+| layers L (one shared group) / heads / intermediate | {c.num_hidden_layers} / {c.num_attention_heads} / {c.intermediate_size} |
+| hidden_act / dropout | {c.hidden_act} / {c.hidden_dropout_prob} |
+| parameters | {model.num_parameters():,} |
+| weights | float16 safetensors (loaded as float32) |
+
+## Data
+
+`../shared/data/pretrain/`: the Wikipedia extract (2015, 30,729 articles) and
+13 Project Gutenberg books, streamed in blocks of {a['block_docs']} documents. The
+two Wikipedia articles that are also in WikiText-103 test (Nero; American
+Beauty) were left out. Examples follow the ALBERT recipe: sentence-order pairs,
+whole-word n-gram masking (n <= 3), 15 % of tokens, max {a['max_predictions']}
+predictions, sequences of {a['max_seq_length']} tokens.
+
+## Training
+
+| field | value |
+|---|---|
+| steps | {state['step']:,} of a planned {a['steps']:,} |
+| batch | {a['batch_size']} x {a['grad_accum']} accumulation |
+| tokens seen | {tokens:,} |
+| optimiser | {a['optimizer'].upper()}, lr {a['lr']}, warm-up {a['warmup_steps']} steps, linear decay, weight decay {a['weight_decay']}, clip {a['max_grad_norm']} |
+| compute | CPU only, NumPy (albert_np's own backprop), 2 cores; last measured {speed:,.0f} tokens/s |
+| seed | {a['seed']} |
+
+Held-out during training (WikiText-103 validation, fixed masks):
+
+| step | masked-token top-1 | SOP accuracy | MLM loss |
+|---|---|---|---|
+{rows}
+
+## Quality (WikiText-103 test, raw; {results['masked_tokens']:,} masked tokens, {results['pairs']:,} pairs)
+
+| metric | value |
+|---|---|
+| masked-token top-1 accuracy | {results['mlm_accuracy']:.3f} |
+| sentence-order accuracy | {results['sop_accuracy']:.3f} |
+| MLM loss (nats / masked token) | {results['mlm_loss']:.3f} |
+
+Reproduce: `python -m albert_np pretrain-eval --model <this folder>`.
+"""
+
+
+def add_export_arguments(p):
+    p.add_argument("--checkpoint", required=True, help="a pretraining checkpoint-<step> folder")
+    p.add_argument("--tokenizer", required=True, help="spiece.model or a tokenizer folder")
+    p.add_argument("--out", required=True, help="folder to write (e.g. albert_np/pretrained/albert-tiny-en)")
+    p.add_argument("--data-dir", default=SHARED_DATA)
+    p.add_argument("--examples", type=int, default=4000)
+    p.add_argument("--note", default="")
+
+
+def export_main(args):
+    from .tokenization import AlbertTokenizerFast
+    tok = (AlbertTokenizerFast(vocab_file=args.tokenizer) if os.path.isfile(args.tokenizer)
+           else AlbertTokenizerFast.from_pretrained(args.tokenizer))
+    results = export_bundled(args.checkpoint, args.out, tokenizer=tok, data_dir=args.data_dir,
+                             examples=args.examples, note=args.note)
+    print(json.dumps(results, indent=1))

@@ -36,10 +36,14 @@ from .modeling import (AlbertForMaskedLM, AlbertForMultipleChoice, AlbertForPreT
                        AlbertForQuestionAnswering, AlbertForSequenceClassification,
                        AlbertForTokenClassification, AlbertModel, AlbertPreTrainedModel)
 from .ops import activation, softmax
+from .pretrained import bundled_model
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_MODEL = "albert/albert-base-v2"   # used when no model is given (fill-mask, feature-extraction)
+HUB_DEFAULT = "albert/albert-base-v2"
+# Used when no model is given (fill-mask, feature-extraction): the model shipped in the
+# package when there is one (it works offline), else Hugging Face's albert-base-v2.
+DEFAULT_MODEL = bundled_model() or HUB_DEFAULT
 CACHE_SIZE = 4                            # models kept loaded (tokenizers are kept alongside)
 PROGRESS_MIN_ITEMS = 64                   # lists at least this long show a progress bar
 DEFAULT_BATCH_SIZE = 8
@@ -78,7 +82,12 @@ def _cache_name(name_or_path):
 def _default_model():
     global _default_announced
     if not _default_announced:
-        logger.warning("No model given: using the default %s", DEFAULT_MODEL)
+        if DEFAULT_MODEL == HUB_DEFAULT:
+            logger.warning("No model given: using the default %s", DEFAULT_MODEL)
+        else:
+            logger.warning("No model given: using the default, albert_np's bundled %s "
+                           "(pass model=%r for Hugging Face's)", os.path.basename(DEFAULT_MODEL),
+                           HUB_DEFAULT)
         _default_announced = True
     return DEFAULT_MODEL
 

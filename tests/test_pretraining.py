@@ -74,3 +74,33 @@ def test_bad_arguments():
         pt.PretrainArgs(lr=0).validate()
     with pytest.raises(ValueError, match="'lamb' or 'adamw'"):
         pt.PretrainArgs(optimizer="sgd").validate()
+
+
+def test_export_ships_fp16_weights_tokenizer_and_a_model_card(tmp_path):
+    trainer = make(tmp_path / "run", 3)
+    trainer.train()
+    data = tmp_path / "data" / "wikitext-103"
+    data.mkdir(parents=True)
+    (data / "wiki.test.raw").write_text(" = Cats = \n" + "\n".join(TEXT) + "\n = Dogs = \n" + "\n".join(TEXT[::-1]),
+                                        encoding="utf-8")
+    out = tmp_path / "albert-tiny-test"
+    results = pt.export_bundled(pt.latest_pretraining_checkpoint(str(tmp_path / "run")), str(out),
+                                tokenizer=trainer.tokenizer, data_dir=str(tmp_path / "data"), examples=16)
+    assert {"config.json", "model.safetensors", "spiece.model", "tokenizer_config.json",
+            "README.md"} <= set(os.listdir(out))
+    from albert_np.checkpoint import read_safetensors
+    import json
+    import struct
+    with open(out / "model.safetensors", "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+    assert {v["dtype"] for k, v in header.items() if k != "__metadata__"} == {"F16"}
+    card = (out / "README.md").read_text()
+    assert "| steps | 3 of a planned 3 |" in card and f"{results['mlm_accuracy']:.3f}" in card
+    # it runs as the MLM model the task functions load
+    mlm = albert_np.AlbertForMaskedLM.from_pretrained(out)
+    ref = read_safetensors(str(tmp_path / "run" / "checkpoint-3" / "model" / "model.safetensors"))
+    w = "albert.embeddings.word_embeddings.weight"
+    np.testing.assert_allclose(mlm.state_dict()[w], ref[w], rtol=1e-3, atol=1e-4)   # float16 storage
+    preds = albert_np.fill_mask("the cat sat on the [MASK].", model=str(out), top_k=3)
+    assert len(preds) == 3 and preds[0]["score"] >= preds[1]["score"]
