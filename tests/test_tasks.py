@@ -86,8 +86,17 @@ def test_fill_mask_default_model_is_announced(monkeypatch, caplog):
     monkeypatch.setattr(tasks, "_default_announced", False)
     with caplog.at_level(logging.WARNING, logger="albert_np.tasks"):
         out = tasks.fill_mask("john and emma lived in [MASK] before the war", top_k=2)
-    assert f"No model given: using the default {MLM}" in caplog.text
+    assert "No model given: using the default" in caplog.text
+    assert os.path.basename(MLM) in caplog.text and "albert/albert-base-v2" in caplog.text
     assert len(out) == 2
+
+
+def test_the_hub_default_is_announced_by_name(monkeypatch, caplog):
+    monkeypatch.setattr(tasks, "DEFAULT_MODEL", tasks.HUB_DEFAULT)
+    monkeypatch.setattr(tasks, "_default_announced", False)
+    with caplog.at_level(logging.WARNING, logger="albert_np.tasks"):
+        assert tasks._default_model() == "albert/albert-base-v2"
+    assert "No model given: using the default albert/albert-base-v2" in caplog.text
 
 
 def test_models_and_tokenizers_are_cached():
