@@ -9,6 +9,20 @@ import os
 import tempfile
 
 
+def _current_umask():
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _current_umask()
+
+
+def make_readable(path, folder=False):
+    """Give a temp file (0600) or folder (0700) the permissions a plain open/mkdir would."""
+    os.chmod(path, (0o777 if folder else 0o666) & ~_UMASK)
+
+
 @contextlib.contextmanager
 def atomic_open(path, mode="wb", encoding=None):
     """Open a temp file beside `path`; on clean exit it replaces `path` atomically."""
@@ -21,6 +35,7 @@ def atomic_open(path, mode="wb", encoding=None):
             yield f
             f.flush()
             os.fsync(f.fileno())
+        make_readable(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -48,3 +63,11 @@ def read_json_object(path):
     if not isinstance(data, dict):
         raise ValueError(f"{path} should hold a JSON object, got {type(data).__name__}")
     return data
+
+
+def make_temp_dir(parent, prefix):
+    """A fresh folder inside `parent` (to be renamed into place when complete), world-readable as mkdir makes it."""
+    os.makedirs(parent, exist_ok=True)
+    path = tempfile.mkdtemp(prefix=prefix, dir=parent)
+    make_readable(path, folder=True)
+    return path

@@ -21,6 +21,7 @@ import time
 import numpy as np
 
 from . import pretraining_data as pdata
+from .io import make_temp_dir
 
 logger = logging.getLogger(__name__)
 
@@ -347,7 +348,7 @@ class Pretrainer:
         """out_dir/checkpoint-<step>/ written in a temp folder, then renamed (atomic)."""
         from .training import _replace_dir, _save_arrays, _write_json, plot_curves
         final = os.path.join(self.out_dir, f"checkpoint-{self.step}")
-        tmp = tempfile.mkdtemp(prefix=".tmp-checkpoint-", dir=self.out_dir)
+        tmp = make_temp_dir(self.out_dir, ".tmp-checkpoint-")
         self.model.save_pretrained(os.path.join(tmp, "model"))
         opt = self.optimizer.state_dict()
         _save_arrays(os.path.join(tmp, "optimizer.npz"),
@@ -514,7 +515,7 @@ def export_bundled(checkpoint, out_dir, *, tokenizer, data_dir=SHARED_DATA, exam
     train = [e for e in log if e["type"] == "train" and e["step"] <= state["step"]]
     evals = [e for e in log if e["type"] == "eval" and e["step"] <= state["step"]]
     os.makedirs(os.path.dirname(os.path.abspath(out_dir)), exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=".tmp-export-", dir=os.path.dirname(os.path.abspath(out_dir)))
+    tmp = make_temp_dir(os.path.dirname(os.path.abspath(out_dir)), ".tmp-export-")
     model.save_pretrained(tmp, storage_dtype="float16")
     tokenizer.save_pretrained(tmp)
     card = model_card(model, state, results, train, evals, note)

@@ -41,14 +41,14 @@ import logging
 import lzma
 import os
 import re
-import tempfile
 import unicodedata
 from typing import NamedTuple
 
 import numpy as np
 import sentencepiece as spm
 
-from albert_np import hub
+from . import hub
+from .io import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -418,16 +418,7 @@ def _gc_paused():
 
 def _write_atomic(path, data):
     """Write bytes or text to `path` through a temporary file and os.replace (never half-written)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data.encode("utf-8") if isinstance(data, str) else data)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    atomic_write_bytes(path, data.encode("utf-8") if isinstance(data, str) else data)
     return path
 
 

@@ -38,14 +38,13 @@ import math
 import os
 import shutil
 import sys
-import tempfile
 import time
 from typing import Optional
 
 import numpy as np
 
 from . import backprop, data
-from .io import atomic_open, atomic_write_text
+from .io import atomic_open, atomic_write_text, make_temp_dir
 from .optim import (LAMB, AdamW, clip_grad_norm, constant_with_warmup, linear_warmup_linear_decay,
                     polynomial_decay)
 
@@ -494,7 +493,7 @@ class Trainer:
     def save_checkpoint(self):
         """Write checkpoint-<step> atomically (temp folder + rename); drop old ones."""
         final = os.path.join(self.output_dir, f"{CHECKPOINT_PREFIX}{self.step}")
-        tmp = tempfile.mkdtemp(prefix=f".tmp-{CHECKPOINT_PREFIX}{self.step}-", dir=self.output_dir)
+        tmp = make_temp_dir(self.output_dir, f".tmp-{CHECKPOINT_PREFIX}{self.step}-")
         try:
             self.model.save_pretrained(tmp)
             if hasattr(self.tokenizer, "save_pretrained"):
@@ -584,7 +583,7 @@ class Trainer:
         if not os.path.isdir(source):
             logger.warning("the best checkpoint %s is gone; exporting the last weights", source)
             source = self.last_checkpoint
-        tmp = tempfile.mkdtemp(prefix=".tmp-best-", dir=self.output_dir)
+        tmp = make_temp_dir(self.output_dir, ".tmp-best-")
         try:
             for name in os.listdir(source):
                 if name not in (OPTIMIZER_FILE, ORDER_FILE, STATE_FILE, LOG_FILE):

@@ -222,3 +222,13 @@ def test_hub_id_loads_from_the_hf_cache_offline(monkeypatch, tmp_path):
     ref = albert_np.AlbertForMaskedLM.from_pretrained(fixture("mlm_pytorch_tanh"))
     np.testing.assert_array_equal(m.state_dict()["predictions.bias"], ref.state_dict()["predictions.bias"])
     assert m.loaded_files[0].startswith(str(snap))
+
+
+def test_saved_files_get_normal_permissions(tmp_path):
+    """Temp files are 0600 until renamed; what a user saves must be readable like any file."""
+    m = albert_np.AlbertForMaskedLM.from_pretrained(fixture("mlm_pytorch_tanh"))
+    m.save_pretrained(tmp_path / "out")
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in ("config.json", "model.safetensors"):
+        assert os.stat(tmp_path / "out" / name).st_mode & 0o777 == 0o666 & ~umask

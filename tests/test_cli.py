@@ -11,6 +11,9 @@ import sys
 import numpy as np
 import pytest
 
+import albert_np
+import albert_np.pretrained
+
 from albert_np import tasks
 from albert_np.__main__ import SUBCOMMANDS, Subcommand, main
 
@@ -101,11 +104,23 @@ def test_offline_hub_exits_2_without_traceback(tmp_path):
     assert "Hub is unreachable" in done.stderr and "--model /path/to/folder" in done.stderr
 
 
-def test_default_model_is_announced_when_offline(tmp_path):
-    done = python_m("fill-mask", "The capital of France is [MASK].",
+def test_default_model_works_offline_and_is_announced(tmp_path):
+    """With no model and no Hub, fill-mask runs on the model shipped in the package."""
+    assert tasks.DEFAULT_MODEL == albert_np.pretrained.bundled_model(), "the package ships its model"
+    done = python_m("fill-mask", "The capital of France is [MASK].", "--json",
+                    env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path), "HF_HUB_CACHE": str(tmp_path / "hub")})
+    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stderr
+    assert "No model given: using the default, albert_np's bundled albert-tiny-en" in done.stderr
+    result = json.loads(done.stdout)
+    assert len(result) == 5 and all(r["sequence"].startswith("the capital of france is") for r in result)
+    assert result == sorted(result, key=lambda r: -r["score"])
+
+
+def test_a_hub_model_offline_says_what_to_do(tmp_path):
+    done = python_m("fill-mask", "The capital of France is [MASK].", "--model", "albert/albert-base-v2",
                     env={"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path), "HF_HUB_CACHE": str(tmp_path / "hub")})
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert f"No model given: using the default {tasks.DEFAULT_MODEL}" in done.stderr
+    assert "Hub is unreachable" in done.stderr and "--model /path/to/folder" in done.stderr
 
 
 def test_python_m_runs_and_lists_the_commands():
