@@ -127,7 +127,7 @@ class _AutoModel:
     def from_pretrained(cls, name_or_path, *, dtype="auto", torch_dtype=None, device_map=None, **kwargs):
         """Load `model_class` from a folder or Hub repo (see AlbertPreTrainedModel.from_pretrained).
 
-        dtype / torch_dtype: "auto" or None (float32), np.float32 or np.float64 ("float32" etc. too).
+        dtype / torch_dtype: "auto" or None (float32), np.float32 or np.float64 ("float32" etc. too).   # float64 ok
         device_map: None, "cpu" or "auto" (albert_np computes on the CPU). Other keyword
         arguments override config fields, e.g. num_labels=3 for a new classification head.
         """

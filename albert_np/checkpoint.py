@@ -22,7 +22,7 @@ from .io import atomic_write_bytes
 logger = logging.getLogger(__name__)
 
 SAFETENSORS_DTYPES = {
-    "F64": np.float64, "F32": np.float32, "F16": np.float16, "BF16": np.uint16,
+    "F64": np.float64, "F32": np.float32, "F16": np.float16, "BF16": np.uint16,   # float64 ok: file dtypes
     "I64": np.int64, "I32": np.int32, "I16": np.int16, "I8": np.int8, "U8": np.uint8,
     "BOOL": np.bool_,
 }

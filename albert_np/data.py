@@ -773,7 +773,7 @@ def task_metrics(features, outputs):
         return {"precision": scores["precision"], "recall": scores["recall"], "f1": scores["f1"]}
     if task.is_regression:
         x = np.array([float(np.ravel(l)[0]) for l in logits])
-        y = np.array(features.labels, dtype=np.float64)
+        y = np.array(features.labels, dtype=np.float64)      # float64 ok: metric statistics, not the model
         return {"pearson": M.pearson(x, y), "spearman": M.spearman(x, y)}
     preds = np.array([int(np.argmax(l)) for l in logits])
     gold = np.array(features.labels, dtype=np.int64)

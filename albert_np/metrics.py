@@ -81,8 +81,8 @@ def matthews_corrcoef(preds, labels):
     """
     preds, labels = _pair(preds, labels)
     classes = np.union1d(preds, labels)
-    t = np.array([np.sum(labels == c) for c in classes], dtype=np.float64)
-    p = np.array([np.sum(preds == c) for c in classes], dtype=np.float64)
+    t = np.array([np.sum(labels == c) for c in classes], dtype=np.float64)   # float64 ok: counts
+    p = np.array([np.sum(preds == c) for c in classes], dtype=np.float64)   # float64 ok: counts
     c = float(np.sum(preds == labels))
     s = float(preds.size)
     cov_tp = c * s - t @ p
@@ -97,7 +97,7 @@ def matthews_corrcoef(preds, labels):
 
 def _finite_pair(x, y):
     x, y = _pair(x, y)
-    x, y = x.astype(np.float64), y.astype(np.float64)
+    x, y = x.astype(np.float64), y.astype(np.float64)   # float64 ok: correlation statistics
     if x.size < 2:
         raise ValueError(f"a correlation needs at least 2 points, got {x.size}")
     if not (np.isfinite(x).all() and np.isfinite(y).all()):
@@ -131,7 +131,7 @@ def _average_ranks(x):
     starts = np.flatnonzero(first)                            # 0-based first position
     stops = np.append(starts[1:], x.size)                     # one past the last position
     mean_rank = (starts + stops + 1) / 2.0                    # mean of starts+1 .. stops
-    ranks = np.empty(x.size, dtype=np.float64)
+    ranks = np.empty(x.size, dtype=np.float64)   # float64 ok: ranks
     ranks[order] = mean_rank[group]
     return ranks
 

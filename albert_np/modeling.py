@@ -173,7 +173,7 @@ class AlbertPreTrainedModel:
         if dtype is None or (isinstance(dtype, str) and dtype == "auto"):
             dtype = np.float32
         dtype = np.dtype(dtype)
-        if dtype not in (np.float32, np.float64):
+        if dtype not in (np.float32, np.float64):   # float64 ok: gradient checks
             raise ValueError(f"dtype must be float32 or float64 (NumPy computes in these), got {dtype}")
         kw = dict(revision=revision, cache_dir=cache_dir, local_files_only=local_files_only)
         if config is None:

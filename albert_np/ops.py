@@ -55,7 +55,7 @@ def erf(x):
     """
     x = np.asarray(x)
     if x.dtype == np.float64:                      # float64 ok: exact reference path
-        return np.frompyfunc(math.erf, 1, 1)(x).astype(np.float64)
+        return np.frompyfunc(math.erf, 1, 1)(x).astype(np.float64)   # float64 ok
     dt = x.dtype.type
     z = np.abs(x)
     # Taylor part (small |x|).

@@ -1,0 +1,50 @@
+"""Small helpers the tutorial chapters share: which model to open, pictures, checks.
+
+Each chapter starts with `from tutorial_utils import *`. Nothing here hides any
+ALBERT maths; that all happens in the chapters themselves.
+"""
+import os
+import sys
+
+import numpy as np
+
+from albert_np.pretrained import bundled_model
+
+try:                                  # pictures are optional: pip install -e .[tutorials]
+    import matplotlib
+    if "IPython" not in sys.modules:  # run as a script: draw off-screen
+        matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+except ImportError:
+    plt = None
+
+MODEL = os.environ.get("ALBERT_NP_MODEL") or bundled_model()
+"""The checkpoint every chapter steps through: the bundled albert-tiny-en, or
+ALBERT_NP_MODEL (e.g. albert/albert-base-v2, or any local folder)."""
+
+FIGURES = os.environ.get("ALBERT_NP_FIGURES")
+"""When set (the tests set it), every picture is also saved there as a PNG."""
+
+
+def show(fig, name):
+    """Display a figure (in Jupyter), and save it as FIGURES/name when FIGURES is set."""
+    if FIGURES:
+        os.makedirs(FIGURES, exist_ok=True)
+        fig.savefig(os.path.join(FIGURES, name), dpi=100, bbox_inches="tight")
+    if plt is not None:
+        plt.show()
+        plt.close(fig)
+
+
+def check(name, ours, reference, atol=1e-5, rtol=1e-5):
+    """Compare a by-hand result with a reference; print how close, and fail loudly if not close."""
+    ours, reference = np.asarray(ours), np.asarray(reference)
+    if ours.shape != reference.shape:
+        raise AssertionError(f"{name}: shape {ours.shape} vs {reference.shape}")
+    diff = float(np.max(np.abs(ours - reference))) if ours.size else 0.0
+    exact = bool(np.array_equal(ours, reference))
+    ok = exact or np.allclose(ours, reference, atol=atol, rtol=rtol)
+    print(f"{name:40s} {'exact' if exact else 'close' if ok else 'DIFFERENT'}   max |diff| {diff:.2e}")
+    if not ok:
+        raise AssertionError(f"{name}: max |diff| {diff:.3g} exceeds atol={atol}, rtol={rtol}")
+    return diff
