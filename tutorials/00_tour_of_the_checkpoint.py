@@ -1,0 +1,359 @@
+# %% [markdown]
+# # Chapter 0: A tour of the checkpoint
+#
+# Before any maths, let us open the box. A trained ALBERT is nothing more than a
+# folder of files: a few lines of JSON with the sizes, one binary file of named
+# arrays, and the tokenizer's vocabulary. In this chapter you will
+#
+# * list the files in a checkpoint folder and see what each one is for;
+# * read `config.json` field by field;
+# * print every weight tensor with its name and shape, straight from the
+#   safetensors file, and add them up to the parameter count;
+# * work out, from the config alone, *why ALBERT is small*: the factorised
+#   embedding and the sharing of one layer's weights across all layers. We build
+#   a table in the spirit of Table 1 of the ALBERT paper, and check every total
+#   against what the library counts.
+#
+# Everything is computed from the checkpoint you point `MODEL` at, so the same
+# chapter works for the small bundled model and for `albert/albert-base-v2`.
+
+# %%
+from tutorial_utils import *
+
+import json
+import os
+
+import albert_np
+from albert_np import AlbertConfig, AlbertForPreTraining, AlbertModel
+from albert_np.checkpoint import expected_shapes, load_state_dict
+from albert_np.hub import is_local, resolve_file
+
+print("MODEL =", MODEL)
+
+# %% [markdown]
+# ## 1. The files
+#
+# A Hugging Face-style checkpoint is a folder (or a Hub repository with the same
+# files). We ask for each file we know about; `resolve_file` returns a local path,
+# downloading from the Hub only when `MODEL` is a Hub id.
+
+# %%
+WHAT = {
+    "config.json": "the sizes and settings of the network (read below)",
+    "model.safetensors": "every weight array, by name: a JSON header, then raw numbers",
+    "spiece.model": "the SentencePiece vocabulary: pieces, their scores, the normaliser (chapter 1)",
+    "tokenizer.json": "the same vocabulary in the `tokenizers` library's JSON format",
+    "tokenizer_config.json": "tokenizer switches: lowercasing, accents, maximum length",
+    "special_tokens_map.json": "which pieces are [CLS], [SEP], [MASK], <pad>, <unk>",
+    "README.md": "the model card: how it was trained and how good it is",
+}
+if is_local(MODEL):
+    names = sorted(os.listdir(MODEL))
+else:
+    names = [n for n in WHAT if resolve_file(MODEL, n, required=False) is not None]
+for name in names:
+    path = os.path.join(MODEL, name) if is_local(MODEL) else resolve_file(MODEL, name)
+    if os.path.isfile(path):
+        print(f"{name:26s} {os.path.getsize(path):>12,} bytes   {WHAT.get(name, '')}")
+
+# %% [markdown]
+# The weights dominate: everything else is a few kilobytes, apart from the
+# vocabulary. Let us read the small file first.
+#
+# ## 2. `config.json`
+#
+# The config holds the handful of numbers that fix the shape of every array. We
+# read the raw JSON (so you see exactly what is stored) and explain each field.
+# The short names in brackets are the letters used in the shape comments all
+# through `albert_np/model.py`.
+
+# %%
+with open(resolve_file(MODEL, "config.json"), encoding="utf-8") as f:
+    raw = json.load(f)
+
+MEANING = {
+    "vocab_size": "V: number of word pieces (rows of the word-embedding table)",
+    "embedding_size": "E: width of the embedding vectors (ALBERT's small one)",
+    "hidden_size": "H: width of the vectors inside the transformer layers",
+    "num_hidden_layers": "L: how many times a layer is applied",
+    "num_hidden_groups": "G: how many distinct sets of layer weights (1 = all shared)",
+    "inner_group_num": "layers inside each group (1 in every released ALBERT)",
+    "num_attention_heads": "A: attention heads per layer; each has D = H / A dimensions",
+    "intermediate_size": "F: width of the feed-forward block's middle",
+    "hidden_act": "the feed-forward non-linearity",
+    "max_position_embeddings": "P: longest input; rows of the position table",
+    "type_vocab_size": "T: number of segment ids (sentence A / sentence B)",
+    "layer_norm_eps": "epsilon added to the variance inside every LayerNorm",
+    "hidden_dropout_prob": "dropout on hidden vectors (training only)",
+    "attention_probs_dropout_prob": "dropout on attention probabilities (training only)",
+    "classifier_dropout_prob": "dropout before a classification head (training only)",
+    "initializer_range": "std of the normal distribution fresh weights are drawn from",
+    "pad_token_id": "id of <pad>",
+    "bos_token_id": "id of the 'beginning' token ([CLS] in ALBERT)",
+    "eos_token_id": "id of the 'end' token ([SEP] in ALBERT)",
+    "tie_word_embeddings": "the MLM output layer reuses the word-embedding table",
+    "model_type": "always 'albert'",
+    "architectures": "the class that saved this checkpoint (which heads it has)",
+    "id2label": "names of a classifier's outputs",
+    "label2id": "the inverse of id2label",
+    "problem_type": "regression / single- or multi-label classification, for heads",
+}
+for key, value in sorted(raw.items()):
+    shown = json.dumps(value) if not isinstance(value, dict) else f"{{{len(value)} entries}}"
+    print(f"{key:30s} {shown:24.24s} {MEANING.get(key, '(bookkeeping, not used by the maths)')}")
+
+# %% [markdown]
+# `AlbertConfig` reads the same file into an object. We keep the sizes in short
+# variables named after the dimension legend, and from here on never type a size
+# by hand.
+
+# %%
+config = AlbertConfig.from_pretrained(MODEL)
+V, E, H = config.vocab_size, config.embedding_size, config.hidden_size
+L, G, A, F = (config.num_hidden_layers, config.num_hidden_groups,
+              config.num_attention_heads, config.intermediate_size)
+P, T = config.max_position_embeddings, config.type_vocab_size
+print(f"V={V} E={E} H={H} L={L} G={G} A={A} D={H // A} F={F} P={P} T={T}")
+assert all(raw[k] == getattr(config, k) for k in ("vocab_size", "embedding_size", "hidden_size"))
+
+# %% [markdown]
+# ## 3. Every tensor in the weights file
+#
+# A safetensors file starts with 8 bytes giving the length of a JSON header, then
+# the header (name, dtype, shape and byte range of each tensor), then the raw
+# numbers. `load_state_dict` reads it (or its shards) into a dict of NumPy arrays.
+# With `dtype=None` the arrays keep the dtype they were stored in; the models
+# cast them to float32.
+
+# %%
+state, paths = load_state_dict(MODEL, dtype=None)
+for name, array in state.items():
+    print(f"{name:78s} {str(array.dtype):8s} {tuple(array.shape)}")
+n_file = sum(int(a.size) for a in state.values())
+print(f"\n{len(state)} tensors, {n_file:,} numbers in {[os.path.basename(p) for p in paths]}")
+
+# %% [markdown]
+# Read the names like paths. `albert.embeddings.*` are the lookup tables;
+# `albert.encoder.embedding_hidden_mapping_in` is the E→H projection;
+# `albert.encoder.albert_layer_groups.0.albert_layers.0.*` is **one** transformer
+# layer (query, key, value, output dense, two LayerNorms, the two feed-forward
+# matrices); `albert.pooler` turns the first token into a sentence vector; and
+# the rest (`predictions.*`, `sop_classifier.*`, when present) are the
+# pretraining heads.
+#
+# Notice what is *not* there: there is no `...albert_layer_groups.0.albert_layers.1`
+# and no `layer.11`. With G groups there are only G layer weight sets, however
+# many layers (L) the network runs. Notice too that there is no
+# `predictions.decoder.weight`: the output layer of the masked-LM head is the
+# word-embedding table itself ("tied"), so it is stored once.
+#
+# Each shape must match what the config predicts. `expected_shapes` writes the
+# prediction down from the config; we compare.
+
+# %%
+head = "pretraining" if any(k.startswith("predictions.") for k in state) else None
+predicted = expected_shapes(config, head)
+encoder_names = [k for k in predicted if k.startswith("albert.") or head is None]
+assert all(k in state for k in encoder_names), "the file lacks some encoder weights"
+compared = sorted(k for k in state if k in predicted)
+for name in compared:
+    assert tuple(state[name].shape) == predicted[name], name
+print(f"all {len(compared)} stored shapes match the config")
+
+# %% [markdown]
+# ## 4. The parameter count
+#
+# Now load the model and ask the library how many parameters it has. A tied array
+# is counted once, as PyTorch does. The pretraining model also owns a
+# sentence-order head; when the file has none (the released checkpoints don't),
+# it is freshly initialised, which does not change the count.
+
+# %%
+model = AlbertForPreTraining.from_pretrained(MODEL)
+print(model)
+flat = model.state_dict()
+decoder, word = flat["predictions.decoder.weight"], flat["albert.embeddings.word_embeddings.weight"]
+print("decoder weight is the word-embedding table:", decoder is word)
+assert decoder is word
+
+# count what the file stores once: no buffers (position_ids), no copy of the tied decoder
+n_file = sum(int(v.size) for k, v in state.items()
+             if not k.endswith(("position_ids", "token_type_ids")) and not k.startswith("predictions.decoder."))
+if "sop_classifier.classifier.weight" in state:     # a complete pretraining checkpoint
+    assert n_file == model.num_parameters()
+    print(f"numbers in the file {n_file:,} == model.num_parameters() {model.num_parameters():,}")
+
+# %% [markdown]
+# Let us count by hand, piece by piece, and compare. The encoder (`AlbertModel`,
+# without heads) is what the rest of the tutorial studies.
+
+# %%
+def linear_params(n_in, n_out):
+    """A dense layer: an (out, in) matrix and a bias of length out."""
+    return n_in * n_out + n_out
+
+
+def layer_params(H, F):
+    """One transformer layer: q, k, v, output dense, two LayerNorms (weight + bias), FFN."""
+    attention = 4 * linear_params(H, H) + 2 * H
+    feed_forward = linear_params(H, F) + linear_params(F, H) + 2 * H
+    return attention + feed_forward
+
+
+def encoder_params(V, E, H, F, P, T, n_layer_sets, factorised=True):
+    """Embeddings (+ E->H projection when factorised), n_layer_sets layers, pooler."""
+    width = E if factorised else H                      # BERT embeds straight into H
+    embeddings = V * width + P * width + T * width + 2 * width
+    mapping_in = linear_params(E, H) if factorised else 0
+    return {"embeddings": embeddings + mapping_in,
+            "layers": n_layer_sets * layer_params(H, F),
+            "pooler": linear_params(H, H)}
+
+
+ours = encoder_params(V, E, H, F, P, T, n_layer_sets=G * config.inner_group_num)
+for part, n in ours.items():
+    print(f"{part:12s} {n:>14,}")
+print(f"{'total':12s} {sum(ours.values()):>14,}")
+
+encoder = AlbertModel.from_pretrained(MODEL)
+check("encoder parameters: by hand vs library", sum(ours.values()), encoder.num_parameters(), 0, 0)
+check("...vs the config's predicted shapes", sum(ours.values()),
+      sum(int(np.prod(s)) for s in expected_shapes(config, None).values()), 0, 0)
+
+# %% [markdown]
+# ## 5. Why ALBERT is small
+#
+# ALBERT differs from BERT in two ways that save parameters.
+#
+# **Factorised embedding.** BERT looks each of the V pieces up as a vector of the
+# hidden width H: a V×H table. ALBERT looks it up in a narrow V×E table and then
+# multiplies by one shared E×H matrix (`embedding_hidden_mapping_in`). The cost
+# goes from V·H to V·E + E·H. Since V is large and E is much smaller than H, that
+# is a big saving:
+
+# %%
+bert_table, albert_tables = V * H, V * E + E * H
+print(f"V·H       = {V:,}·{H:,} = {bert_table:>12,}")
+print(f"V·E + E·H = {V:,}·{E:,} + {E:,}·{H:,} = {albert_tables:>12,}   "
+      f"({bert_table / albert_tables:.1f}x fewer)")
+
+# %% [markdown]
+# **Cross-layer sharing.** BERT has L different layers. ALBERT (with G = 1) has
+# one layer and applies it L times; the data flows through L layers but only one
+# set of weights is stored and trained.
+
+# %%
+one = layer_params(H, F)
+print(f"one layer: {one:,} parameters;  L={L} unshared copies: {L * one:,}")
+
+# %% [markdown]
+# Put the two together in a table for four variants of *this* config: as
+# released, without sharing, without factorising, and without either (which is
+# BERT's design with ALBERT's sizes). Then the same for the albert-base-v2 sizes,
+# where the difference is the famous 12M versus 108M of the paper's Table 1
+# (the paper counts the pooler and rounds).
+#
+# Two of the variants are ALBERT configs in their own right (unsharing is just
+# `num_hidden_groups = L`), so we can check those against the library's own
+# shape list. The unfactorised ones are not ALBERT configs (ALBERT with E = H
+# still keeps an H×H projection), so we check them against that config minus the
+# projection.
+
+# %%
+def variants(cfg):
+    """Parameter counts of the four variants of an ALBERT config, checked where possible."""
+    sizes = (cfg.vocab_size, cfg.embedding_size, cfg.hidden_size, cfg.intermediate_size,
+             cfg.max_position_embeddings, cfg.type_vocab_size)
+    sets = cfg.num_hidden_groups * cfg.inner_group_num
+    L = cfg.num_hidden_layers * cfg.inner_group_num
+    rows = {
+        "ALBERT (factorised, shared)": encoder_params(*sizes, sets),
+        "factorised, not shared": encoder_params(*sizes, L),
+        "not factorised, shared": encoder_params(*sizes, sets, factorised=False),
+        "neither (BERT-style)": encoder_params(*sizes, L, factorised=False),
+    }
+    # the library's own shape list for the same configs
+    count = lambda c: sum(int(np.prod(s)) for s in expected_shapes(c, None).values())
+    unshared = cfg.copy()
+    unshared.num_hidden_groups, unshared.inner_group_num = L, 1
+    wide = cfg.copy()
+    wide.embedding_size = cfg.hidden_size
+    mapping = linear_params(cfg.hidden_size, cfg.hidden_size)
+    assert sum(rows["ALBERT (factorised, shared)"].values()) == count(cfg)
+    assert sum(rows["factorised, not shared"].values()) == count(unshared)
+    assert sum(rows["not factorised, shared"].values()) == count(wide) - mapping
+    wide.num_hidden_groups, wide.inner_group_num = L, 1
+    assert sum(rows["neither (BERT-style)"].values()) == count(wide) - mapping
+    return rows
+
+
+def print_table(title, rows):
+    print(title)
+    print(f"  {'variant':30s} {'embeddings':>12s} {'layers':>12s} {'pooler':>10s} {'total':>13s}")
+    for name, r in rows.items():
+        print(f"  {name:30s} {r['embeddings']:>12,} {r['layers']:>12,} {r['pooler']:>10,} "
+              f"{sum(r.values()):>13,}")
+
+
+this_rows = variants(config)
+base = AlbertConfig.from_preset("albert-base-v2")
+base_rows = variants(base)
+print_table(f"this model (V={V}, E={E}, H={H}, L={L}, F={F})", this_rows)
+print()
+print_table(f"albert-base-v2 preset (V={base.vocab_size}, E={base.embedding_size}, "
+            f"H={base.hidden_size}, L={base.num_hidden_layers}, F={base.intermediate_size})", base_rows)
+
+assert sum(this_rows["ALBERT (factorised, shared)"].values()) == encoder.num_parameters()
+bert_base = sum(base_rows["neither (BERT-style)"].values())
+albert_base = sum(base_rows["ALBERT (factorised, shared)"].values())
+print(f"\nalbert-base: {albert_base / 1e6:.1f}M;  the same network BERT-style: {bert_base / 1e6:.1f}M "
+      f"({bert_base / albert_base:.1f}x)")
+
+# %% [markdown]
+# For the base sizes most of BERT's parameters sit in its 12 layers; sharing
+# removes 11 of them. The embedding saving matters more the larger V·H is. Once
+# both savings are made, what is left is mostly the V×E word table and the one
+# layer; their shares in this model:
+
+# %%
+total = sum(ours.values())
+print(f"word table V·E: {V * E / total:.0%} of the encoder;  the one layer: {one / total:.0%}")
+
+# %% [markdown]
+#
+# A bar chart makes the proportions visible (a log scale would hide them, so each
+# panel has its own linear scale).
+
+# %%
+if plt is not None:
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    for ax, (title, rows) in zip(axes, [("this model", this_rows), ("albert-base-v2 sizes", base_rows)]):
+        names = list(rows)
+        left = np.zeros(len(names))
+        for part, colour in [("embeddings", "tab:blue"), ("layers", "tab:orange"), ("pooler", "tab:green")]:
+            values = np.array([rows[n][part] for n in names]) / 1e6
+            ax.barh(names, values, left=left, color=colour, label=part)
+            left += values
+        for y, total in enumerate(left):
+            ax.text(total, y, f" {total:.2f}M", va="center", fontsize=8)
+        ax.set_xlim(0, left.max() * 1.25)
+        ax.invert_yaxis()
+        ax.set_title(title)
+        ax.set_xlabel("parameters (millions)")
+    axes[1].set_yticklabels([])
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="lower center", ncol=3, fontsize=9)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    show(fig, "00_parameter_budget.png")
+
+# %% [markdown]
+# Sharing saves *memory*, not *time*: the forward pass still runs L layers, each
+# with a full layer's arithmetic. ALBERT is small on disk, not fast.
+#
+# ## Exercises
+#
+# 1. Run this chapter with `ALBERT_NP_MODEL=albert/albert-xxlarge-v2` (or just
+#    call `variants(AlbertConfig.from_preset("albert-xxlarge-v2"))`). Which saving,
+#    embedding or sharing, matters more there, and why?
+# 2. For which embedding size E would the factorised embedding stop saving
+#    anything, for V = 30000 and H = 768? Solve V·E + E·H = V·H, then check with
+#    `encoder_params`.
