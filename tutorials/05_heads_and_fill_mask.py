@@ -1,0 +1,363 @@
+# %% [markdown]
+# # Chapter 5: The heads, and how fill_mask picks a word
+#
+# The encoder turns T tokens into T vectors of size H. A *head* is the small
+# network on top that turns those vectors into the numbers a task needs. ALBERT
+# was pretrained with two heads (masked-language-model and sentence-order
+# prediction), and fine-tuning adds others. In this chapter you will:
+#
+# 1. see that the masked-LM head's output layer *is* the word-embedding table
+#    (weight tying), and compute the MLM logits by hand;
+# 2. turn logits into the ranked guesses of `albert_np.fill_mask`, and check the
+#    scores it prints;
+# 3. see why the scores come out as they do: a softmax over the whole
+#    vocabulary, the scale ("temperature") of the logits, and a per-word bias that
+#    tracks how common each word is;
+# 4. compute the four fine-tuning heads by hand: sequence classification (through
+#    the pooler), token classification, question-answering spans and multiple
+#    choice, each checked against its `AlbertFor...` class.
+#
+# We only compute the heads here; the encoder below them is the loop of
+# chapter 4, and we take its output from the classes themselves.
+
+# %%
+from tutorial_utils import *
+
+import albert_np
+from albert_np import (AlbertForMaskedLM, AlbertForMultipleChoice, AlbertForQuestionAnswering,
+                       AlbertForSequenceClassification, AlbertForTokenClassification, AlbertTokenizer)
+from albert_np.ops import activation
+
+model = AlbertForMaskedLM.from_pretrained(MODEL)
+tokenizer = AlbertTokenizer.from_pretrained(MODEL)
+config = model.config
+V, E, H = config.vocab_size, config.embedding_size, config.hidden_size
+print(model)
+
+# %% [markdown]
+# ## The masked-LM head, and its tied decoder
+#
+# The MLM head maps each H-vector back to a score for every one of the V
+# vocabulary pieces, in four steps:
+#
+#     z = act(W_dense h + b_dense)              H -> E
+#     z = LayerNorm(z)                          E -> E
+#     logits = W_word z + b_vocab               E -> V
+#
+# The last matrix has shape (V, E), the same shape as the word-embedding table
+# that the input side uses to look tokens up. ALBERT (like BERT) uses *the same
+# array* for both: the score of word w is the dot product of z with w's own
+# input embedding, plus a per-word bias. This is called weight tying. In
+# albert_np it is literally the same NumPy object:
+
+# %%
+pred = model.params["predictions"]
+word_table = model.params["albert"]["embeddings"]["word_embeddings"]["weight"]
+print("decoder.weight is word_embeddings.weight:", pred["decoder"]["weight"] is word_table)
+print("decoder.bias   is predictions.bias:      ", pred["decoder"]["bias"] is pred["bias"])
+assert pred["decoder"]["weight"] is word_table and pred["decoder"]["bias"] is pred["bias"]
+print(f"shapes: dense {pred['dense']['weight'].shape}, decoder {word_table.shape}; "
+      f"tying saves V*E = {V * E:,} numbers")
+
+# %% [markdown]
+# Now the head by hand, on a sentence with one `[MASK]`. We ask the model for its
+# hidden states and take the last one (the encoder output), then write out the
+# three steps. The activation is the config's `hidden_act` (ALBERT v2 uses the
+# tanh form of GELU); the LayerNorm we write out in full.
+
+# %%
+text = f"The capital of France is {tokenizer.mask_token}."
+enc = tokenizer(text, return_tensors="np")
+ids = enc["input_ids"]                                           # (1, T)
+mask_pos = int(np.flatnonzero(ids[0] == tokenizer.mask_token_id)[0])
+print(tokenizer.convert_ids_to_tokens(ids[0]), "| mask at", mask_pos)
+
+out = model(**enc, output_hidden_states=True)
+h = out.hidden_states[-1]                                        # (1, T, H)
+act = activation(config.hidden_act)
+
+z = h @ pred["dense"]["weight"].T + pred["dense"]["bias"]        # (1, T, H) -> (1, T, E)
+z = act(z)
+mu = z.mean(-1, keepdims=True)                                   # (1, T, 1)
+var = ((z - mu) ** 2).mean(-1, keepdims=True)                    # (1, T, 1), biased, as torch
+z = (z - mu) / np.sqrt(var + config.layer_norm_eps)              # zero mean, unit variance
+z = z * pred["LayerNorm"]["weight"] + pred["LayerNorm"]["bias"]  # learned scale and shift
+logits = z @ word_table.T + pred["bias"]                         # (1, T, E) -> (1, T, V)
+check("MLM logits by hand", logits, out.logits, atol=1e-4, rtol=1e-4)
+
+# %% [markdown]
+# ## From logits to fill_mask's answers
+#
+# `fill_mask` takes the logits at the mask position, applies a softmax over all V
+# pieces, and reports the k most probable. By hand (subtracting the maximum
+# before `exp` changes nothing mathematically but keeps `exp` from overflowing):
+
+# %%
+k = 5
+l = logits[0, mask_pos]                                          # (V,)
+p = np.exp(l - l.max())
+p /= p.sum()                                                     # softmax over the vocabulary
+top = np.argsort(-p)[:k]
+for j in top:
+    print(f"{p[j]:.6f}  {tokenizer.convert_ids_to_tokens(int(j))!r}")
+
+answers = albert_np.fill_mask(text, model=MODEL, top_k=k)
+print([(a["token_str"], round(a["score"], 6)) for a in answers])
+check("top-k scores vs fill_mask", np.sort(p)[::-1][:k], [a["score"] for a in answers], atol=1e-6)
+check("our p at fill_mask's tokens", p[[a["token"] for a in answers]], [a["score"] for a in answers],
+      atol=1e-6)
+
+# %% [markdown]
+# ## Why the scores look as they do
+#
+# **A softmax over V pieces.** Every one of the V vocabulary pieces gets some
+# probability, so even a confident model spreads mass over thousands of
+# alternatives. Useful yardsticks are the uniform value 1/V, and the *entropy*
+# of the distribution compared with its largest possible value log V. The
+# exponential of the entropy is an "effective number of candidates".
+
+# %%
+entropy = float(-(p * np.log(p + 1e-30)).sum())
+print(f"V = {V}; uniform probability 1/V = {1 / V:.2e}")
+print(f"top-1 probability {p.max():.2e} = {p.max() * V:.1f} x uniform")
+print(f"entropy {entropy:.2f} nats of at most log V = {np.log(V):.2f}; "
+      f"effective number of candidates exp(entropy) = {np.exp(entropy):,.0f}")
+print(f"probability mass in the top {k}: {p[top].sum():.4f}")
+
+# %% [markdown]
+# These numbers measure how peaked this checkpoint's guess is: the closer the
+# entropy is to log V, the closer the guess is to uniform. Run the chapter with
+# `ALBERT_NP_MODEL=albert/albert-base-v2` to set them beside a fully trained
+# full-size model.
+#
+# **The scale of the logits.** Softmax only sees differences between logits, and
+# it exaggerates them exponentially: a gap of d between two logits is a ratio of
+# e^d between their probabilities. Dividing the logits by a *temperature* tau
+# before the softmax shows how much the answer depends on that scale: tau < 1
+# sharpens, tau > 1 flattens, and the ranking never changes.
+
+# %%
+def softmax_t(l, tau):
+    q = np.exp((l - l.max()) / tau)
+    return q / q.sum()
+
+print(f"logits at the mask: std {l.std():.2f}, max - median {l.max() - np.median(l):.2f}")
+for tau in (0.25, 0.5, 1.0, 2.0):
+    q = softmax_t(l, tau)
+    assert q.argmax() == l.argmax()              # the same winner at every temperature
+    entropy_t = -(q * np.log(q + 1e-30)).sum()
+    print(f"tau = {tau:4}: top-1 probability {q.max():.2e}, entropy {entropy_t:.2f} nats")
+
+if plt is not None:
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for tau in (0.25, 0.5, 1.0, 2.0):
+        ax.plot(np.arange(1, 201), np.sort(softmax_t(l, tau))[::-1][:200], label=f"tau = {tau}")
+    ax.axhline(1 / V, color="gray", ls=":", label="uniform 1/V")
+    ax.set(xlabel="rank", ylabel="probability", yscale="log",
+           title="Top 200 probabilities at the mask, by temperature")
+    ax.legend(fontsize=8)
+    show(fig, "05_temperature.png")
+
+# %% [markdown]
+# **A bias that tracks word frequency.** The decoder adds `predictions.bias`,
+# one number per vocabulary piece, whatever the context. During pretraining the
+# cheapest way to lower the loss before understanding anything is to guess
+# common pieces more often, and this bias is where such a prior can live. We can
+# test that on the checkpoint: the SentencePiece model stores, for every piece, a
+# log-probability it estimated from raw text when the vocabulary was built. If
+# the bias tracks frequency, the two should be rank-correlated.
+
+# %%
+bias = pred["bias"]
+# (a constant bias, e.g. in an untrained model, has no ranking to compare)
+has_scores = hasattr(tokenizer, "sp_model") and bias.std() > 0
+if not has_scores:
+    print("no piece scores, or a constant predictions.bias: nothing to correlate")
+else:
+    sp = tokenizer.sp_model
+    piece_logp = np.array([sp.get_score(i) for i in range(V)])
+    normal = piece_logp < 0                      # control / user-defined pieces have score 0
+    def ranks(a):
+        r = np.empty(len(a))
+        r[np.argsort(a, kind="stable")] = np.arange(len(a))
+        return r
+    rho = np.corrcoef(ranks(bias[normal]), ranks(piece_logp[normal]))[0, 1]
+    print(f"Spearman rank correlation of predictions.bias with the piece log-probability: {rho:.3f} "
+          f"(over {normal.sum()} ordinary pieces)")
+
+order = np.argsort(-bias)
+print("largest bias: ", [tokenizer.convert_ids_to_tokens(int(j)) for j in order[:12]])
+print("smallest bias:", [tokenizer.convert_ids_to_tokens(int(j)) for j in order[-6:]])
+
+if plt is not None and has_scores:
+    fig, ax = plt.subplots(figsize=(5, 3.5))
+    ax.scatter(piece_logp[normal], bias[normal], s=2, alpha=0.3)
+    ax.set(xlabel="SentencePiece log-probability of the piece", ylabel="predictions.bias",
+           title=f"MLM output bias vs piece frequency (Spearman {rho:.2f})")
+    show(fig, "05_bias_vs_frequency.png")
+
+# %% [markdown]
+# How much of the decision at our mask comes from this context-free bias, and how
+# much from the context (the dot product of z with each word's embedding)? Split
+# the logits into the two parts and see what each alone would rank first.
+
+# %%
+context_part = l - bias                                          # z . word_embedding, per word
+print(f"spread over the vocabulary: context part std {context_part.std():.2f}, bias std {bias.std():.2f}")
+top_bias = set(np.argsort(-bias)[:k].tolist())
+top_ctx = set(np.argsort(-context_part)[:k].tolist())
+print(f"of the final top {k}: {len(top_bias & set(top.tolist()))} are in the bias-only top {k}, "
+      f"{len(top_ctx & set(top.tolist()))} in the context-only top {k}")
+
+# %% [markdown]
+# The two standard deviations say which part moves the logits more in this
+# checkpoint, and the overlaps say which part decided this particular answer.
+# Without the context part, every mask in every sentence would get the same
+# guesses: the pieces at the top of the bias list.
+#
+# ## The fine-tuning heads
+#
+# The other heads are single linear layers, on different inputs. A checkpoint
+# from pretraining has none of them, so `from_pretrained(MODEL, num_labels=...)`
+# creates them with fresh random weights (normal with standard deviation
+# `initializer_range`, biases zero) and logs, as a warning, which weights it had
+# to create and which checkpoint weights this class does not use.
+# **These heads are untrained**: their outputs are noise until the model is
+# fine-tuned. What we check here is only the arithmetic.
+#
+# A sentence pair is the input of the first two; question answering and
+# multiple choice build inputs of their own shape.
+
+# %%
+first, second = "The cat sat on the mat.", "It was warm there."
+pair = tokenizer(first, second, return_tensors="np")
+print(tokenizer.convert_ids_to_tokens(pair["input_ids"][0]))
+print("token_type_ids:", pair["token_type_ids"][0])
+
+# %% [markdown]
+# ### Sequence classification: the pooler
+#
+# One label for the whole input. ALBERT summarises the input by the vector of its
+# first token, `[CLS]`, passed through the *pooler*, a linear layer with tanh:
+# `pooled = tanh(W_p h_CLS + b_p)`, of size H. The pooler was trained with the
+# sentence-order head during pretraining (if the checkpoint includes it). The
+# classifier is then `logits = W_c pooled + b_c`, with num_labels outputs.
+# (Dropout before the classifier is only active in training.)
+
+# %%
+clf = AlbertForSequenceClassification.from_pretrained(MODEL, num_labels=3)
+W_c = clf.params["classifier"]["weight"]
+print(f"classifier weight {W_c.shape}: std {W_c.std():.4f} (initializer_range "
+      f"{config.initializer_range}), bias all zero: {not clf.params['classifier']['bias'].any()}")
+
+res = clf(**pair, output_hidden_states=True)
+h = res.hidden_states[-1]                                        # (1, T, H)
+pooler = clf.params["albert"]["pooler"]
+pooled = np.tanh(h[:, 0] @ pooler["weight"].T + pooler["bias"])  # (1, H): the [CLS] row only
+seq_logits = pooled @ W_c.T + clf.params["classifier"]["bias"]   # (1, H) -> (1, 3)
+check("sequence classification logits", seq_logits, res.logits)
+
+# %% [markdown]
+# ### Token classification
+#
+# One label per token (for example named-entity tags): the same linear layer
+# applied to every token's vector, no pooler.
+
+# %%
+tagger = AlbertForTokenClassification.from_pretrained(MODEL, num_labels=5)
+res = tagger(**pair, output_hidden_states=True)
+h = res.hidden_states[-1]                                        # (1, T, H)
+tok_logits = h @ tagger.params["classifier"]["weight"].T + tagger.params["classifier"]["bias"]  # (1, T, 5)
+check("token classification logits", tok_logits, res.logits)
+
+# %% [markdown]
+# ### Question answering: a span
+#
+# Extractive QA marks the answer as a span of the context. The head is a linear
+# layer with two outputs per token: a *start* score and an *end* score. The
+# predicted span is the pair (s, e) with s <= e, both inside the context, that
+# maximises start[s] + end[e] (adding logits is multiplying the two softmax
+# probabilities, up to a constant). Usually e - s is also capped.
+#
+# Here the first text plays the question and the second the context.
+
+# %%
+qa = AlbertForQuestionAnswering.from_pretrained(MODEL)             # num_labels = 2: start, end
+question, context = "Where did the cat sit?", "The cat sat on the mat because it was warm."
+qa_in = tokenizer(question, context, return_tensors="np")
+res = qa(**qa_in, output_hidden_states=True)
+h = res.hidden_states[-1]                                        # (1, T, H)
+se = h @ qa.params["qa_outputs"]["weight"].T + qa.params["qa_outputs"]["bias"]   # (1, T, 2)
+start, end = se[..., 0], se[..., 1]                              # (1, T) each
+check("start_logits", start, res.start_logits)
+check("end_logits", end, res.end_logits)
+
+# the context tokens: segment 1, except the closing [SEP]
+in_context = (qa_in["token_type_ids"][0] == 1) & (qa_in["input_ids"][0] != tokenizer.sep_token_id)
+max_len = 10
+T = start.shape[1]
+score = start[0][:, None] + end[0][None, :]                      # (T, T): score[s, e]
+s_idx, e_idx = np.indices((T, T))
+allowed = (s_idx <= e_idx) & (e_idx < s_idx + max_len) & in_context[:, None] & in_context[None, :]
+best = np.unravel_index(np.argmax(np.where(allowed, score, -np.inf)), score.shape)
+
+# the same search as two plain loops, to check the vectorised version
+brute = max(((start[0, s] + end[0, e], s, e) for s in range(T) for e in range(s, min(T, s + max_len))
+             if in_context[s] and in_context[e]))
+assert (brute[1], brute[2]) == tuple(int(i) for i in best)
+s, e = int(best[0]), int(best[1])
+print(f"best span: tokens {s}..{e} = {tokenizer.decode(qa_in['input_ids'][0][s:e + 1])!r} "
+      f"(score {score[s, e]:.3f}; the head is untrained, so the span means nothing yet)")
+
+# %% [markdown]
+# ### Multiple choice: a (B, C, T) batch
+#
+# A multiple-choice example is a prompt with C candidate continuations. Each
+# (prompt, choice) pair is encoded as its own sequence, so the input has shape
+# (B, C, T). The model flattens it to B*C sequences, runs the encoder and the
+# pooler on all of them, gives each one a *single* score with a linear layer of
+# one output, and reshapes the B*C scores back to (B, C): a softmax over the C
+# choices of each row then picks the answer.
+
+# %%
+mc = AlbertForMultipleChoice.from_pretrained(MODEL)
+prompt = "The cat sat on the mat because"
+choices = ["it was warm.", "the sky is a number.", "mats are for sitting on."]
+C = len(choices)
+mc_in = tokenizer([prompt] * C, choices, padding=True, return_tensors="np")   # (C, T) each
+mc_in = {name: a[None] for name, a in mc_in.items()}             # (1, C, T): B = 1
+print({name: a.shape for name, a in mc_in.items()})
+
+res = mc(**mc_in, output_hidden_states=True)
+h = res.hidden_states[-1]                                        # (B*C, T, H): already flattened
+print("encoder output for the flattened batch:", h.shape)
+pooler = mc.params["albert"]["pooler"]
+pooled = np.tanh(h[:, 0] @ pooler["weight"].T + pooler["bias"]) # (B*C, H)
+one_score = pooled @ mc.params["classifier"]["weight"].T + mc.params["classifier"]["bias"]   # (B*C, 1)
+mc_logits = one_score.reshape(1, C)                              # (B*C, 1) -> (B, C)
+check("multiple choice logits", mc_logits, res.logits)
+print("choice probabilities (untrained head):", np.round(np.exp(mc_logits - mc_logits.max()) /
+                                                        np.exp(mc_logits - mc_logits.max()).sum(), 3))
+
+# %% [markdown]
+# ## Summary
+#
+# * The MLM head is dense -> activation -> LayerNorm -> the word-embedding table
+#   (tied) + a per-word bias; fill_mask is a softmax over V of its output at the
+#   mask, then a sort.
+# * The scores are small because the softmax spreads mass over all V pieces; how
+#   peaked they are depends on the spread of the logits, and part of that spread is
+#   a context-free prior held in `predictions.bias`.
+# * The fine-tuning heads are one linear layer each: on the tanh pooler of
+#   `[CLS]` (sequence classification, multiple choice with its (B, C, T) reshape),
+#   on every token (token classification), or two scores per token (QA spans).
+
+# %% [markdown]
+# ## Exercises
+#
+# 1. Untie the decoder: replace `model.params["predictions"]["decoder"]["weight"]`
+#    by a copy of the word table plus small noise, and measure how much the top-5
+#    of `fill_mask(text, model=model)` changes. What happens to the parameter count
+#    reported by `model.num_parameters()`?
+# 2. Set `predictions.bias` to zero (on a copy) and recompute the top-10 for a few
+#    masked sentences. Which kinds of pieces drop out of the list?
