@@ -637,16 +637,15 @@ def plot_curves(log, path, metric=None, title=None):
 
     Returns the path, or None when matplotlib is not installed (the run goes on).
     """
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+    try:        # a standalone Figure: pyplot's global state (a notebook's backend) is left alone
+        from matplotlib.figure import Figure
     except ImportError:
         logger.info("matplotlib is not installed: no %s", path)
         return None
     train = [e for e in log if e.get("type") == "train"]
     evals = [e for e in log if e.get("type") == "eval"]
-    fig, axes = plt.subplots(1, 2 if evals else 1, figsize=(11 if evals else 6, 4), squeeze=False)
+    fig = Figure(figsize=(11 if evals else 6, 4))
+    axes = fig.subplots(1, 2 if evals else 1, squeeze=False)
     ax = axes[0, 0]
     if train:
         steps = np.array([e["step"] for e in train])
@@ -674,7 +673,6 @@ def plot_curves(log, path, metric=None, title=None):
         fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    plt.close(fig)
     return path
 
 

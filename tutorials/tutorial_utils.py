@@ -6,9 +6,15 @@ ALBERT maths; that all happens in the chapters themselves.
 import os
 import sys
 
-import numpy as np
+# The tutorials multiply small matrices: one BLAS thread is faster than two
+# threads waiting on each other (and much faster on a busy machine). Set before
+# NumPy is imported; an explicit setting in the environment wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from albert_np.pretrained import bundled_model
+import numpy as np  # noqa: E402
+
+from albert_np.pretrained import bundled_model  # noqa: E402
 
 try:                                  # pictures are optional: pip install -e .[tutorials]
     import matplotlib
