@@ -638,6 +638,7 @@ def plot_curves(log, path, metric=None, title=None):
     Returns the path, or None when matplotlib is not installed (the run goes on).
     """
     try:        # a standalone Figure: pyplot's global state (a notebook's backend) is left alone
+        import matplotlib  # noqa: F401  (fails first when matplotlib is absent)
         from matplotlib.figure import Figure
     except ImportError:
         logger.info("matplotlib is not installed: no %s", path)
