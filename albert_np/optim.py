@@ -109,6 +109,13 @@ class _AdamFamily:
         self.m = {k: np.zeros_like(p) for k, p in params.items()}
         self.v = {k: np.zeros_like(p) for k, p in params.items()}
 
+    def _begin_step(self, grads, lr):
+        """Check the gradients, count the step; returns the learning rate of this step."""
+        lr = self.lr if lr is None else _check_step_lr(lr)
+        _check_names_and_shapes("gradient", self.params, grads)
+        self.step_count += 1
+        return lr
+
     def state_dict(self):
         """{"step": int, "lr", "betas", "eps", "weight_decay", "exp_avg": {name: m}, "exp_avg_sq": {name: v}} (copies)."""
         return {
@@ -164,10 +171,8 @@ class AdamW(_AdamFamily):
 
     def step(self, grads, lr=None):
         """Apply one update from `grads` (dict name -> array, same names and shapes)."""
-        lr = self.lr if lr is None else _check_step_lr(lr)
-        _check_names_and_shapes("gradient", self.params, grads)
+        lr = self._begin_step(grads, lr)
         b1, b2 = self.betas
-        self.step_count += 1
         t = self.step_count
         bias_correction1 = 1.0 - b1 ** t
         bias_correction2_sqrt = math.sqrt(1.0 - b2 ** t)
@@ -215,10 +220,8 @@ class LAMB(_AdamFamily):
 
     def step(self, grads, lr=None):
         """Apply one update from `grads` (dict name -> array, same names and shapes)."""
-        lr = self.lr if lr is None else _check_step_lr(lr)
-        _check_names_and_shapes("gradient", self.params, grads)
+        lr = self._begin_step(grads, lr)
         b1, b2 = self.betas
-        self.step_count += 1
         for name, p in self.params.items():
             f = p.dtype.type
             g = _grad(grads, name, p)
