@@ -40,7 +40,7 @@ from .model import check_inputs, default_inputs, flatten
 from .ops import attention_bias, merge_heads, split_heads
 
 __all__ = [
-    "zeros_like_params", "named_parameters", "scatter_add_rows",
+    "map_params", "zeros_like_params", "named_parameters", "scatter_add_rows",
     "linear_forward", "linear_backward", "layer_norm_forward", "layer_norm_backward",
     "gelu_forward", "gelu_backward", "gelu_new_forward", "gelu_new_backward",
     "gelu_fast_forward", "gelu_fast_backward", "quick_gelu_forward", "quick_gelu_backward",
@@ -63,13 +63,12 @@ HEADS = ("sequence", "token", "qa", "multiple_choice", "mlm", "pretraining", Non
 
 
 # ================================================================ gradient containers
-def zeros_like_params(params):
-    """A zero gradient for every parameter, in the params' nested layout.
+def map_params(params, fn):
+    """fn applied to every parameter array, in the params' nested layout, ties kept.
 
-    Tied parameters get tied gradients: where two paths of `params` hold the
-    same array object (the MLM decoder weight is the word-embedding table, the
-    decoder bias is predictions.bias), the two paths of the result hold the
-    same zero array, so both uses accumulate into one gradient.
+    Where two paths of `params` hold the same array object (the MLM decoder
+    weight is the word-embedding table, the decoder bias is predictions.bias),
+    fn runs once and both paths of the result hold the same new array.
     """
     made = {}
 
@@ -79,10 +78,19 @@ def zeros_like_params(params):
         if isinstance(node, list):
             return [build(v) for v in node]
         if id(node) not in made:
-            made[id(node)] = np.zeros_like(node)
+            made[id(node)] = fn(node)
         return made[id(node)]
 
     return build(params)
+
+
+def zeros_like_params(params):
+    """A zero gradient for every parameter, in the params' nested layout.
+
+    Tied parameters get tied gradients (see map_params), so both uses of the
+    word-embedding table accumulate into one gradient.
+    """
+    return map_params(params, np.zeros_like)
 
 
 def named_parameters(params):

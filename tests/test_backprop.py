@@ -618,17 +618,7 @@ def test_training_forward_equals_inference_bitwise(head, act):
 
 
 def _cast(params, dtype):
-    made = {}
-
-    def walk(node):
-        if isinstance(node, dict):
-            return {k: walk(v) for k, v in node.items()}
-        if isinstance(node, list):
-            return [walk(v) for v in node]
-        if id(node) not in made:
-            made[id(node)] = node.astype(dtype)
-        return made[id(node)]
-    return walk(params)
+    return bp.map_params(params, lambda a: a.astype(dtype))
 
 
 def test_piece_forwards_equal_inference_bitwise():
