@@ -235,6 +235,7 @@ class Pretrainer:
         self.rng = np.random.default_rng(args.seed)
         self.step = 0
         self.data_state = None
+        self.cpu_seconds = 0.0       # process CPU time (all threads) spent training, summed over resumes
         self.log = []
         os.makedirs(out_dir, exist_ok=True)
 
@@ -319,11 +320,14 @@ class Pretrainer:
         batches = self._batches()
         bar = _progress_bar(a.steps, self.step, "pretrain", a.progress)
         t0, tokens = time.perf_counter(), 0
+        cpu0, cpu_before = time.process_time(), self.cpu_seconds
         try:
             while self.step < a.steps:
                 entry = self.train_step(batches)
                 tokens += a.batch_size * a.grad_accum * a.max_seq_length
                 entry["tokens_per_second"] = tokens / (time.perf_counter() - t0)
+                self.cpu_seconds = cpu_before + time.process_time() - cpu0
+                entry["cpu_seconds"] = self.cpu_seconds
                 self._append_log(entry)
                 bar.update(1)
                 bar.set_postfix(loss=f"{entry['loss']:.3f}", mlm=f"{entry['mlm_accuracy']:.3f}")
@@ -356,7 +360,8 @@ class Pretrainer:
                       **{"exp_avg_sq/" + k: v for k, v in opt["exp_avg_sq"].items()}})
         scalars = {k: v for k, v in opt.items() if k not in ("exp_avg", "exp_avg_sq")}
         _write_json(os.path.join(tmp, "trainer_state.json"),
-                    {"step": self.step, "data_state": self.data_state, "optimizer": scalars,
+                    {"step": self.step, "data_state": self.data_state, "cpu_seconds": self.cpu_seconds,
+                     "optimizer": scalars,
                      "rng": self.rng.bit_generator.state, "args": dataclasses.asdict(self.args)})
         _replace_dir(tmp, final)
         for name in os.listdir(self.out_dir):           # keep the newest two
@@ -385,6 +390,7 @@ class Pretrainer:
                            if k.startswith("exp_avg_sq/")}})
         self.rng.bit_generator.state = state["rng"]
         self.step, self.data_state = state["step"], state["data_state"]
+        self.cpu_seconds = state.get("cpu_seconds", 0.0)     # older checkpoints did not record it
         self.log = [e for e in _read_log(os.path.join(self.out_dir, "log.jsonl")) if e["step"] <= self.step]
         with open(os.path.join(self.out_dir, "log.jsonl"), "w", encoding="utf-8") as f:
             f.writelines(json.dumps(e) + "\n" for e in self.log)
@@ -532,6 +538,13 @@ def model_card(model, state, results, train, evals, note=""):
     rows = "\n".join(f"| {e['step']} | {e['mlm_accuracy']:.3f} | {e['sop_accuracy']:.3f} | "
                      f"{e['mlm_loss']:.3f} |" for e in evals) or "| - | - | - | - |"
     speed = train[-1]["tokens_per_second"] if train else float("nan")
+    timed = [e for e in train if "cpu_seconds" in e]    # logs before this field existed have none
+    if timed:
+        cpu = f"{timed[-1]['cpu_seconds'] / 3600:.2f} CPU-hours for steps {timed[0]['step']:,}-{timed[-1]['step']:,}"
+        if timed[0]["step"] > 1:
+            cpu += f" (steps before {timed[0]['step']:,} were not timed)"
+    else:
+        cpu = "not recorded"
     return f"""# albert-tiny-en
 
 A small English ALBERT pretrained from scratch by albert_np, in NumPy, on CPU.
@@ -570,7 +583,8 @@ predictions, sequences of {a['max_seq_length']} tokens.
 | batch | {a['batch_size']} x {a['grad_accum']} accumulation |
 | tokens seen | {tokens:,} |
 | optimiser | {a['optimizer'].upper()}, lr {a['lr']}, warm-up {a['warmup_steps']} steps, linear decay, weight decay {a['weight_decay']}, clip {a['max_grad_norm']} |
-| compute | CPU only, NumPy (albert_np's own backprop), 2 cores; last measured {speed:,.0f} tokens/s |
+| compute | CPU only, NumPy (albert_np's own backprop), one process on a 2-core machine; last measured {speed:,.0f} tokens/s |
+| CPU time (process time, all threads) | {cpu} |
 | seed | {a['seed']} |
 
 Held-out during training (WikiText-103 validation, fixed masks):

@@ -43,6 +43,10 @@ def test_resume_after_a_kill_is_identical(tmp_path):
     a = [e["loss"] for e in straight if e["type"] == "train"]
     b = [e["loss"] for e in log if e["type"] == "train"]
     assert a == b                                   # bit-identical, dropout included
+    # CPU time carries over: the resumed run starts from the checkpoint's total and keeps growing
+    cpu = [e["cpu_seconds"] for e in log if e["type"] == "train"]        # steps 1-3 (read back), 4-6
+    assert len(cpu) == 6 and cpu[0] > 0 and all(x < y for x, y in zip(cpu, cpu[1:]))
+    assert resumed.cpu_seconds == cpu[-1]
     assert os.path.isfile(tmp_path / "b" / "checkpoint-6" / "model" / "model.safetensors")
 
 
@@ -97,6 +101,7 @@ def test_export_ships_fp16_weights_tokenizer_and_a_model_card(tmp_path):
     assert {v["dtype"] for k, v in header.items() if k != "__metadata__"} == {"F16"}
     card = (out / "README.md").read_text()
     assert "| steps | 3 of a planned 3 |" in card and f"{results['mlm_accuracy']:.3f}" in card
+    assert "CPU-hours for steps 1-3 |" in card
     # it runs as the MLM model the task functions load
     mlm = albert_np.AlbertForMaskedLM.from_pretrained(out)
     ref = read_safetensors(str(tmp_path / "run" / "checkpoint-3" / "model" / "model.safetensors"))
