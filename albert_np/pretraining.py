@@ -199,6 +199,7 @@ class PretrainArgs:
     heldout_examples: int = 1024
     seed: int = 0
     block_docs: int = 256
+    workers: int = 1                   # >1: that many single-threaded processes share each batch
     progress: bool = True
 
     def validate(self):
@@ -206,6 +207,11 @@ class PretrainArgs:
                      "eval_every", "save_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.workers < 1:
+            raise ValueError(f"workers must be >= 1, got {self.workers}")
+        if self.batch_size % self.workers:
+            raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of workers "
+                             f"({self.workers}): each worker takes an equal share of the rows")
         if not self.lr > 0:
             raise ValueError(f"learning rate must be > 0, got {self.lr}")
         if self.optimizer not in ("lamb", "adamw"):
@@ -219,7 +225,9 @@ class Pretrainer:
     optimiser state, the dropout RNG state and the data stream's position;
     resuming from it gives the same next batches and the same losses as a run
     that never stopped. Batches are prepared by a background thread (NumPy
-    and sentencepiece release the GIL) while BLAS runs the model on both cores.
+    and sentencepiece release the GIL) while BLAS runs the model on both cores,
+    or, with args.workers > 1, while that many single-threaded worker processes
+    each run the backward pass on an equal share of the rows (parallel.py).
     """
 
     def __init__(self, model, tokenizer, documents, out_dir, args, heldout=None):
@@ -235,7 +243,8 @@ class Pretrainer:
         self.rng = np.random.default_rng(args.seed)
         self.step = 0
         self.data_state = None
-        self.cpu_seconds = 0.0       # process CPU time (all threads) spent training, summed over resumes
+        self.cpu_seconds = 0.0       # CPU time (all threads, worker processes too), summed over resumes
+        self.worker_cpu_seconds = 0.0
         self.log = []
         os.makedirs(out_dir, exist_ok=True)
 
@@ -278,15 +287,26 @@ class Pretrainer:
             stop.set()
 
     # -- one optimiser step ------------------------------------------------
-    def train_step(self, batches):
+    def train_step(self, batches, workers=None):
+        """One optimiser step over grad_accum batches; `workers` (GradientWorkers) shares each batch."""
         from .backprop import loss_and_grads
         from .optim import clip_grad_norm
+        from .parallel import split_rows
         a, c = self.args, self.model.config
         total, losses, hits, count, sop_hits, n_pairs = None, [], 0, 0, 0, 0
         for _ in range(a.grad_accum):
             inputs, labels, state = next(batches)
-            loss, out, grads = loss_and_grads(self.model.params, c, "pretraining", inputs, labels,
-                                              rng=self.rng, training=True)
+            if workers is None:
+                loss, out, grads = loss_and_grads(self.model.params, c, "pretraining", inputs, labels,
+                                                  rng=self.rng, training=True)
+                predicted = [(labels, out["prediction_logits"].argmax(-1), out["sop_logits"].argmax(-1))]
+            else:                                   # shard i of the rows -> worker i; mean gradient
+                shards = list(zip(split_rows(inputs, workers.n), split_rows(labels, workers.n)))
+                seeds = self.rng.integers(0, 2**63 - 1, size=workers.n)
+                loss, argmax, grads, cpu = workers.loss_and_grads(shards, seeds)
+                self.worker_cpu_seconds += cpu
+                predicted = [(lab, am["prediction_logits"], am["sop_logits"])
+                             for (_, lab), am in zip(shards, argmax)]
             if not math.isfinite(loss):
                 raise FloatingPointError(
                     f"non-finite loss ({loss}) at step {self.step + 1}: stopping; the last good "
@@ -297,11 +317,12 @@ class Pretrainer:
                 for k in total:
                     total[k] += grads[k]
             losses.append(loss)
-            w = labels["mlm_weights"] > 0
-            hits += int(((out["prediction_logits"].argmax(-1) == labels["mlm_ids"]) & w).sum())
-            count += int(w.sum())
-            sop_hits += int((out["sop_logits"].argmax(-1) == labels["sentence_order_label"]).sum())
-            n_pairs += len(labels["sentence_order_label"])
+            for lab, mlm_pred, sop_pred in predicted:
+                w = lab["mlm_weights"] > 0
+                hits += int(((mlm_pred == lab["mlm_ids"]) & w).sum())
+                count += int(w.sum())
+                sop_hits += int((sop_pred == lab["sentence_order_label"]).sum())
+                n_pairs += len(lab["sentence_order_label"])
             self.data_state = state
         if a.grad_accum > 1:
             for g in total.values():
@@ -317,16 +338,24 @@ class Pretrainer:
     def train(self):
         from .training import _progress_bar
         a = self.args
+        cpu0, cpu_before = time.process_time(), self.cpu_seconds
+        self.worker_cpu_seconds = 0.0
+        workers = None
+        if a.workers > 1 and self.step < a.steps:
+            from .parallel import GradientWorkers
+            workers = GradientWorkers(self.model.params, self.params, self.model.config, "pretraining",
+                                      a.workers, threads=1)
+            self.worker_cpu_seconds = workers.startup_cpu_seconds
         batches = self._batches()
         bar = _progress_bar(a.steps, self.step, "pretrain", a.progress)
         t0, tokens = time.perf_counter(), 0
-        cpu0, cpu_before = time.process_time(), self.cpu_seconds
         try:
             while self.step < a.steps:
-                entry = self.train_step(batches)
+                entry = self.train_step(batches, workers)
                 tokens += a.batch_size * a.grad_accum * a.max_seq_length
                 entry["tokens_per_second"] = tokens / (time.perf_counter() - t0)
-                self.cpu_seconds = cpu_before + time.process_time() - cpu0
+                self.cpu_seconds = (cpu_before + time.process_time() - cpu0  # this process, all threads
+                                    + self.worker_cpu_seconds)               # + the worker processes
                 entry["cpu_seconds"] = self.cpu_seconds
                 self._append_log(entry)
                 bar.update(1)
@@ -339,6 +368,8 @@ class Pretrainer:
         finally:
             bar.close()
             batches.close()
+            if workers is not None:
+                workers.close()
         return self.log
 
     # -- log and checkpoints ---------------------------------------------------

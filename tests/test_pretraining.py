@@ -19,24 +19,26 @@ def documents():
     return iter([pt.pdata.split_sentences(t) for t in TEXT] * 3)
 
 
-def make(tmp_path, steps, **kw):
+def make(tmp_path, steps, dropout=0.1, **kw):
     tok = albert_np.AlbertTokenizerFast(vocab_file=TOKENIZER)
     cfg = AlbertConfig(vocab_size=tok.vocab_size, embedding_size=16, hidden_size=32, num_hidden_layers=2,
                        num_attention_heads=2, intermediate_size=48, max_position_embeddings=64,
-                       hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1)
+                       hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout,
+                       classifier_dropout_prob=dropout)
     model = albert_np.AlbertForPreTraining(cfg, seed=0)
-    args = pt.PretrainArgs(steps=steps, batch_size=4, lr=3e-3, warmup_steps=2, max_seq_length=32,
-                           max_predictions=5, eval_every=4, save_every=3, seed=1, block_docs=4,
-                           progress=False, **kw)
+    args = pt.PretrainArgs(**{**dict(steps=steps, batch_size=4, lr=3e-3, warmup_steps=2, max_seq_length=32,
+                                     max_predictions=5, eval_every=4, save_every=3, seed=1, block_docs=4,
+                                     progress=False), **kw})
     heldout = pt.fixed_batches(documents, tok, 8, 4, max_seq_length=32, max_predictions=5, block_docs=4)
     return pt.Pretrainer(model, tok, documents, str(tmp_path), args, heldout=heldout)
 
 
-def test_resume_after_a_kill_is_identical(tmp_path):
-    straight = make(tmp_path / "a", 6).train()
-    first = make(tmp_path / "b", 3)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_resume_after_a_kill_is_identical(tmp_path, workers):
+    straight = make(tmp_path / "a", 6, workers=workers).train()
+    first = make(tmp_path / "b", 3, workers=workers)
     first.train()                                   # "killed" after its step-3 checkpoint
-    resumed = make(tmp_path / "b", 6)
+    resumed = make(tmp_path / "b", 6, workers=workers)
     resumed.load_checkpoint(pt.latest_pretraining_checkpoint(str(tmp_path / "b")))
     assert resumed.step == 3
     log = resumed.train()
@@ -48,6 +50,47 @@ def test_resume_after_a_kill_is_identical(tmp_path):
     assert len(cpu) == 6 and cpu[0] > 0 and all(x < y for x, y in zip(cpu, cpu[1:]))
     assert resumed.cpu_seconds == cpu[-1]
     assert os.path.isfile(tmp_path / "b" / "checkpoint-6" / "model" / "model.safetensors")
+
+
+def test_workers_compute_what_gradient_accumulation_computes(tmp_path):
+    """2 worker processes on halves of a batch of 4 = one process accumulating 2 batches of 2."""
+    parallel = make(tmp_path / "p", 4, dropout=0.0, workers=2)
+    serial = make(tmp_path / "s", 4, dropout=0.0, batch_size=2, grad_accum=2)
+    a = [e for e in parallel.train() if e["type"] == "train"]
+    b = [e for e in serial.train() if e["type"] == "train"]
+    # the same examples and the same gradients, up to float32 rounding (a shard keeps the
+    # full batch's padded length; BLAS sums in another order)
+    np.testing.assert_allclose([e["loss"] for e in a], [e["loss"] for e in b], rtol=2e-6)
+    assert [e["mlm_accuracy"] for e in a] == [e["mlm_accuracy"] for e in b]
+    for name, w in serial.params.items():
+        np.testing.assert_allclose(parallel.params[name], w, rtol=1e-4, atol=1e-6, err_msg=name)
+    assert parallel.data_state == serial.data_state
+    # the workers' CPU time is counted: more than this process alone spent on the steps
+    assert parallel.worker_cpu_seconds > 0
+    assert parallel.cpu_seconds > parallel.worker_cpu_seconds
+
+
+def test_a_failing_worker_raises_its_error_and_stops_cleanly(tmp_path):
+    from albert_np.parallel import GradientWorkers, split_rows
+    trainer = make(tmp_path, 1, dropout=0.0)
+    inputs, labels = trainer.heldout[0]
+    bad = dict(labels, mlm_ids=labels["mlm_ids"] + trainer.model.config.vocab_size)   # out of range
+    with GradientWorkers(trainer.model.params, trainer.params, trainer.model.config, "pretraining", 2) as w:
+        shards = list(zip(split_rows(inputs, 2), split_rows(bad, 2)))
+        with pytest.raises(RuntimeError, match="worker 0 failed: ValueError"):
+            w.loss_and_grads(shards, [0, 1])
+        # both replies were read: the pool still answers, and gives the one-process result
+        good = list(zip(split_rows(inputs, 2), split_rows(labels, 2)))
+        loss, argmax, grads, cpu = w.loss_and_grads(good, [0, 1])
+    from albert_np.backprop import loss_and_grads
+    one = [loss_and_grads(trainer.model.params, trainer.model.config, "pretraining", i, lab)
+           for i, lab in good]
+    assert loss == pytest.approx(np.mean([o[0] for o in one]), rel=1e-6)
+    for name, g in grads.items():
+        np.testing.assert_allclose(g, (one[0][2][name] + one[1][2][name]) / 2, rtol=1e-5, atol=1e-7)
+    assert [a["sop_logits"].tolist() for a in argmax] == [o[1]["sop_logits"].argmax(-1).tolist() for o in one]
+    with pytest.raises(ValueError, match="cannot be split evenly over 3"):
+        split_rows(inputs, 3)
 
 
 def test_it_learns_the_toy_corpus(tmp_path):
@@ -78,6 +121,10 @@ def test_bad_arguments():
         pt.PretrainArgs(lr=0).validate()
     with pytest.raises(ValueError, match="'lamb' or 'adamw'"):
         pt.PretrainArgs(optimizer="sgd").validate()
+    with pytest.raises(ValueError, match="workers must be >= 1"):
+        pt.PretrainArgs(workers=0).validate()
+    with pytest.raises(ValueError, match=r"batch_size \(6\) must be a multiple of workers \(4\)"):
+        pt.PretrainArgs(batch_size=6, workers=4).validate()
 
 
 def test_export_ships_fp16_weights_tokenizer_and_a_model_card(tmp_path):
