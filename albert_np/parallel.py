@@ -157,8 +157,11 @@ class GradientWorkers:
                 replies.append(conn.recv())
             except EOFError:
                 self._procs[i].join(timeout=1)
-                replies.append(("error", f"the process (pid {self._procs[i].pid}) died with exit code "
-                                f"{self._procs[i].exitcode}", "(no traceback: see its output above)"))
+                p = self._procs[i]
+                replies.append(("error", f"the process (pid {p.pid}) died with exit code {p.exitcode}",
+                                "(its traceback is printed above; a script that starts workers needs "
+                                "its entry point under `if __name__ == \"__main__\":`, because each "
+                                "worker re-imports the main module)"))
         for i, msg in enumerate(replies):
             if msg[0] == "error":
                 raise RuntimeError(f"data-parallel worker {i} failed: {msg[1]}\n{msg[2]}")
@@ -175,7 +178,10 @@ class GradientWorkers:
         for name, a in self.params.items():      # the optimiser updated these in place
             self._param_views[name][...] = a
         for conn, (inputs, labels), seed in zip(self._conns, shards, seeds):
-            conn.send((inputs, labels, int(seed)))
+            try:
+                conn.send((inputs, labels, int(seed)))
+            except OSError:                      # a dead worker: _receive_all reports it
+                pass
         replies = self._receive_all()
         scale = self.dtype.type(1.0 / self.n)
         grads = {}

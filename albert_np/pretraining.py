@@ -447,9 +447,13 @@ def add_pretrain_arguments(p):
                           ("num-attention-heads", 4), ("intermediate-size", 1024)):
         p.add_argument("--" + name, type=int, default=default)
     p.add_argument("--hidden-act", default="gelu_new")
+    helps = {"workers": "split each batch over N single-threaded processes (data parallel; "
+                        "batch size must be a multiple of N)",
+             "grad_accum": "batches whose mean gradient makes one step"}
     for f in dataclasses.fields(PretrainArgs):
         if f.name != "progress":
-            p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default)
+            p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
+                           help=helps.get(f.name))
     p.add_argument("--no-progress", action="store_true")
 
 

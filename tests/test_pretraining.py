@@ -82,6 +82,10 @@ def test_a_failing_worker_raises_its_error_and_stops_cleanly(tmp_path):
         # both replies were read: the pool still answers, and gives the one-process result
         good = list(zip(split_rows(inputs, 2), split_rows(labels, 2)))
         loss, argmax, grads, cpu = w.loss_and_grads(good, [0, 1])
+        w._procs[1].kill()                          # a worker killed from outside
+        w._procs[1].join()
+        with pytest.raises(RuntimeError, match=r"worker 1 failed: the process \(pid \d+\) died with exit code -9"):
+            w.loss_and_grads(good, [0, 1])
     from albert_np.backprop import loss_and_grads
     one = [loss_and_grads(trainer.model.params, trainer.model.config, "pretraining", i, lab)
            for i, lab in good]
