@@ -153,11 +153,15 @@ def fixed_batches(documents, tokenizer, n_examples, batch_size, seed=12345, **st
 
 
 def evaluate_pretraining(model, batches):
-    """Masked-token top-1 accuracy, SOP accuracy and both losses on fixed batches (no dropout)."""
+    """Masked-token top-1 accuracy, SOP accuracy and both losses on fixed batches (no dropout).
+
+    Also replaced_accuracy: top-1 only over the predictions whose input token was
+    replaced ([MASK] or random), i.e. without the kept tokens a model can copy.
+    """
     from .model import albert_model, mlm_head, sop_head
     from .ops import activation, log_softmax
     c, p = model.config, model.params
-    hits = count = sop_hits = sop_count = 0
+    hits = count = sop_hits = sop_count = replaced_hits = replaced = 0
     mlm_nll = sop_nll = 0.0
     for inputs, labels in batches:
         enc = albert_model(p["albert"], c, **inputs)
@@ -168,8 +172,15 @@ def evaluate_pretraining(model, batches):
         w = labels["mlm_weights"] > 0
         lp = log_softmax(logits)                                                 # (B, P, V)
         gold = np.take_along_axis(lp, labels["mlm_ids"][..., None], axis=-1)[..., 0]
-        hits += int(((logits.argmax(-1) == labels["mlm_ids"]) & w).sum())
+        right = (logits.argmax(-1) == labels["mlm_ids"]) & w
+        hits += int(right.sum())
         count += int(w.sum())
+        # 10 % of the predictions keep their token, which the model can copy; the rest
+        # ([MASK] or a random token) can only be guessed from the context
+        shown = inputs["input_ids"][np.arange(B)[:, None], labels["mlm_positions"]]
+        hidden = w & (shown != labels["mlm_ids"])
+        replaced_hits += int((right & hidden).sum())
+        replaced += int(hidden.sum())
         mlm_nll -= float(gold[w].sum())
         sop = sop_head(enc["pooler_output"], **p["sop_classifier"])             # (B, 2)
         y = labels["sentence_order_label"]
@@ -178,7 +189,8 @@ def evaluate_pretraining(model, batches):
         sop_nll -= float(log_softmax(sop)[np.arange(B), y].sum())
     return {"mlm_accuracy": hits / max(count, 1), "sop_accuracy": sop_hits / max(sop_count, 1),
             "mlm_loss": mlm_nll / max(count, 1), "sop_loss": sop_nll / max(sop_count, 1),
-            "masked_tokens": count, "pairs": sop_count}
+            "masked_tokens": count, "pairs": sop_count,
+            "replaced_accuracy": replaced_hits / max(replaced, 1), "replaced_tokens": replaced}
 
 
 # --------------------------------------------------------------------- loop
@@ -580,6 +592,9 @@ def model_card(model, state, results, train, evals, note=""):
             cpu += f" (steps before {timed[0]['step']:,} were not timed)"
     else:
         cpu = "not recorded"
+    workers = a.get("workers", 1)
+    procs = (f"at the end {workers} single-threaded data-parallel worker processes" if workers > 1
+             else "one process with BLAS threads")
     return f"""# albert-tiny-en
 
 A small English ALBERT pretrained from scratch by albert_np, in NumPy, on CPU.
@@ -618,7 +633,7 @@ predictions, sequences of {a['max_seq_length']} tokens.
 | batch | {a['batch_size']} x {a['grad_accum']} accumulation |
 | tokens seen | {tokens:,} |
 | optimiser | {a['optimizer'].upper()}, lr {a['lr']}, warm-up {a['warmup_steps']} steps, linear decay, weight decay {a['weight_decay']}, clip {a['max_grad_norm']} |
-| compute | CPU only, NumPy (albert_np's own backprop), one process on a 2-core machine; last measured {speed:,.0f} tokens/s |
+| compute | CPU only, NumPy (albert_np's own backprop), on a 2-core machine; {procs}; last measured {speed:,.0f} tokens/s |
 | CPU time (process time, all threads) | {cpu} |
 | seed | {a['seed']} |
 
@@ -633,6 +648,7 @@ Held-out during training (WikiText-103 validation, fixed masks):
 | metric | value |
 |---|---|
 | masked-token top-1 accuracy | {results['mlm_accuracy']:.3f} |
+| the same, only where the input token was replaced ([MASK] or random; {results['replaced_tokens']:,} tokens) | {results['replaced_accuracy']:.3f} |
 | sentence-order accuracy | {results['sop_accuracy']:.3f} |
 | MLM loss (nats / masked token) | {results['mlm_loss']:.3f} |
 

@@ -97,6 +97,33 @@ def test_a_failing_worker_raises_its_error_and_stops_cleanly(tmp_path):
         split_rows(inputs, 3)
 
 
+def test_replaced_accuracy_leaves_out_the_kept_tokens(tmp_path):
+    trainer = make(tmp_path, 1, dropout=0.0)
+    inputs, labels = trainer.heldout[0]
+    rows = np.arange(len(inputs["input_ids"]))[:, None]
+    pos, w = labels["mlm_positions"], labels["mlm_weights"] > 0
+
+    def shown(fill):                       # the batch with every prediction's input set to `fill`
+        ids = inputs["input_ids"].copy()
+        ids[rows, pos] = np.where(w, fill, ids[rows, pos])
+        return dict(inputs, input_ids=ids)
+    kept = shown(labels["mlm_ids"])
+    masked = shown(trainer.tokenizer.mask_token_id)
+    r = pt.evaluate_pretraining(trainer.model, [(kept, labels)])
+    assert r["replaced_tokens"] == 0 and r["masked_tokens"] == int(w.sum())
+    r = pt.evaluate_pretraining(trainer.model, [(masked, labels)])
+    assert r["replaced_tokens"] == r["masked_tokens"] == int(w.sum())
+    assert r["replaced_accuracy"] == r["mlm_accuracy"]
+    # half the rows kept, half masked: the replaced figure is the masked half's accuracy
+    half = len(rows) // 2
+    mixed = {k: np.concatenate([kept[k][:half], masked[k][half:]]) for k in inputs}
+    r = pt.evaluate_pretraining(trainer.model, [(mixed, labels)])
+    tail = pt.evaluate_pretraining(trainer.model, [({k: v[half:] for k, v in masked.items()},
+                                                    {k: v[half:] for k, v in labels.items()})])
+    assert r["replaced_tokens"] == tail["masked_tokens"] == int(w[half:].sum())
+    assert r["replaced_accuracy"] == tail["mlm_accuracy"]
+
+
 def test_it_learns_the_toy_corpus(tmp_path):
     trainer = make(tmp_path, 40, optimizer="adamw")
     before = pt.evaluate_pretraining(trainer.model, trainer.heldout)
@@ -153,6 +180,8 @@ def test_export_ships_fp16_weights_tokenizer_and_a_model_card(tmp_path):
     card = (out / "README.md").read_text()
     assert "| steps | 3 of a planned 3 |" in card and f"{results['mlm_accuracy']:.3f}" in card
     assert "CPU-hours for steps 1-3 |" in card
+    assert f"random; {results['replaced_tokens']:,} tokens) | {results['replaced_accuracy']:.3f} |" in card
+    assert "one process with BLAS threads" in card
     # it runs as the MLM model the task functions load
     mlm = albert_np.AlbertForMaskedLM.from_pretrained(out)
     ref = read_safetensors(str(tmp_path / "run" / "checkpoint-3" / "model" / "model.safetensors"))
