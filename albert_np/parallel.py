@@ -97,9 +97,11 @@ def _worker_main(conn, config, head, skeleton, layout, dtype, params_name, grads
 class GradientWorkers:
     """n worker processes computing loss_and_grads on row shards of each batch.
 
-    params: {name: array} as backprop.named_parameters(model.params) gives (the
-        arrays the optimiser updates in place; read at every call).
-    model_params: the model's nested params (for the layout and the ties).
+    model_params: the model's nested params (the workers rebuild this layout,
+        ties included, over the shared buffer).
+    params: {name: array} as backprop.named_parameters(model_params) gives: the
+        arrays the optimiser updates in place, copied to the workers at every call.
+    config: AlbertConfig; head: as backprop.loss_and_grads; n: number of workers;
     threads: BLAS threads per worker (1: one core each).
     Use as a context manager, or call close(): it stops the processes and frees
     the shared memory.
