@@ -634,7 +634,7 @@ predictions, sequences of {a['max_seq_length']} tokens.
 | tokens seen | {tokens:,} |
 | optimiser | {a['optimizer'].upper()}, lr {a['lr']}, warm-up {a['warmup_steps']} steps, linear decay, weight decay {a['weight_decay']}, clip {a['max_grad_norm']} |
 | compute | CPU only, NumPy (albert_np's own backprop), on a 2-core machine; {procs}; last measured {speed:,.0f} tokens/s |
-| CPU time (process time, all threads) | {cpu} |
+| CPU time (process time of all threads and worker processes) | {cpu} |
 | seed | {a['seed']} |
 
 Held-out during training (WikiText-103 validation, fixed masks):
