@@ -353,15 +353,15 @@ class Pretrainer:
         cpu0, cpu_before = time.process_time(), self.cpu_seconds
         self.worker_cpu_seconds = 0.0
         workers = None
-        if a.workers > 1 and self.step < a.steps:
-            from .parallel import GradientWorkers
-            workers = GradientWorkers(self.model.params, self.params, self.model.config, "pretraining",
-                                      a.workers, threads=1)
-            self.worker_cpu_seconds = workers.startup_cpu_seconds
         batches = self._batches()
         bar = _progress_bar(a.steps, self.step, "pretrain", a.progress)
-        t0, tokens = time.perf_counter(), 0
         try:
+            if a.workers > 1 and self.step < a.steps:
+                from .parallel import GradientWorkers
+                workers = GradientWorkers(self.model.params, self.params, self.model.config, "pretraining",
+                                          a.workers, threads=1)
+                self.worker_cpu_seconds = workers.startup_cpu_seconds
+            t0, tokens = time.perf_counter(), 0
             while self.step < a.steps:
                 entry = self.train_step(batches, workers)
                 tokens += a.batch_size * a.grad_accum * a.max_seq_length
