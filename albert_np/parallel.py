@@ -202,7 +202,7 @@ class GradientWorkers:
         for c in self._conns:
             try:
                 c.send(None)
-            except (OSError, BrokenPipeError):
+            except OSError:                      # BrokenPipeError included: already gone
                 pass
         for p in self._procs:
             p.join(timeout=10)
