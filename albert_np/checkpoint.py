@@ -16,6 +16,7 @@ import struct
 
 import numpy as np
 
+from .heads import expected_shapes
 from .hub import resolve_file
 from .io import atomic_write_bytes
 
@@ -117,58 +118,6 @@ def safetensors_bytes(tensors, metadata=None, storage_dtype=None):
 
 
 # ----------------------------------------------------------- expected keys
-def expected_shapes(config, head):
-    """{HF state-dict name: shape} for a model class.
-
-    head: None (AlbertModel), "pretraining", "mlm", "sequence", "token", "qa",
-    "multiple_choice". Models without a pooler in HF (mlm, token, qa) have none here.
-    """
-    E, H, F, V = config.embedding_size, config.hidden_size, config.intermediate_size, config.vocab_size
-    prefix = "" if head is None else "albert."
-    s = {
-        "embeddings.word_embeddings.weight": (V, E),
-        "embeddings.position_embeddings.weight": (config.max_position_embeddings, E),
-        "embeddings.token_type_embeddings.weight": (config.type_vocab_size, E),
-        "embeddings.LayerNorm.weight": (E,), "embeddings.LayerNorm.bias": (E,),
-        "encoder.embedding_hidden_mapping_in.weight": (H, E),
-        "encoder.embedding_hidden_mapping_in.bias": (H,),
-    }
-    for g in range(config.num_hidden_groups):
-        for j in range(config.inner_group_num):
-            p = f"encoder.albert_layer_groups.{g}.albert_layers.{j}."
-            for lin in ("query", "key", "value", "dense"):
-                s[p + f"attention.{lin}.weight"] = (H, H)
-                s[p + f"attention.{lin}.bias"] = (H,)
-            s[p + "attention.LayerNorm.weight"] = (H,)
-            s[p + "attention.LayerNorm.bias"] = (H,)
-            s[p + "ffn.weight"] = (F, H)
-            s[p + "ffn.bias"] = (F,)
-            s[p + "ffn_output.weight"] = (H, F)
-            s[p + "ffn_output.bias"] = (H,)
-            s[p + "full_layer_layer_norm.weight"] = (H,)
-            s[p + "full_layer_layer_norm.bias"] = (H,)
-    if head in (None, "pretraining", "sequence", "multiple_choice"):
-        s["pooler.weight"] = (H, H)
-        s["pooler.bias"] = (H,)
-    s = {prefix + k: v for k, v in s.items()}
-    n = config.num_labels
-    if head in ("pretraining", "mlm"):
-        s.update({"predictions.bias": (V,), "predictions.dense.weight": (E, H),
-                  "predictions.dense.bias": (E,), "predictions.LayerNorm.weight": (E,),
-                  "predictions.LayerNorm.bias": (E,), "predictions.decoder.weight": (V, E),
-                  "predictions.decoder.bias": (V,)})
-    if head == "pretraining":
-        # HF sizes the SOP classifier by num_labels (2 in every released config)
-        s.update({"sop_classifier.classifier.weight": (n, H), "sop_classifier.classifier.bias": (n,)})
-    if head in ("sequence", "token"):
-        s.update({"classifier.weight": (n, H), "classifier.bias": (n,)})
-    if head == "multiple_choice":
-        s.update({"classifier.weight": (1, H), "classifier.bias": (1,)})
-    if head == "qa":
-        s.update({"qa_outputs.weight": (n, H), "qa_outputs.bias": (n,)})
-    return s
-
-
 def adapt_state_dict(state, config, head):
     """Fit a loaded state dict to a model class: prefixes, buffers, tied weights.
 

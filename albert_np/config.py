@@ -10,6 +10,8 @@ import logging
 import os
 
 from .io import atomic_write_text, read_json_object
+from .losses import PROBLEM_TYPES
+from .ops import ACTIVATIONS
 
 logger = logging.getLogger(__name__)
 
@@ -25,11 +27,6 @@ LEGACY_KEYS = (
     "_attn_implementation", "attn_implementation", "_commit_hash",
 )
 
-# Activations that the forward pass implements (see ops.ACTIVATIONS).
-SUPPORTED_ACTIVATIONS = ("gelu", "gelu_new", "gelu_fast", "gelu_pytorch_tanh",
-                         "gelu_python", "gelu_accurate", "relu", "quick_gelu", "tanh")
-
-PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
 
 
 class AlbertConfig:
@@ -121,9 +118,9 @@ class AlbertConfig:
         if self.num_hidden_groups > self.num_hidden_layers:
             raise ValueError(f"num_hidden_groups ({self.num_hidden_groups}) exceeds "
                              f"num_hidden_layers ({self.num_hidden_layers}): some groups would never run")
-        if self.hidden_act not in SUPPORTED_ACTIVATIONS:
+        if self.hidden_act not in ACTIVATIONS:
             raise ValueError(f"hidden_act {self.hidden_act!r} is not supported; "
-                             f"choose one of {', '.join(SUPPORTED_ACTIVATIONS)}")
+                             f"choose one of {', '.join(ACTIVATIONS)}")
         if self.problem_type is not None and self.problem_type not in PROBLEM_TYPES:
             raise ValueError(f"problem_type {self.problem_type!r} is not one of {PROBLEM_TYPES}")
         for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):

@@ -15,8 +15,10 @@ Dimension legend
 """
 import numpy as np
 
+from .ops import log_softmax, sigmoid
+
 __all__ = [
-    "log_softmax",
+    "infer_problem_type",
     "cross_entropy", "cross_entropy_backward",
     "mse", "mse_backward",
     "bce_with_logits", "bce_with_logits_backward",
@@ -53,22 +55,6 @@ def _upstream(dloss, dtype):
 def _mean_count(n, dtype):
     """1/n in `dtype` (so float32 stays float32: an np.int64 count would upcast)."""
     return dtype.type(1) / dtype.type(n)
-
-
-def log_softmax(x, axis=-1):                   # (..., K) -> (..., K)
-    """Numerically stable log of the softmax along `axis`.
-
-    log_softmax(x)_k = (x_k - max x) - log(sum_j exp(x_j - max x))
-    Matches: torch.nn.functional.log_softmax.
-    """
-    shifted = x - x.max(axis=axis, keepdims=True)                        # (..., K)
-    return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
-
-
-def _sigmoid(x):
-    """Stable logistic function: never exponentiates a positive number."""
-    e = np.exp(-np.abs(x))                         # in (0, 1]
-    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
 
 
 # --------------------------------------------------------------------------- cross entropy
@@ -212,10 +198,19 @@ def bce_with_logits_backward(dloss, cache):    # () -> (...)
     """d logits = dloss * (sigmoid(logits) - targets) / n."""
     logits, y = cache
     d = _upstream(dloss, logits.dtype)
-    return (_sigmoid(logits) - y) * (d * _mean_count(logits.size, logits.dtype))
+    return (sigmoid(logits) - y) * (d * _mean_count(logits.size, logits.dtype))
 
 
 # --------------------------------------------------------------------------- task losses
+
+def infer_problem_type(num_labels, labels):
+    """HF's rule: 1 label -> regression; integer labels -> single-label; else multi-label."""
+    if num_labels == 1:
+        return "regression"
+    if np.issubdtype(np.asarray(labels).dtype, np.integer):
+        return "single_label_classification"
+    return "multi_label_classification"
+
 
 def sequence_classification_loss(logits, labels, num_labels, problem_type=None):
     """The loss of AlbertForSequenceClassification, with its problem-type rule.
@@ -244,12 +239,7 @@ def sequence_classification_loss(logits, labels, num_labels, problem_type=None):
     if not isinstance(num_labels, (int, np.integer)) or num_labels < 1:
         raise ValueError(f"num_labels must be a positive int, got {num_labels!r}")
     if problem_type is None:
-        if num_labels == 1:
-            problem_type = "regression"
-        elif np.issubdtype(labels.dtype, np.integer):
-            problem_type = "single_label_classification"
-        else:
-            problem_type = "multi_label_classification"
+        problem_type = infer_problem_type(num_labels, labels)
     if problem_type not in PROBLEM_TYPES:
         raise ValueError(f"problem_type must be one of {PROBLEM_TYPES} or None, got {problem_type!r}")
 

@@ -5,7 +5,8 @@ HF's call signature (input_ids, attention_mask, token_type_ids, position_ids,
 inputs_embeds, head_mask, labels, output_attentions, output_hidden_states), so
 code written for transformers runs with `return_tensors="np"`. Outputs are
 dataclasses with HF's field names. The classes hold only config and params:
-all the maths is in model.py.
+all the maths is in model.py, and what differs between them (the head's
+weights, outputs, labels and loss) is one row of heads.HEADS.
 """
 import dataclasses
 import logging
@@ -16,10 +17,9 @@ import numpy as np
 
 from . import checkpoint
 from .config import AlbertConfig
-from .model import (albert_model, check_inputs, flatten, mlm_head, multiple_choice_head, nest,
-                    question_answering_head, sequence_classification_head, sop_head,
-                    token_classification_head)
-from .ops import activation
+from .heads import HEADS, check_labels, expected_shapes, prepare_inputs
+from .model import albert_model
+from .params import flatten, init_weights, nest, tie_decoder
 
 logger = logging.getLogger(__name__)
 
@@ -110,12 +110,16 @@ class QuestionAnsweringModelOutput(ModelOutput):
 
 # -------------------------------------------------------------- base class
 class AlbertPreTrainedModel:
-    """Config + nested params, loading/saving, and the shared encoder call.
+    """Config + nested params, loading/saving, and the forward every class shares.
 
-    Subclasses set `head` (see checkpoint.expected_shapes) and define `forward`.
+    Subclasses set `head` (a key of heads.HEADS), `output_type` (the dataclass
+    they return) and `label_names` (the forward arguments that, all given,
+    make it compute the loss), and define `forward` with HF's signature.
     """
 
     head = None
+    output_type = None
+    label_names = ()
 
     def __init__(self, config, params=None, seed=0, dtype=np.float32):
         if not isinstance(config, AlbertConfig):
@@ -123,7 +127,7 @@ class AlbertPreTrainedModel:
         self.config = config
         self.dtype = np.dtype(dtype)
         if params is None:
-            params = nest(init_weights(config, self.head, seed, self.dtype))
+            params = nest(init_weights(expected_shapes(config, self.head), config, seed, self.dtype))
         self.params = params
         self.loaded_files = []
         self.training = False
@@ -154,7 +158,7 @@ class AlbertPreTrainedModel:
         return int(sum(seen.values()))
 
     def eval(self):
-        """Inference mode (the only mode of these classes; training uses backprop.py)."""
+        """Inference mode (the only mode of these classes; training uses heads.loss_and_grads)."""
         self.training = False
         return self
 
@@ -201,14 +205,23 @@ class AlbertPreTrainedModel:
         AlbertConfig.from_dict(d).save_pretrained(folder)
         checkpoint.save_state_dict(self.state_dict(), folder, storage_dtype=storage_dtype)
 
-    # -- the shared encoder call ------------------------------------------------
-    def _encode(self, input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-                head_mask, output_attentions, output_hidden_states):
-        args = check_inputs(self.config, input_ids, attention_mask, token_type_ids, position_ids,
-                            inputs_embeds, head_mask)
-        return albert_model(self.params["albert"] if self.head else self.params, self.config, *args,
-                            output_hidden_states=output_hidden_states,
-                            output_attentions=output_attentions)
+    # -- the forward every class shares ----------------------------------------
+    def _forward(self, inputs, labels, output_attentions, output_hidden_states, return_dict):
+        """Encoder (model.albert_model), the head's row of heads.HEADS, and the loss when
+        every one of label_names is given (HF's labels.view(...) shapes accepted)."""
+        args, C = prepare_inputs(self.config, self.head, inputs)
+        enc = albert_model(self.params["albert"] if self.head else self.params, self.config, **args,
+                           output_hidden_states=output_hidden_states, output_attentions=output_attentions)
+        outputs = HEADS[self.head].forward(self.params, self.config, enc, num_choices=C)
+        fields = dict(outputs, hidden_states=enc["hidden_states"], attentions=enc["attentions"])
+        if self.label_names:
+            fields["loss"] = None
+            if all(labels.get(k) is not None for k in self.label_names):
+                B, T = enc["last_hidden_state"].shape[:2]
+                lab = check_labels(self.config, self.head, labels, B // (C or 1), T, self.dtype, hf_view=True)
+                fields["loss"] = HEADS[self.head].loss(self.config, outputs, lab)[0]
+        out = self.output_type(**fields)
+        return out if return_dict else out.to_tuple()
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
@@ -239,55 +252,13 @@ def _assemble(state, config, head, dtype, fallback=None):
     state, missing, unexpected = checkpoint.adapt_state_dict(dict(state), config, head)
     flat = {k: np.asarray(v, dtype=dtype) for k, v in state.items()}
     if missing:
-        fresh = fallback if fallback is not None else init_weights(config, head, 0, dtype, only=missing)
-        flat.update({k: fresh[k] for k in missing})
-    word = ("albert." if head else "") + "embeddings.word_embeddings.weight"
-    if "predictions.decoder.weight" in flat and config.tie_word_embeddings:
-        flat["predictions.decoder.weight"] = flat[word]
-        flat["predictions.decoder.bias"] = flat["predictions.bias"]
+        if fallback is None:
+            shapes = expected_shapes(config, head)
+            fallback = init_weights({k: s for k, s in shapes.items() if k in missing}, config, 0, dtype)
+        flat.update({k: fallback[k] for k in missing})
+    if config.tie_word_embeddings:
+        tie_decoder(flat, ("albert." if head else "") + "embeddings.word_embeddings.weight")
     return flat, missing, unexpected
-
-
-def init_weights(config, head, seed=0, dtype=np.float32, only=None):
-    """Fresh weights as transformers initialises them.
-
-    Linear / embedding weights ~ N(0, initializer_range), biases 0, LayerNorm
-    (1, 0), the padding row of the word embeddings 0, the MLM bias 0.
-    only: restrict to these names (e.g. a new head on a loaded encoder).
-    """
-    rng = np.random.default_rng(seed)
-    state = {}
-    for name, shape in checkpoint.expected_shapes(config, head).items():
-        if only is not None and name not in only:
-            continue
-        if "LayerNorm" in name or "layer_norm" in name:
-            value = np.ones(shape) if name.endswith("weight") else np.zeros(shape)
-        elif name.endswith("bias"):
-            value = np.zeros(shape)
-        else:
-            value = rng.normal(0.0, config.initializer_range, size=shape)
-        state[name] = value.astype(dtype)
-    word = ("albert." if head else "") + "embeddings.word_embeddings.weight"
-    if word in state and config.pad_token_id is not None and 0 <= config.pad_token_id < config.vocab_size:
-        state[word][config.pad_token_id] = 0
-    if "predictions.decoder.weight" in state and word in state:
-        state["predictions.decoder.weight"] = state[word]
-        state["predictions.decoder.bias"] = state["predictions.bias"]
-    return state
-
-
-def _check_labels(name, labels, shape, integer=True):
-    labels = np.asarray(labels)
-    if integer and not np.issubdtype(labels.dtype, np.integer):
-        raise TypeError(f"{name} must be integers (class indices), got dtype {labels.dtype}")
-    if labels.shape != tuple(shape) and labels.size != int(np.prod(shape)):
-        raise ValueError(f"{name} has shape {labels.shape}; expected {tuple(shape)}")
-    return labels.reshape(shape)
-
-
-def _ce(logits, labels, ignore_index=-100):
-    from .losses import cross_entropy
-    return cross_entropy(logits.reshape(-1, logits.shape[-1]), labels.reshape(-1), ignore_index=ignore_index)[0]
 
 
 # ------------------------------------------------------------------ classes
@@ -295,57 +266,45 @@ class AlbertModel(AlbertPreTrainedModel):
     """The bare encoder: last_hidden_state (B, T, H) and pooler_output (B, H)."""
 
     head = None
+    output_type = BaseModelOutputWithPooling
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, head_mask=None, output_attentions=False,
                 output_hidden_states=False, return_dict=True):
-        out = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-                           head_mask, output_attentions, output_hidden_states)
-        out = BaseModelOutputWithPooling(**out)
-        return out if return_dict else out.to_tuple()
+        inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                      position_ids=position_ids, inputs_embeds=inputs_embeds, head_mask=head_mask)
+        return self._forward(inputs, {}, output_attentions, output_hidden_states, return_dict)
 
 
 class AlbertForPreTraining(AlbertPreTrainedModel):
     """MLM + sentence-order prediction heads; loss = MLM CE + SOP CE when both labels given."""
 
     head = "pretraining"
+    output_type = AlbertForPreTrainingOutput
+    label_names = ("labels", "sentence_order_label")
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, head_mask=None, labels=None, sentence_order_label=None,
                 output_attentions=False, output_hidden_states=False, return_dict=True):
-        enc = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-                           head_mask, output_attentions, output_hidden_states)
-        c = self.config
-        logits = mlm_head(enc["last_hidden_state"], **self.params["predictions"],
-                          act=activation(c.hidden_act), eps=c.layer_norm_eps)       # (B, T, V)
-        sop = sop_head(enc["pooler_output"], **self.params["sop_classifier"])      # (B, 2)
-        loss = None
-        if labels is not None and sentence_order_label is not None:
-            labels = _check_labels("labels", labels, logits.shape[:2])
-            sol = _check_labels("sentence_order_label", sentence_order_label, sop.shape[:1])
-            loss = _ce(logits, labels) + _ce(sop, sol)
-        out = AlbertForPreTrainingOutput(loss, logits, sop, enc["hidden_states"], enc["attentions"])
-        return out if return_dict else out.to_tuple()
+        inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                      position_ids=position_ids, inputs_embeds=inputs_embeds, head_mask=head_mask)
+        return self._forward(inputs, {"labels": labels, "sentence_order_label": sentence_order_label},
+                             output_attentions, output_hidden_states, return_dict)
 
 
 class AlbertForMaskedLM(AlbertPreTrainedModel):
     """Masked-token prediction: logits (B, T, V); decoder tied to the word embeddings."""
 
     head = "mlm"
+    output_type = MaskedLMOutput
+    label_names = ("labels",)
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, head_mask=None, labels=None, output_attentions=False,
                 output_hidden_states=False, return_dict=True):
-        enc = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-                           head_mask, output_attentions, output_hidden_states)
-        c = self.config
-        logits = mlm_head(enc["last_hidden_state"], **self.params["predictions"],
-                          act=activation(c.hidden_act), eps=c.layer_norm_eps)       # (B, T, V)
-        loss = None
-        if labels is not None:
-            loss = _ce(logits, _check_labels("labels", labels, logits.shape[:2]))
-        out = MaskedLMOutput(loss, logits, enc["hidden_states"], enc["attentions"])
-        return out if return_dict else out.to_tuple()
+        inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                      position_ids=position_ids, inputs_embeds=inputs_embeds, head_mask=head_mask)
+        return self._forward(inputs, {"labels": labels}, output_attentions, output_hidden_states, return_dict)
 
 
 class AlbertForSequenceClassification(AlbertPreTrainedModel):
@@ -358,57 +317,30 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
     """
 
     head = "sequence"
+    output_type = SequenceClassifierOutput
+    label_names = ("labels",)
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, head_mask=None, labels=None, output_attentions=False,
                 output_hidden_states=False, return_dict=True):
-        enc = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-                           head_mask, output_attentions, output_hidden_states)
-        logits = sequence_classification_head(enc["pooler_output"], classifier=self.params["classifier"])
-        loss = None
-        if labels is not None:
-            from .losses import sequence_classification_loss
-            labels = np.asarray(labels)
-            n = self.config.num_labels
-            ptype = self.config.problem_type or infer_problem_type(n, labels)
-            B = logits.shape[0]
-            if ptype == "single_label_classification":
-                labels = _check_labels("labels", labels, (B,))
-            elif ptype == "multi_label_classification":
-                labels = _check_labels("labels", labels, (B, n), integer=False).astype(logits.dtype)
-            else:
-                labels = _check_labels("labels", labels, (B,) if n == 1 else (B, n), integer=False)
-                labels = labels.astype(logits.dtype)
-            loss = sequence_classification_loss(logits, labels, n, ptype)[0]
-        out = SequenceClassifierOutput(loss, logits, enc["hidden_states"], enc["attentions"])
-        return out if return_dict else out.to_tuple()
-
-
-def infer_problem_type(num_labels, labels):
-    """HF's rule: 1 label -> regression; integer labels -> single-label; else multi-label."""
-    if num_labels == 1:
-        return "regression"
-    if np.issubdtype(np.asarray(labels).dtype, np.integer):
-        return "single_label_classification"
-    return "multi_label_classification"
+        inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                      position_ids=position_ids, inputs_embeds=inputs_embeds, head_mask=head_mask)
+        return self._forward(inputs, {"labels": labels}, output_attentions, output_hidden_states, return_dict)
 
 
 class AlbertForTokenClassification(AlbertPreTrainedModel):
     """Linear on every token's vector: logits (B, T, num_labels); labels -100 ignored."""
 
     head = "token"
+    output_type = TokenClassifierOutput
+    label_names = ("labels",)
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, head_mask=None, labels=None, output_attentions=False,
                 output_hidden_states=False, return_dict=True):
-        enc = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-                           head_mask, output_attentions, output_hidden_states)
-        logits = token_classification_head(enc["last_hidden_state"], classifier=self.params["classifier"])
-        loss = None
-        if labels is not None:
-            loss = _ce(logits, _check_labels("labels", labels, logits.shape[:2]))
-        out = TokenClassifierOutput(loss, logits, enc["hidden_states"], enc["attentions"])
-        return out if return_dict else out.to_tuple()
+        inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                      position_ids=position_ids, inputs_embeds=inputs_embeds, head_mask=head_mask)
+        return self._forward(inputs, {"labels": labels}, output_attentions, output_hidden_states, return_dict)
 
 
 class AlbertForQuestionAnswering(AlbertPreTrainedModel):
@@ -419,6 +351,8 @@ class AlbertForQuestionAnswering(AlbertPreTrainedModel):
     """
 
     head = "qa"
+    output_type = QuestionAnsweringModelOutput
+    label_names = ("start_positions", "end_positions")
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, head_mask=None, start_positions=None, end_positions=None,
@@ -426,50 +360,25 @@ class AlbertForQuestionAnswering(AlbertPreTrainedModel):
         if self.config.num_labels != 2:
             raise ValueError(f"question answering needs num_labels=2 (start, end), "
                              f"the config has {self.config.num_labels}")
-        enc = self._encode(input_ids, attention_mask, token_type_ids, position_ids, inputs_embeds,
-                           head_mask, output_attentions, output_hidden_states)
-        start, end = question_answering_head(enc["last_hidden_state"], qa_outputs=self.params["qa_outputs"])
-        loss = None
-        if start_positions is not None and end_positions is not None:
-            from .losses import question_answering_loss
-            B = start.shape[0]
-            sp = _check_labels("start_positions", start_positions, (B,))
-            ep = _check_labels("end_positions", end_positions, (B,))
-            loss = question_answering_loss(start, end, sp, ep)[0]
-        out = QuestionAnsweringModelOutput(loss, start, end, enc["hidden_states"], enc["attentions"])
-        return out if return_dict else out.to_tuple()
+        inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                      position_ids=position_ids, inputs_embeds=inputs_embeds, head_mask=head_mask)
+        return self._forward(inputs, {"start_positions": start_positions, "end_positions": end_positions},
+                             output_attentions, output_hidden_states, return_dict)
 
 
 class AlbertForMultipleChoice(AlbertPreTrainedModel):
     """Inputs (B, C, T): each choice scored from its pooled vector; logits (B, C)."""
 
     head = "multiple_choice"
+    output_type = MultipleChoiceModelOutput
+    label_names = ("labels",)
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, head_mask=None, labels=None, output_attentions=False,
                 output_hidden_states=False, return_dict=True):
-        ref = input_ids if input_ids is not None else inputs_embeds
-        if ref is None:
-            raise ValueError("pass exactly one of input_ids or inputs_embeds (got neither)")
-        ref = np.asarray(ref)
-        want = 3 if input_ids is not None else 4
-        if ref.ndim != want:
-            raise ValueError(f"multiple choice inputs must be (batch, choices, tokens{', E' if want == 4 else ''}),"
-                             f" got shape {ref.shape}")
-        B, C = ref.shape[:2]
-
-        def flat(x):                                     # (B, C, T, ...) -> (B*C, T, ...)
-            return None if x is None else np.asarray(x).reshape(B * C, *np.asarray(x).shape[2:])
-        enc = self._encode(flat(input_ids), flat(attention_mask), flat(token_type_ids),
-                           flat(position_ids) if position_ids is not None and np.ndim(position_ids) == 3
-                           else position_ids, flat(inputs_embeds), head_mask, output_attentions,
-                           output_hidden_states)
-        logits = multiple_choice_head(enc["pooler_output"], classifier=self.params["classifier"], num_choices=C)
-        loss = None
-        if labels is not None:
-            loss = _ce(logits, _check_labels("labels", labels, (B,)))
-        out = MultipleChoiceModelOutput(loss, logits, enc["hidden_states"], enc["attentions"])
-        return out if return_dict else out.to_tuple()
+        inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
+                      position_ids=position_ids, inputs_embeds=inputs_embeds, head_mask=head_mask)
+        return self._forward(inputs, {"labels": labels}, output_attentions, output_hidden_states, return_dict)
 
 
 MODEL_CLASSES = {c.__name__: c for c in (

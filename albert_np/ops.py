@@ -1,4 +1,4 @@
-"""The maths ALBERT is built from, as plain NumPy functions (forward only).
+"""The maths ALBERT is built from, as plain NumPy functions.
 
 Dimension legend (used in every shape comment of this package):
     B batch, T tokens, C choices, E embedding_size, H hidden_size, A heads,
@@ -7,40 +7,64 @@ Dimension legend (used in every shape comment of this package):
 Everything runs in the dtype of its inputs: float32 for inference and training,
 float64 only when a gradient check asks for it. Constants are cast to the input
 dtype so that NumPy never silently upcasts a float32 array to float64.
-Backward passes live beside their forwards in backprop.py.
+
+Training reuses these very functions. Each takes `cache=None`; a training
+forward passes a dict instead, and the function stores in it what its backward
+needs (backprop.py has `<name>_backward(dout, cache, ...)` for each, in this
+order). Inference passes nothing, keeps nothing, and computes in place where it
+can. `child(cache, key)` gives a block the sub-dict for one of its parts.
 """
 import math
 
 import numpy as np
 
 
-def linear(x, weight, bias=None):                  # (..., in) -> (..., out)
+def child(cache, key):
+    """A fresh sub-cache cache[key] for one part of a block, or None at inference."""
+    if cache is None:
+        return None
+    cache[key] = {}
+    return cache[key]
+
+
+def linear(x, weight, bias=None, cache=None):      # (..., in) -> (..., out)
     """Affine map with PyTorch's weight layout.
 
     y = x @ weight.T + bias,   weight: (out, in), bias: (out,)
+    Keeps: the input rows x (N, in) and the weight.
     Matches: torch.nn.Linear.
     """
     # One 2-D GEMM over all rows: NumPy would otherwise loop over the leading
     # axes calling BLAS on many small matrices (about 25 % slower for (8, 128, H)).
-    y = (x.reshape(-1, x.shape[-1]) @ weight.T).reshape(*x.shape[:-1], weight.shape[0])
+    x2 = x.reshape(-1, x.shape[-1])                # (..., in) -> (N, in)
+    y = x2 @ weight.T                              # (N, out)
     if bias is not None:
         y += bias
-    return y
+    if cache is not None:
+        cache.update(x=x2, weight=weight, has_bias=bias is not None)
+    return y.reshape(*x.shape[:-1], weight.shape[0])
 
 
-def layer_norm(x, weight, bias, eps):              # (..., H) -> (..., H)
+def layer_norm(x, weight, bias, eps, cache=None):  # (..., H) -> (..., H)
     """Normalise the last axis to zero mean and unit variance, then scale and shift.
 
-    y = (x - mean) / sqrt(var + eps) * weight + bias   (biased variance, as torch)
+    y = xhat * weight + bias,  xhat = (x - mean) / sqrt(var + eps)   (biased variance, as torch)
+    Keeps: xhat, 1 / sqrt(var + eps) and the weight.
     Matches: torch.nn.LayerNorm.
     """
     mean = x.mean(-1, keepdims=True)               # (..., 1)
-    xc = x - mean                                  # (..., H)
-    var = np.mean(xc * xc, axis=-1, keepdims=True) # (..., 1)
-    xc *= 1.0 / np.sqrt(var + x.dtype.type(eps))
-    xc *= weight
-    xc += bias
-    return xc
+    xhat = x - mean                                # (..., H)
+    var = np.mean(xhat * xhat, axis=-1, keepdims=True)   # (..., 1)
+    rstd = 1.0 / np.sqrt(var + x.dtype.type(eps))  # (..., 1)
+    xhat *= rstd
+    if cache is None:
+        y = xhat                                   # nothing to keep: scale in place
+        y *= weight
+    else:
+        cache.update(xhat=xhat, rstd=rstd, weight=weight)
+        y = xhat * weight
+    y += bias
+    return y
 
 
 # ---------------------------------------------------------------- activations
@@ -76,64 +100,82 @@ def erf(x):
     return np.where(z < dt(0.5), small, large)
 
 
-def gelu(x):
-    """Exact GELU: x * Phi(x) = 0.5 * x * (1 + erf(x / sqrt(2))).  Matches: torch gelu."""
+def gelu(x, cache=None):
+    """Exact GELU: x * Phi(x) = 0.5 * x * (1 + erf(x / sqrt(2))).  Keeps: x, the erf.
+
+    Matches: torch gelu.
+    """
     dt = x.dtype.type
-    return dt(0.5) * x * (dt(1.0) + erf(x * dt(1.0 / math.sqrt(2.0))))
+    e = erf(x * dt(1.0 / math.sqrt(2.0)))
+    if cache is not None:
+        cache.update(x=x, erf=e)
+    y = dt(0.5) * x
+    y *= dt(1.0) + e
+    return y
 
 
-def gelu_new(x):
+def _tanh_gelu(x, k, cache):
+    """0.5 x (1 + tanh(k (x + 0.044715 x^3))).  Keeps: x, the tanh t, and k."""
+    dt = x.dtype.type
+    t = x * x                                      # x^2 (never x ** 3 on a big array)
+    t *= dt(0.044715)
+    t += dt(1.0)
+    t *= x                                         # x + 0.044715 x^3
+    t *= dt(k)
+    np.tanh(t, out=t)
+    if cache is None:
+        y = t                                      # nothing to keep: finish in place
+        y += dt(1.0)
+    else:
+        cache.update(x=x, t=t, k=k)
+        y = t + dt(1.0)
+    y *= x
+    y *= dt(0.5)
+    return y
+
+
+def gelu_new(x, cache=None):
     """GELU, tanh approximation (Google BERT / GPT-2; ALBERT v2's activation).
 
     0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 x^3)))
     Matches: transformers NewGELUActivation, gelu_pytorch_tanh (same formula).
     """
-    dt = x.dtype.type
-    inner = x * x                                  # x^2 (never x ** 3 on a big array)
-    inner *= dt(0.044715)
-    inner += dt(1.0)
-    inner *= x                                     # x + 0.044715 x^3
-    inner *= dt(math.sqrt(2.0 / math.pi))
-    np.tanh(inner, out=inner)
-    inner += dt(1.0)
-    inner *= x
-    inner *= dt(0.5)
-    return inner
+    return _tanh_gelu(x, math.sqrt(2.0 / math.pi), cache)
 
 
-def gelu_fast(x):
+def gelu_fast(x, cache=None):
     """0.5 * x * (1 + tanh(0.7978845608 * x * (1 + 0.044715 x^2))).  Matches: FastGELUActivation."""
-    dt = x.dtype.type
-    inner = x * x
-    inner *= dt(0.044715)
-    inner += dt(1.0)
-    inner *= x
-    inner *= dt(0.7978845608)
-    np.tanh(inner, out=inner)
-    inner += dt(1.0)
-    inner *= x
-    inner *= dt(0.5)
-    return inner
+    return _tanh_gelu(x, 0.7978845608, cache)
 
 
-def quick_gelu(x):
-    """x * sigmoid(1.702 x).  Matches: QuickGELUActivation."""
-    return x * sigmoid(x * x.dtype.type(1.702))
+def quick_gelu(x, cache=None):
+    """x * sigmoid(1.702 x).  Keeps: x and the sigmoid.  Matches: QuickGELUActivation."""
+    s = sigmoid(x * x.dtype.type(1.702))
+    if cache is not None:
+        cache.update(x=x, s=s)
+    return x * s
 
 
-def relu(x):
-    """max(x, 0).  Matches: torch.nn.ReLU."""
-    return np.maximum(x, x.dtype.type(0))
+def relu(x, cache=None):
+    """max(x, 0).  Keeps: the output.  Matches: torch.nn.ReLU."""
+    y = np.maximum(x, x.dtype.type(0))
+    if cache is not None:
+        cache["y"] = y
+    return y
+
+
+def tanh(x, cache=None):
+    """tanh(x).  Keeps: the output."""
+    y = np.tanh(x)
+    if cache is not None:
+        cache["y"] = y
+    return y
 
 
 def sigmoid(x):
     """1 / (1 + exp(-x)), without overflow for large |x|."""
     e = np.exp(-np.abs(x))
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype, copy=False)
-
-
-def tanh(x):
-    return np.tanh(x)
 
 
 # hidden_act name (config.json) -> function; the names of transformers' ACT2FN.
@@ -154,34 +196,41 @@ def activation(name):
 
 
 # ------------------------------------------------------------------- softmax
-def softmax(x, axis=-1):
-    """exp(x - max) / sum(exp(x - max)) along `axis` (stable).  Matches: torch.softmax."""
+def softmax(x, axis=-1, cache=None):
+    """exp(x - max) / sum(exp(x - max)) along `axis` (stable).  Keeps: the output.
+
+    Matches: torch.softmax.
+    """
     y = x - x.max(axis=axis, keepdims=True)
     np.exp(y, out=y)
     y /= y.sum(axis=axis, keepdims=True)
+    if cache is not None:
+        cache.update(y=y, axis=axis)
     return y
 
 
 def log_softmax(x, axis=-1):
-    """x - logsumexp(x) along `axis` (stable)."""
-    m = x.max(axis=axis, keepdims=True)
-    y = x - m
+    """x - logsumexp(x) along `axis` (stable).  Matches: torch.nn.functional.log_softmax."""
+    y = x - x.max(axis=axis, keepdims=True)
     y -= np.log(np.exp(y).sum(axis=axis, keepdims=True))
     return y
 
 
-def dropout(x, p, rng):
+def dropout(x, p, rng, cache=None):
     """Inverted dropout: zero each element with probability p, scale the rest by 1/(1-p).
 
-    Returns (y, mask) where mask (same shape, x.dtype) already holds the 1/(1-p)
-    scale, so y = x * mask; backward is dy * mask. p == 0 returns (x, None).
-    rng: a numpy Generator (randomness is passed in, never global).
+    Applied only when training, i.e. when a Generator `rng` is given (randomness
+    is passed in, never global); with rng None or p == 0 it returns x itself.
+    Keeps: the mask, which already holds the 1/(1-p) scale (y = x * mask), or None.
+    Matches: torch.nn.Dropout (in distribution; the random draws differ).
     """
-    if p == 0.0:
-        return x, None
-    keep = rng.random(x.shape, dtype=np.float32) >= np.float32(p)
-    mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
-    return x * mask, mask
+    mask = None
+    if rng is not None and p:
+        keep = rng.random(x.shape, dtype=np.float32) >= np.float32(p)
+        mask = keep.astype(x.dtype) * x.dtype.type(1.0 / (1.0 - p))
+    if cache is not None:
+        cache["mask"] = mask
+    return x if mask is None else x * mask
 
 
 # ----------------------------------------------------------------- attention
@@ -210,25 +259,36 @@ def merge_heads(x):                                # (B, A, T, D) -> (B, T, H)
     return x.transpose(0, 2, 1, 3).reshape(B, T, A * D)
 
 
-def scaled_dot_product_attention(q, k, v, bias=None, head_mask=None, return_probs=False):
-    """softmax(q k^T / sqrt(D) + bias) v, per head.
+def scaled_dot_product_attention(q, k, v, bias=None, head_mask=None, dropout_p=0.0, rng=None,
+                                 return_probs=False, cache=None):
+    """dropout(softmax(q k^T / sqrt(D) + bias) * head_mask) v, per head.
 
     q, k, v: (B, A, T, D); bias: additive, broadcastable to (B, A, T, T)
     (see attention_bias); head_mask: (A,) or broadcastable to (B, A, T, T),
-    multiplies the probabilities (1 keeps a head, 0 silences it).
-    Returns out (B, A, T, D), and probs (B, A, T, T) when return_probs.
+    multiplies the probabilities (1 keeps a head, 0 silences it); dropout_p:
+    attention_probs_dropout_prob, applied when training (rng given).
+    Returns (out (B, A, T, D), probs (B, A, T, T) when return_probs else None).
+    Keeps: q, k, v, the probabilities before and after the head mask and dropout.
     Matches: transformers eager_attention_forward (+ 4.x head_mask).
     """
     D = q.shape[-1]
+    scale = q.dtype.type(1.0 / math.sqrt(D))
     scores = q @ k.transpose(0, 1, 3, 2)           # (B, A, T, T)
-    scores *= q.dtype.type(1.0 / math.sqrt(D))
+    scores *= scale
     if bias is not None:
         scores += bias
-    probs = softmax(scores, axis=-1)               # (B, A, T, T)
+    probs = softmax(scores, axis=-1)               # (B, A, T, T), in the scores' memory
+    hm = None
     if head_mask is not None:
         hm = np.asarray(head_mask, dtype=probs.dtype)
         if hm.ndim == 1:
             hm = hm[None, :, None, None]           # (1, A, 1, 1)
-        probs *= hm
-    out = probs @ v                                # (B, A, T, D)
-    return (out, probs) if return_probs else (out, None)
+    mixed = probs
+    if hm is not None:
+        mixed = probs * hm if cache is not None else np.multiply(probs, hm, out=probs)
+    drop = child(cache, "dropout")
+    mixed = dropout(mixed, dropout_p, rng, cache=drop)
+    out = mixed @ v                                # (B, A, T, D)
+    if cache is not None:
+        cache.update(q=q, k=k, v=v, probs=probs, head_mask=hm, mixed=mixed, scale=scale)
+    return out, (mixed if return_probs else None)

@@ -43,7 +43,7 @@ def split_rows(tree, n):
 
 def _skeleton(params, names_by_id):
     """The nested layout of params with each array replaced by its name (ties give one name)."""
-    from .backprop import map_params
+    from .params import map_params
     return map_params(params, lambda a: names_by_id[id(a)])
 
 
@@ -64,7 +64,7 @@ def _views(buf, layout, dtype):
 
 def _worker_main(conn, config, head, skeleton, layout, dtype, params_name, grads_name):
     """Worker loop: receive (inputs, labels, seed), write gradients, reply (loss, argmaxes, cpu s)."""
-    from .backprop import loss_and_grads
+    from .heads import loss_and_grads
     shms = [shared_memory.SharedMemory(name=params_name), shared_memory.SharedMemory(name=grads_name)]
     try:
         params = _fill(skeleton, _views(shms[0].buf, layout, dtype))

@@ -158,17 +158,15 @@ def evaluate_pretraining(model, batches):
     Also replaced_accuracy: top-1 only over the predictions whose input token was
     replaced ([MASK] or random), i.e. without the kept tokens a model can copy.
     """
-    from .model import albert_model, mlm_head, sop_head
-    from .ops import activation, log_softmax
+    from .heads import model_forward
+    from .ops import log_softmax
     c, p = model.config, model.params
     hits = count = sop_hits = sop_count = replaced_hits = replaced = 0
     mlm_nll = sop_nll = 0.0
     for inputs, labels in batches:
-        enc = albert_model(p["albert"], c, **inputs)
-        h = enc["last_hidden_state"]
-        B = h.shape[0]
-        g = h[np.arange(B)[:, None], labels["mlm_positions"]]                  # (B, P, H)
-        logits = mlm_head(g, **p["predictions"], act=activation(c.hidden_act), eps=c.layer_norm_eps)
+        out = model_forward(p, c, "pretraining", inputs, mlm_positions=labels["mlm_positions"])
+        logits, sop = out["prediction_logits"], out["sop_logits"]              # (B, P, V), (B, 2)
+        B = logits.shape[0]
         w = labels["mlm_weights"] > 0
         lp = log_softmax(logits)                                                 # (B, P, V)
         gold = np.take_along_axis(lp, labels["mlm_ids"][..., None], axis=-1)[..., 0]
@@ -182,7 +180,6 @@ def evaluate_pretraining(model, batches):
         replaced_hits += int((right & hidden).sum())
         replaced += int(hidden.sum())
         mlm_nll -= float(gold[w].sum())
-        sop = sop_head(enc["pooler_output"], **p["sop_classifier"])             # (B, 2)
         y = labels["sentence_order_label"]
         sop_hits += int((sop.argmax(-1) == y).sum())
         sop_count += B
@@ -244,7 +241,7 @@ class Pretrainer:
 
     def __init__(self, model, tokenizer, documents, out_dir, args, heldout=None):
         from . import optim
-        from .backprop import named_parameters
+        from .params import named_parameters
         args.validate()
         self.model, self.tokenizer, self.documents = model, tokenizer, documents
         self.out_dir, self.args = out_dir, args
@@ -301,7 +298,7 @@ class Pretrainer:
     # -- one optimiser step ------------------------------------------------
     def train_step(self, batches, workers=None):
         """One optimiser step over grad_accum batches; `workers` (GradientWorkers) shares each batch."""
-        from .backprop import loss_and_grads
+        from .heads import loss_and_grads
         from .optim import clip_grad_norm
         from .parallel import split_rows
         a, c = self.args, self.model.config

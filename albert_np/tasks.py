@@ -31,7 +31,8 @@ import struct
 
 import numpy as np
 
-from .model import albert_model, check_inputs, mlm_head
+from .inputs import check_inputs
+from .model import albert_model, mlm_head
 from .modeling import (AlbertForMaskedLM, AlbertForMultipleChoice, AlbertForPreTraining,
                        AlbertForQuestionAnswering, AlbertForSequenceClassification,
                        AlbertForTokenClassification, AlbertModel, AlbertPreTrainedModel)
@@ -305,7 +306,7 @@ def encoder_params(model):
 def encode(model, batch):
     """last_hidden_state (B, T, H) of a padded batch, through the bare encoder of any model."""
     args = check_inputs(model.config, batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
-    return albert_model(encoder_params(model), model.config, *args)["last_hidden_state"]
+    return albert_model(encoder_params(model), model.config, **args)["last_hidden_state"]
 
 
 def _features(encoding, n_rows):

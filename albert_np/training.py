@@ -5,7 +5,7 @@
 
 One optimiser step:
     for each of grad_accum micro-batches (padded per batch, grouped by length):
-        loss, _, grads = backprop.loss_and_grads(params, config, head, inputs, labels,
+        loss, _, grads = loss_and_grads(params, config, head, inputs, labels,
                                                   rng, training=True)     (dropout on)
         accumulated += grads / n_micro
     clip the global gradient norm; lr = base lr x schedule(step); AdamW (or LAMB) step.
@@ -43,7 +43,9 @@ from typing import Optional
 
 import numpy as np
 
-from . import backprop, data
+from . import data
+from .heads import loss_and_grads
+from .params import named_parameters
 from .io import atomic_open, atomic_write_text, make_temp_dir
 from .optim import (LAMB, AdamW, clip_grad_norm, constant_with_warmup, linear_warmup_linear_decay,
                     polynomial_decay)
@@ -331,7 +333,7 @@ class Trainer:
         self.examples_seen, self.train_seconds = 0, 0.0
         self.last_checkpoint = None
         self._postfix = {}
-        self.params = backprop.named_parameters(model.params)
+        self.params = named_parameters(model.params)
         self.optimizer = self._make_optimizer()
 
     # -- set-up ---------------------------------------------------------------------------
@@ -367,7 +369,7 @@ class Trainer:
         scale = np.float32(1.0 / len(group))
         for idx in group:
             inputs, labels = data.collate(self.train_features, idx, self.pad_id)
-            loss, _, grads = backprop.loss_and_grads(self.model.params, self.model.config, self.task.head,
+            loss, _, grads = loss_and_grads(self.model.params, self.model.config, self.task.head,
                                                      inputs, labels, rng=self.rng, training=True)
             losses.append(float(loss))
             n_examples += len(idx)

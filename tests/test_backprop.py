@@ -1,6 +1,6 @@
-"""backprop.py: every backward against finite differences (float64), the training
-forwards against the inference path (bitwise), dropout placement, and clear errors
-for bad labels.
+"""backprop.py and heads.loss_and_grads: every backward against finite differences
+(float64), the forward with a cache against the same forward without one (bitwise),
+dropout placement, and clear errors for bad labels.
 
 Gradient check: with a random upstream gradient `dout`, the scalar sum(forward * dout)
 is differentiated numerically with the five-point stencil
@@ -20,10 +20,11 @@ import numpy as np
 import pytest
 
 from albert_np import backprop as bp
+from albert_np import heads
 from albert_np import model as M
 from albert_np import modeling, ops
 from albert_np.config import AlbertConfig
-from albert_np.model import flatten
+from albert_np.params import flatten, map_params, named_parameters, zeros_like_params
 
 TOL = 1e-6
 H_STEP = 1e-4
@@ -80,7 +81,13 @@ def rand(rng, *shape, scale=1.0):
 
 
 def zeros_for(params):
-    return bp.zeros_like_params(params)
+    return zeros_like_params(params)
+
+
+def run(fn, *args, **kwargs):
+    """(output, cache) of a forward function run with a cache, as training runs it."""
+    cache = {}
+    return fn(*args, **kwargs, cache=cache), cache
 
 
 def check(name, ours, f, x, kind="op"):
@@ -94,10 +101,10 @@ def test_linear():
     rng = np.random.default_rng(0)
     x, W, b = rand(rng, 2, 3, 4), rand(rng, 5, 4), rand(rng, 5)
     dout = rand(rng, 2, 3, 5)
-    out, cache = bp.linear_forward(x, W, b)
+    out, cache = run(ops.linear, x, W, b)
     g = {"weight": np.zeros_like(W), "bias": np.zeros_like(b)}
     dx = bp.linear_backward(dout, cache, g)
-    f = lambda: float(np.sum(bp.linear_forward(x, W, b)[0] * dout))  # noqa: E731
+    f = lambda: float(np.sum(run(ops.linear, x, W, b)[0] * dout))  # noqa: E731
     check("dx", dx, f, x)
     check("dW", g["weight"], f, W)
     check("db", g["bias"], f, b)
@@ -110,10 +117,10 @@ def test_linear():
 def test_linear_without_bias():
     rng = np.random.default_rng(1)
     x, W, dout = rand(rng, 3, 4), rand(rng, 2, 4), rand(rng, 3, 2)
-    out, cache = bp.linear_forward(x, W)
+    out, cache = run(ops.linear, x, W)
     g = {"weight": np.zeros_like(W)}
     dx = bp.linear_backward(dout, cache, g)
-    f = lambda: float(np.sum(bp.linear_forward(x, W)[0] * dout))  # noqa: E731
+    f = lambda: float(np.sum(run(ops.linear, x, W)[0] * dout))  # noqa: E731
     check("dx", dx, f, x)
     check("dW", g["weight"], f, W)
 
@@ -123,10 +130,10 @@ def test_layer_norm(eps):
     rng = np.random.default_rng(2)
     x, w, b = rand(rng, 2, 3, 6, scale=2.0) + 0.5, rand(rng, 6), rand(rng, 6)
     dout = rand(rng, 2, 3, 6)
-    _, cache = bp.layer_norm_forward(x, w, b, eps)
+    _, cache = run(ops.layer_norm, x, w, b, eps)
     g = {"weight": np.zeros_like(w), "bias": np.zeros_like(b)}
     dx = bp.layer_norm_backward(dout, cache, g)
-    f = lambda: float(np.sum(bp.layer_norm_forward(x, w, b, eps)[0] * dout))  # noqa: E731
+    f = lambda: float(np.sum(run(ops.layer_norm, x, w, b, eps)[0] * dout))  # noqa: E731
     check("dx", dx, f, x)
     check("dweight", g["weight"], f, w)
     check("dbias", g["bias"], f, b)
@@ -139,45 +146,46 @@ def test_activations(name):
     x = rand(rng, 4, 9, scale=2.0)
     x[np.abs(x) < 1e-3] = 0.5                      # keep relu away from its kink
     dout = rand(rng, 4, 9)
-    fwd, bwd = bp.activation_pair(name)
-    y, cache = fwd(x)
+    fwd = ops.activation(name)
+    bwd = bp.ACTIVATION_BACKWARDS[fwd]
+    y, cache = run(fwd, x)
     dx = bwd(dout, cache)
-    f = lambda: float(np.sum(fwd(x)[0] * dout))  # noqa: E731
+    f = lambda: float(np.sum(run(fwd, x)[0] * dout))  # noqa: E731
     check(name, dx, f, x)
     assert dx.dtype == np.float64
 
 
-def test_activation_pair_unknown_name():
+def test_every_activation_has_a_backward():
+    assert set(ops.ACTIVATIONS.values()) == set(bp.ACTIVATION_BACKWARDS)
     with pytest.raises(ValueError, match="hidden_act 'swishy' is not supported"):
-        bp.activation_pair("swishy")
+        ops.activation("swishy")
 
 
 @pytest.mark.parametrize("axis", [-1, 0])
 def test_softmax(axis):
     rng = np.random.default_rng(4)
     x, dout = rand(rng, 3, 5, scale=3.0), rand(rng, 3, 5)
-    _, cache = bp.softmax_forward(x, axis)
+    _, cache = run(ops.softmax, x, axis)
     dx = bp.softmax_backward(dout, cache)
-    f = lambda: float(np.sum(bp.softmax_forward(x, axis)[0] * dout))  # noqa: E731
+    f = lambda: float(np.sum(run(ops.softmax, x, axis)[0] * dout))  # noqa: E731
     check("dx", dx, f, x)
 
 
 def test_dropout_uses_the_forward_mask():
     rng = np.random.default_rng(5)
     x, dout = rand(rng, 4, 6), rand(rng, 4, 6)
-    y, mask = bp.dropout_forward(x, 0.4, np.random.default_rng(7), training=True)
+    y, cache = run(ops.dropout, x, 0.4, np.random.default_rng(7))
+    mask = cache["mask"]
     assert mask is not None and np.any(mask == 0) and np.allclose(mask[mask > 0], 1 / 0.6)
     np.testing.assert_array_equal(y, x * mask)
-    dx = bp.dropout_backward(dout, mask)
-    f = lambda: float(np.sum(bp.dropout_forward(x, 0.4, np.random.default_rng(7), True)[0] * dout))  # noqa: E731
+    dx = bp.dropout_backward(dout, cache)
+    f = lambda: float(np.sum(ops.dropout(x, 0.4, np.random.default_rng(7)) * dout))  # noqa: E731
     check("dx", dx, f, x)
-    # eval mode or p == 0: identity, no mask, no copy
-    for args in ((0.4, None, False), (0.0, np.random.default_rng(0), True)):
-        y, mask = bp.dropout_forward(x, *args)
-        assert y is x and mask is None
-        assert bp.dropout_backward(dout, mask) is dout
-    with pytest.raises(ValueError, match="needs rng"):
-        bp.dropout_forward(x, 0.1, None, training=True)
+    # inference (no rng) or p == 0: identity, no mask, no copy
+    for args in ((0.4, None), (0.0, np.random.default_rng(0))):
+        y, cache = run(ops.dropout, x, *args)
+        assert y is x and cache["mask"] is None
+        assert bp.dropout_backward(dout, cache) is dout
 
 
 @pytest.mark.parametrize("extras", ["plain", "mask", "mask+head_mask+dropout"])
@@ -194,11 +202,10 @@ def test_scaled_dot_product_attention(extras):
         head_mask, p = np.array([1.0, 0.0, 0.5]), 0.3
 
     def fwd():
-        return bp.scaled_dot_product_attention_forward(q, k, v, bias, head_mask, p,
-                                                       np.random.default_rng(seed), training=True)
-    out, cache = fwd()
+        return run(ops.scaled_dot_product_attention, q, k, v, bias, head_mask, p, np.random.default_rng(seed))
+    (out, _), cache = fwd()
     dq, dk, dv = bp.scaled_dot_product_attention_backward(dout, cache)
-    f = lambda: float(np.sum(fwd()[0] * dout))  # noqa: E731
+    f = lambda: float(np.sum(fwd()[0][0] * dout))  # noqa: E731
     check("dq", dq, f, q)
     check("dk", dk, f, k)
     check("dv", dv, f, v)
@@ -270,13 +277,12 @@ def test_albert_layer_with_mask_head_mask_and_dropout(act):
     hm = np.array([1.0, 0.5])
 
     def fwd():
-        return bp.albert_layer_forward(x, bias, **layer, num_heads=A, act=act, eps=1e-12, head_mask=hm,
-                                       attention_dropout=0.2, hidden_dropout=0.3,
-                                       rng=np.random.default_rng(3), training=True)
+        return run(M.albert_layer, x, bias, **layer, num_heads=A, act=ops.activation(act), eps=1e-12,
+                   head_mask=hm, attention_dropout=0.2, hidden_dropout=0.3, rng=np.random.default_rng(3))
     _, cache = fwd()
     grads = zeros_for(layer)
     dx = bp.albert_layer_backward(dout, cache, grads)
-    f = lambda: float(np.sum(fwd()[0] * dout))  # noqa: E731
+    f = lambda: float(np.sum(fwd()[0][0] * dout))  # noqa: E731
     check("dx", dx, f, x, "layer")
     check_all_params(layer, grads, f, "layer")
 
@@ -297,13 +303,13 @@ def test_albert_transformer_accumulates_shared_weights():
     hm = rng.uniform(0.5, 1.5, size=(3, 2))        # (L, A): a different row per application
 
     def fwd():
-        return bp.albert_transformer_forward(x, bias, **enc, config=cfg, head_mask=hm)
-    out, cache = fwd()
+        return run(M.albert_transformer, x, bias, **enc, config=cfg, head_mask=hm)
+    (out, _, _), cache = fwd()
     ref, _, _ = M.albert_transformer(x, bias, **enc, config=cfg, head_mask=hm)
     np.testing.assert_array_equal(out, ref)
     grads = zeros_for(enc)
     dx = bp.albert_transformer_backward(dout, cache, grads)
-    f = lambda: float(np.sum(fwd()[0] * dout))  # noqa: E731
+    f = lambda: float(np.sum(fwd()[0][0] * dout))  # noqa: E731
     check("dx", dx, f, x, "encoder (shared weights)")
     check_all_params(enc, grads, f, "encoder (shared weights)", k=4)
 
@@ -319,14 +325,13 @@ def test_embeddings_scatter_and_padding_idx():
     pos = np.arange(4)[None]
     dout = rand(rng, 2, 4, E)
 
-    def fwd(padding_idx, p=0.25):
-        return bp.embeddings_forward(ids, types, pos, **tables, eps=1e-12, padding_idx=padding_idx,
-                                     dropout_p=p, rng=np.random.default_rng(1), training=True)
+    def fwd(p=0.25):
+        return run(M.embeddings, ids, types, pos, **tables, eps=1e-12, dropout_p=p, rng=np.random.default_rng(1))
     for padding_idx in (None, 0):
-        _, cache = fwd(padding_idx)
+        _, cache = fwd()
         grads = zeros_for(tables)
-        assert bp.embeddings_backward(dout, cache, grads) is None
-        f = lambda: float(np.sum(fwd(padding_idx)[0] * dout))  # noqa: E731
+        assert bp.embeddings_backward(dout, cache, grads, padding_idx) is None
+        f = lambda: float(np.sum(fwd()[0] * dout))  # noqa: E731
         if padding_idx is None:
             check_all_params(tables, grads, f)
         else:                                      # torch's padding_idx: row 0 gets no gradient
@@ -338,7 +343,7 @@ def test_embeddings_scatter_and_padding_idx():
     emb = rand(rng, 2, 4, E)
 
     def fwd_emb():
-        return bp.embeddings_forward(None, types, pos, **tables, eps=1e-12, inputs_embeds=emb)
+        return run(M.embeddings, None, types, pos, **tables, eps=1e-12, inputs_embeds=emb)
     _, cache = fwd_emb()
     grads = zeros_for(tables)
     d_emb = bp.embeddings_backward(dout, cache, grads)
@@ -362,10 +367,10 @@ def test_pooler_and_heads():
     h = rand(rng, B, T, H)
     pool = {"weight": rand(rng, H, H, scale=0.5), "bias": rand(rng, H)}
     d = rand(rng, B, H)
-    _, cache = bp.pooler_forward(h, **pool)
+    _, cache = run(M.pooler, h, **pool)
     g = zeros_for(pool)
     dh = bp.pooler_backward(d, cache, g)
-    f = lambda: float(np.sum(bp.pooler_forward(h, **pool)[0] * d))  # noqa: E731
+    f = lambda: float(np.sum(M.pooler(h, **pool) * d))  # noqa: E731
     check("pooler dh", dh, f, h)
     check_all_params(pool, g, f)
     # MLM head, on gathered positions, with the decoder tied to a word table
@@ -378,8 +383,8 @@ def test_pooler_and_heads():
     dl = rand(rng, B, 3, V)
 
     def fwd():
-        x, gc = bp.gather_positions_forward(h, positions)
-        logits, mc = bp.mlm_head_forward(x, **pred, act="gelu_new", eps=1e-12)
+        x, gc = run(M.gather_positions, h, positions)
+        logits, mc = run(M.mlm_head, x, **pred, act=ops.gelu_new, eps=1e-12)
         return logits, (gc, mc)
     _, (gc, mc) = fwd()
     g = zeros_for(pred)
@@ -393,12 +398,12 @@ def test_pooler_and_heads():
     # QA head
     qa = {"weight": rand(rng, 2, H), "bias": rand(rng, 2)}
     ds, de = rand(rng, B, T), rand(rng, B, T)
-    (s, e), cache = bp.question_answering_head_forward(h, qa)
+    (s, e), cache = run(M.question_answering_head, h, **qa)
     g = zeros_for(qa)
     dh = bp.question_answering_head_backward(ds, de, cache, g)
 
     def fqa():
-        (s, e), _ = bp.question_answering_head_forward(h, qa)
+        s, e = M.question_answering_head(h, **qa)
         return float(np.sum(s * ds) + np.sum(e * de))
     check("qa dh", dh, fqa, h)
     check_all_params(qa, g, fqa)
@@ -407,10 +412,10 @@ def test_pooler_and_heads():
 def test_zeros_like_params_and_named_parameters_keep_ties():
     cfg = tiny_config()
     m = modeling.AlbertForPreTraining(cfg)
-    g = bp.zeros_like_params(m.params)
+    g = zeros_like_params(m.params)
     assert g["predictions"]["decoder"]["weight"] is g["albert"]["embeddings"]["word_embeddings"]["weight"]
     assert g["predictions"]["decoder"]["bias"] is g["predictions"]["bias"]
-    names = bp.named_parameters(m.params)
+    names = named_parameters(m.params)
     assert not any(n.startswith("predictions.decoder.") for n in names)
     assert "albert.embeddings.word_embeddings.weight" in names and "predictions.bias" in names
     assert m.num_parameters() == sum(v.size for v in names.values())
@@ -467,9 +472,9 @@ def whole_model_check(cfg, head, seed, training=False, labels_override=None, k=3
 
     def loss_fn():
         r = np.random.default_rng(seed + 100) if training else None
-        return bp.loss_and_grads(params, cfg, head, inputs, labels, rng=r, training=training)
+        return heads.loss_and_grads(params, cfg, head, inputs, labels, rng=r, training=training)
     loss, outputs, grads = loss_fn()
-    named = bp.named_parameters(params)
+    named = named_parameters(params)
     assert list(grads) == list(named)
     worst = 0.0
     for name, p in named.items():
@@ -546,10 +551,10 @@ def test_whole_model_gathered_mlm_equals_full():
             if weights[b, p]:
                 full[b, positions[b, p]] = ids[b, p]
     sol = np.array([0, 1])
-    g_loss, g_out, g_grads = bp.loss_and_grads(params, cfg, "pretraining", inputs,
+    g_loss, g_out, g_grads = heads.loss_and_grads(params, cfg, "pretraining", inputs,
                                                {"mlm_positions": positions, "mlm_ids": ids,
                                                 "mlm_weights": weights, "sentence_order_label": sol})
-    f_loss, f_out, f_grads = bp.loss_and_grads(params, cfg, "pretraining", inputs,
+    f_loss, f_out, f_grads = heads.loss_and_grads(params, cfg, "pretraining", inputs,
                                                {"labels": full, "sentence_order_label": sol})
     assert g_out["prediction_logits"].shape == (2, 3, cfg.vocab_size)
     assert abs(g_loss - f_loss) <= 1e-12 * abs(f_loss)
@@ -569,11 +574,12 @@ def test_inputs_embeds_gradient():
     emb = rng.standard_normal((2, 5, cfg.embedding_size))
     inputs = {"inputs_embeds": emb, "attention_mask": np.array([[1, 1, 1, 0, 0], [1] * 5])}
     dlogits = rng.standard_normal((2, cfg.num_labels))
-    out, cache = bp.model_forward(params, cfg, "sequence", inputs)
-    d_emb = bp.model_backward({"logits": dlogits}, cache, bp.zeros_like_params(params))
-    f = lambda: float(np.sum(bp.model_forward(params, cfg, "sequence", inputs)[0]["logits"] * dlogits))  # noqa: E731
+    cache = {}
+    heads.model_forward(params, cfg, "sequence", inputs, cache=cache)
+    d_emb = heads.model_backward({"logits": dlogits}, cache, zeros_like_params(params))
+    f = lambda: float(np.sum(heads.model_forward(params, cfg, "sequence", inputs)["logits"] * dlogits))  # noqa: E731
     check("d_inputs_embeds", d_emb, f, emb)
-    _, _, grads = bp.loss_and_grads(params, cfg, "sequence", inputs, {"labels": np.array([0, 2])})
+    _, _, grads = heads.loss_and_grads(params, cfg, "sequence", inputs, {"labels": np.array([0, 2])})
     assert not grads["albert.embeddings.word_embeddings.weight"].any()
 
 
@@ -582,9 +588,9 @@ def test_padding_idx_row_gets_only_the_decoder_gradient():
     m = modeling.AlbertForMaskedLM(cfg, seed=2, dtype=np.float64)
     inputs = {"input_ids": np.array([[0, 4, 5, 0, 0]])}
     labels = {"labels": np.array([[-100, 7, -100, -100, -100]])}
-    _, _, g_mlm = bp.loss_and_grads(m.params, cfg, "mlm", inputs, labels)
+    _, _, g_mlm = heads.loss_and_grads(m.params, cfg, "mlm", inputs, labels)
     m2 = modeling.AlbertForTokenClassification(cfg, seed=2, dtype=np.float64)
-    _, _, g_tok = bp.loss_and_grads(m2.params, cfg, "token", inputs, {"labels": np.array([[0, 1, 2, 0, 1]])})
+    _, _, g_tok = heads.loss_and_grads(m2.params, cfg, "token", inputs, {"labels": np.array([[0, 1, 2, 0, 1]])})
     assert not g_tok["albert.embeddings.word_embeddings.weight"][0].any()      # lookup skips padding
     assert g_mlm["albert.embeddings.word_embeddings.weight"][0].any()          # decoder row 0 still learns
 
@@ -603,7 +609,7 @@ def test_training_forward_equals_inference_bitwise(head, act):
     inputs, labels = make_batch(rng, cfg, head, B=3, T=37)
     if head is None:
         labels = {k: v.astype(np.float32) for k, v in labels.items()}
-    _, outputs, grads = bp.loss_and_grads(model.params, cfg, head, inputs, labels, training=False)
+    _, outputs, grads = heads.loss_and_grads(model.params, cfg, head, inputs, labels, training=False)
     ref = model(**inputs)
     for key, value in outputs.items():
         assert value.dtype == np.float32
@@ -612,37 +618,38 @@ def test_training_forward_equals_inference_bitwise(head, act):
     # training=True with every dropout probability 0 is the inference function too
     cfg0 = cfg.copy()
     cfg0.hidden_dropout_prob = cfg0.attention_probs_dropout_prob = cfg0.classifier_dropout_prob = 0.0
-    _, outputs0, _ = bp.loss_and_grads(model.params, cfg0, head, inputs, labels, training=True)
+    _, outputs0, _ = heads.loss_and_grads(model.params, cfg0, head, inputs, labels, training=True)
     for key, value in outputs0.items():
         np.testing.assert_array_equal(value, getattr(ref, key))
 
 
 def _cast(params, dtype):
-    return bp.map_params(params, lambda a: a.astype(dtype))
+    return map_params(params, lambda a: a.astype(dtype))
 
 
 def test_piece_forwards_equal_inference_bitwise():
-    """Each piece's forward (float32, sizes large enough for real BLAS kernels) returns
-    exactly what ops.py / model.py return."""
+    """Each function run with a cache (float32, sizes large enough for real BLAS kernels)
+    returns exactly what it returns without one: keeping activations never changes a number."""
     rng = np.random.default_rng(6)
     f32 = lambda *s: rng.standard_normal(s).astype(np.float32)  # noqa: E731
     x, W, b = f32(3, 41, 64), f32(96, 64), f32(96)
-    np.testing.assert_array_equal(bp.linear_forward(x, W, b)[0], ops.linear(x, W, b))
+    np.testing.assert_array_equal(run(ops.linear, x, W, b)[0], ops.linear(x, W, b))
     big, Wb, bb = f32(4, 128, 256), f32(640, 256), f32(640)  # multithreaded BLAS: one 2-D product vs stacked
-    np.testing.assert_array_equal(bp.linear_forward(big, Wb, bb)[0], ops.linear(big, Wb, bb))
+    np.testing.assert_array_equal(run(ops.linear, big, Wb, bb)[0], ops.linear(big, Wb, bb))
     w, bb = f32(64), f32(64)
-    np.testing.assert_array_equal(bp.layer_norm_forward(x, w, bb, 1e-12)[0], ops.layer_norm(x, w, bb, 1e-12))
+    np.testing.assert_array_equal(run(ops.layer_norm, x, w, bb, 1e-12)[0], ops.layer_norm(x, w, bb, 1e-12))
     for name in ("gelu", "gelu_new", "gelu_fast", "quick_gelu", "relu", "tanh"):
-        np.testing.assert_array_equal(bp.activation_pair(name)[0](x)[0], ops.activation(name)(x), err_msg=name)
-    np.testing.assert_array_equal(bp.softmax_forward(x)[0], ops.softmax(x))
+        fn = ops.activation(name)
+        np.testing.assert_array_equal(run(fn, x)[0], fn(x), err_msg=name)
+    np.testing.assert_array_equal(run(ops.softmax, x)[0], ops.softmax(x))
     layer = _cast(layer_params(rng, 64, 80), np.float32)
     bias = ops.attention_bias(np.array([[1] * 41, [1] * 30 + [0] * 11, [1] * 5 + [0] * 36]), np.float32)
     hm = np.array([1, 0, 1, 0.5], np.float32)
-    ours, _ = bp.albert_layer_forward(x, bias, **layer, num_heads=4, act="gelu_new", eps=1e-12, head_mask=hm)
+    (ours, _), _ = run(M.albert_layer, x, bias, **layer, num_heads=4, act=ops.gelu_new, eps=1e-12, head_mask=hm)
     ref, _ = M.albert_layer(x, bias, **layer, num_heads=4, act=ops.gelu_new, eps=1e-12, head_mask=hm)
     np.testing.assert_array_equal(ours, ref)
     pool = {"weight": f32(64, 64), "bias": f32(64)}
-    np.testing.assert_array_equal(bp.pooler_forward(x, **pool)[0], M.pooler(x, **pool))
+    np.testing.assert_array_equal(run(M.pooler, x, **pool)[0], M.pooler(x, **pool))
 
 
 # ============================================================== dropout placement
@@ -669,7 +676,7 @@ def test_dropout_is_where_transformers_puts_it(head):
     model = HEAD_CLASSES[head](cfg, seed=0)
     inputs, labels = make_batch(np.random.default_rng(0), cfg, head)
     rec = RecordingGenerator()
-    bp.loss_and_grads(model.params, cfg, head, inputs, labels, rng=rec, training=True)
+    heads.loss_and_grads(model.params, cfg, head, inputs, labels, rng=rec, training=True)
     N, T = (4, 5) if head == "multiple_choice" else (2, 5)
     E, H, A = cfg.embedding_size, cfg.hidden_size, cfg.num_attention_heads
     runs = cfg.num_hidden_layers * cfg.inner_group_num
@@ -679,7 +686,7 @@ def test_dropout_is_where_transformers_puts_it(head):
     assert rec.shapes == want
     # eval mode draws nothing
     rec = RecordingGenerator()
-    bp.loss_and_grads(model.params, cfg, head, inputs, labels, rng=rec, training=False)
+    heads.loss_and_grads(model.params, cfg, head, inputs, labels, rng=rec, training=False)
     assert rec.shapes == []
 
 
@@ -688,7 +695,7 @@ def test_training_needs_rng_when_dropout_is_on():
     model = modeling.AlbertForSequenceClassification(cfg)
     inputs, labels = make_batch(np.random.default_rng(0), cfg, "sequence")
     with pytest.raises(ValueError, match="needs rng"):
-        bp.loss_and_grads(model.params, cfg, "sequence", inputs, labels, training=True)
+        heads.loss_and_grads(model.params, cfg, "sequence", inputs, labels, training=True)
 
 
 # =================================================================== bad input
@@ -728,7 +735,7 @@ def test_bad_labels_raise_clear_errors(head, labels, exc, match):
     model = HEAD_CLASSES[head](cfg)
     inputs = _inputs(C=2) if head == "multiple_choice" else _inputs()
     with pytest.raises(exc, match=match):
-        bp.loss_and_grads(model.params, cfg, head, inputs, labels)
+        heads.loss_and_grads(model.params, cfg, head, inputs, labels)
 
 
 def test_sequence_label_dtype_and_problem_type(seq_model):
@@ -736,26 +743,26 @@ def test_sequence_label_dtype_and_problem_type(seq_model):
     cfg = cfg.copy()
     cfg.problem_type = "single_label_classification"
     with pytest.raises(TypeError, match="integers"):
-        bp.loss_and_grads(model.params, cfg, "sequence", _inputs(), {"labels": np.array([0.0, 1.0])})
+        heads.loss_and_grads(model.params, cfg, "sequence", _inputs(), {"labels": np.array([0.0, 1.0])})
     cfg.problem_type = "multi_label_classification"
     with pytest.raises(ValueError, match=r"expected \(2, 3\)"):
-        bp.loss_and_grads(model.params, cfg, "sequence", _inputs(), {"labels": np.array([0.0, 1.0])})
+        heads.loss_and_grads(model.params, cfg, "sequence", _inputs(), {"labels": np.array([0.0, 1.0])})
 
 
 def test_bad_head_and_inputs(seq_model):
     cfg, model = seq_model
     with pytest.raises(ValueError, match="head must be one of"):
-        bp.loss_and_grads(model.params, cfg, "classification", _inputs(), {"labels": np.array([0, 1])})
+        heads.loss_and_grads(model.params, cfg, "classification", _inputs(), {"labels": np.array([0, 1])})
     with pytest.raises(ValueError, match="unknown keys"):
-        bp.loss_and_grads(model.params, cfg, "sequence", {**_inputs(), "labels": 1}, {"labels": np.array([0, 1])})
+        heads.loss_and_grads(model.params, cfg, "sequence", {**_inputs(), "labels": 1}, {"labels": np.array([0, 1])})
     with pytest.raises(ValueError, match="2-D"):
-        bp.loss_and_grads(model.params, cfg, "sequence", {"input_ids": np.ones(5, np.int64)},
+        heads.loss_and_grads(model.params, cfg, "sequence", {"input_ids": np.ones(5, np.int64)},
                           {"labels": np.array([0])})
     with pytest.raises(ValueError, match="multiple choice inputs must be"):
-        bp.loss_and_grads(HEAD_CLASSES["multiple_choice"](cfg).params, cfg, "multiple_choice", _inputs(),
+        heads.loss_and_grads(HEAD_CLASSES["multiple_choice"](cfg).params, cfg, "multiple_choice", _inputs(),
                           {"labels": np.array([0, 1])})
     with pytest.raises(TypeError, match="labels must be a dict"):
-        bp.loss_and_grads(model.params, cfg, "sequence", _inputs(), np.array([0, 1]))
+        heads.loss_and_grads(model.params, cfg, "sequence", _inputs(), np.array([0, 1]))
 
 
 def test_math_constants_are_float32_safe():
@@ -763,14 +770,14 @@ def test_math_constants_are_float32_safe():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((3, 4)).astype(np.float32)
     for name in ("gelu", "gelu_new", "gelu_fast", "quick_gelu", "relu", "tanh"):
-        fwd, bwd = bp.activation_pair(name)
-        y, cache = fwd(x)
-        assert y.dtype == np.float32 and bwd(x, cache).dtype == np.float32, name
+        fwd = ops.activation(name)
+        y, cache = run(fwd, x)
+        assert y.dtype == np.float32 and bp.ACTIVATION_BACKWARDS[fwd](x, cache).dtype == np.float32, name
     w, b = np.ones(4, np.float32), np.zeros(4, np.float32)
-    _, c = bp.layer_norm_forward(x, w, b, 1e-12)
+    _, c = run(ops.layer_norm, x, w, b, 1e-12)
     assert bp.layer_norm_backward(x, c, {"weight": np.zeros_like(w), "bias": np.zeros_like(b)}).dtype == np.float32
     q = rng.standard_normal((1, 2, 3, 2)).astype(np.float32)
-    out, c = bp.scaled_dot_product_attention_forward(q, q, q, ops.attention_bias(np.array([[1, 1, 0]]), np.float32))
+    (out, _), c = run(ops.scaled_dot_product_attention, q, q, q, ops.attention_bias(np.array([[1, 1, 0]]), np.float32))
     assert all(d.dtype == np.float32 for d in bp.scaled_dot_product_attention_backward(out, c))
     assert math.isfinite(float(out.sum()))
 
@@ -783,11 +790,12 @@ def test_backwards_never_write_into_dout():
         model = HEAD_CLASSES[head](cfg.copy() if head != "qa" else tiny_config(num_labels=2), seed=0)
         c = model.config
         inputs, _ = make_batch(rng, c, head)
-        outputs, cache = bp.model_forward(model.params, c, head, inputs)
+        cache = {}
+        outputs = heads.model_forward(model.params, c, head, inputs, cache=cache)
         d = {}
         for key, value in outputs.items():
             if value is not None:
                 g = rng.standard_normal(value.shape).astype(value.dtype)
                 g.setflags(write=False)
                 d[key] = g
-        bp.model_backward(d, cache, bp.zeros_like_params(model.params))
+        heads.model_backward(d, cache, zeros_like_params(model.params))

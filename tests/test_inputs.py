@@ -72,7 +72,7 @@ def test_head_mask_shape(mlm):
 def test_labels_shape_and_dtype(mlm):
     with pytest.raises(ValueError, match=r"labels has shape \(2, 5\); expected \(2, 6\)"):
         mlm(input_ids=ids(), labels=np.zeros((2, 5), np.int64))
-    with pytest.raises(TypeError, match="labels must be integers"):
+    with pytest.raises(TypeError, match="labels must hold integers"):
         mlm(input_ids=ids(), labels=np.zeros((2, 6), np.float32))
 
 

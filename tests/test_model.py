@@ -50,7 +50,7 @@ def test_fixture_cases_cover_the_issue():
         ref = np.load(os.path.join(FIXTURES, name, "reference.npz"))
         if "SequenceClassification" in c["architectures"][0]:
             model = albert_np.AlbertForSequenceClassification.from_pretrained(os.path.join(FIXTURES, name))
-            seen["ptype"].add(model.config.problem_type or albert_np.modeling.infer_problem_type(
+            seen["ptype"].add(model.config.problem_type or albert_np.losses.infer_problem_type(
                 model.config.num_labels, ref["labels"]))
         assert (ref["attention_mask"] == 0).any(), f"{name}: the batch must be padded"
         assert (ref["token_type_ids"] == 1).any(), f"{name}: the batch must use two segments"

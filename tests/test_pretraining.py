@@ -86,7 +86,7 @@ def test_a_failing_worker_raises_its_error_and_stops_cleanly(tmp_path):
         w._procs[1].join()
         with pytest.raises(RuntimeError, match=r"worker 1 failed: the process \(pid \d+\) died with exit code -9"):
             w.loss_and_grads(good, [0, 1])
-    from albert_np.backprop import loss_and_grads
+    from albert_np.heads import loss_and_grads
     one = [loss_and_grads(trainer.model.params, trainer.model.config, "pretraining", i, lab)
            for i, lab in good]
     assert loss == pytest.approx(np.mean([o[0] for o in one]), rel=1e-6)

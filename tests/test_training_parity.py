@@ -11,7 +11,8 @@ Marker `parity`: needs torch==2.13.0 and transformers==5.23.0 (the `parity` extr
 import numpy as np
 import pytest
 
-from albert_np import backprop as bp
+from albert_np.heads import loss_and_grads
+from albert_np.params import named_parameters
 from albert_np import modeling
 from albert_np.config import AlbertConfig
 from albert_np.optim import AdamW, no_decay
@@ -38,7 +39,7 @@ def test_twenty_adamw_steps_match_torch(groups, inner):
     model = modeling.AlbertForSequenceClassification(config)
     model.load_state_dict({k: v.detach().numpy().copy() for k, v in hf.state_dict().items()})
 
-    params = bp.named_parameters(model.params)
+    params = named_parameters(model.params)
     opt = AdamW(params, lr=LR, weight_decay=WD, exclude=no_decay)
     named = dict(hf.named_parameters())
     assert set(named) == set(params)
@@ -61,7 +62,7 @@ def test_twenty_adamw_steps_match_torch(groups, inner):
     ours_curve, torch_curve = [], []
     for step in range(STEPS):
         inputs, labels = batches[step % len(batches)]
-        loss, _, grads = bp.loss_and_grads(model.params, config, "sequence", inputs, labels,
+        loss, _, grads = loss_and_grads(model.params, config, "sequence", inputs, labels,
                                            rng=np.random.default_rng(step), training=True)
         opt.step(grads)
         ours_curve.append(loss)

@@ -17,7 +17,8 @@
 # 4. scaled dot-product attention (which uses softmax inside).
 #
 # Each hand-written gradient is compared with two references: the library's
-# `albert_np.backprop.*_backward` functions, and central finite differences in
+# `albert_np.backprop.*_backward` functions (fed by the forward of `albert_np.ops`
+# run with a `cache` dict, exactly as training runs it), and central finite differences in
 # float64, which need no calculus at all. We end with a table of relative
 # errors, a look at why finite differences need a well-chosen step, and a note
 # on why ALBERT's shared layers need gradients to be *added up*.
@@ -108,7 +109,8 @@ dx = dy @ W                                      # (B, T, out) @ (out, in) -> (B
 dW = dy.reshape(-1, 5).T @ x.reshape(-1, 4)      # (out, N) @ (N, in) -> (out, in)
 db = dy.reshape(-1, 5).sum(0)                    # (out,)
 
-y_lib, cache = bp.linear_forward(x, W, b)
+cache = {}                                       # the forward fills it with what the backward needs
+y_lib = ops.linear(x, W, b, cache=cache)
 check("linear forward vs backprop", linear_fwd(), y_lib, atol=1e-12)
 g = {"weight": np.zeros_like(W), "bias": np.zeros_like(b)}   # the library *adds* into these
 dx_lib = bp.linear_backward(dy, cache, g)
@@ -161,7 +163,8 @@ dx = r * (g - g.mean(-1, keepdims=True) - xhat * (g * xhat).mean(-1, keepdims=Tr
 dw = (dy * xhat).reshape(-1, 8).sum(0)
 db = dy.reshape(-1, 8).sum(0)
 
-y_lib, cache = bp.layer_norm_forward(x, w, b, eps)
+cache = {}
+y_lib = ops.layer_norm(x, w, b, eps, cache=cache)
 check("LayerNorm forward vs backprop", layer_norm_fwd(), y_lib, atol=1e-12)
 grads = {"weight": np.zeros_like(w), "bias": np.zeros_like(b)}
 dx_lib = bp.layer_norm_backward(dy, cache, grads)
@@ -203,7 +206,8 @@ def softmax_fwd():
 y = softmax_fwd()
 dx = y * (dy - (dy * y).sum(-1, keepdims=True))
 
-y_lib, cache = bp.softmax_forward(x)
+cache = {}
+y_lib = ops.softmax(x, cache=cache)
 check("softmax forward vs backprop", y, y_lib, atol=1e-15)
 compare("softmax", "dx", dx, bp.softmax_backward(dy, cache), numerical_grad(softmax_fwd, x, dy))
 check("softmax: dy + 7 gives the same dx", y * ((dy + 7) - ((dy + 7) * y).sum(-1, keepdims=True)), dx,
@@ -254,7 +258,8 @@ dS = P * (dP - (dP * P).sum(-1, keepdims=True))
 dq = s * dS @ k                                                    # (B, A, T, D)
 dk = s * dS.transpose(0, 1, 3, 2) @ q                              # (B, A, T, D)
 
-out_lib, cache = bp.scaled_dot_product_attention_forward(q, k, v, bias)
+cache = {}
+out_lib, _ = ops.scaled_dot_product_attention(q, k, v, bias, cache=cache)
 check("attention forward vs backprop", attention_fwd(), out_lib, atol=1e-12)
 dq_lib, dk_lib, dv_lib = bp.scaled_dot_product_attention_backward(dO, cache)
 compare("attention", "dq", dq, dq_lib, numerical_grad(attention_fwd, q, dO))
@@ -297,7 +302,8 @@ x = rng.standard_normal((2, 3, 8)) * 3 + 1
 w = rng.standard_normal(8)
 b = rng.standard_normal(8)
 dy = rng.standard_normal((2, 3, 8))
-y_lib, cache = bp.layer_norm_forward(x, w, b, eps)
+cache = {}
+ops.layer_norm(x, w, b, eps, cache=cache)
 exact = bp.layer_norm_backward(dy, cache, {"weight": np.zeros(8), "bias": np.zeros(8)})
 steps = 10.0 ** -np.arange(1, 12)
 errors = [rel_error(numerical_grad(layer_norm_fwd, x, dy, h), exact) for h in steps]
@@ -334,8 +340,9 @@ dy = rng.standard_normal((3, 4))
 def twice_fwd():
     return (x @ W.T) @ W.T
 
-y1, cache1 = bp.linear_forward(x, W)             # first use
-y2, cache2 = bp.linear_forward(y1, W)            # second use, same W
+cache1, cache2 = {}, {}
+y1 = ops.linear(x, W, cache=cache1)              # first use
+y2 = ops.linear(y1, W, cache=cache2)             # second use, same W
 grads = {"weight": np.zeros_like(W)}
 d_y1 = bp.linear_backward(dy, cache2, grads)     # backward through the second use ...
 bp.linear_backward(d_y1, cache1, grads)          # ... then the first, into the same grads
@@ -360,7 +367,8 @@ P /= P.sum(-1, keepdims=True)
 dP = dO @ v.transpose(0, 1, 3, 2)
 dS = P * (dP - (dP * P).sum(-1, keepdims=True))
 ours32 = (s * dS @ k, s * dS.transpose(0, 1, 3, 2) @ q, P.transpose(0, 1, 3, 2) @ dO)
-_, cache = bp.scaled_dot_product_attention_forward(q, k, v)
+cache = {}
+ops.scaled_dot_product_attention(q, k, v, cache=cache)
 for name, a, lib in zip(("dq", "dk", "dv"), ours32, bp.scaled_dot_product_attention_backward(dO, cache)):
     assert a.dtype == np.float32
     check(f"attention {name}, A={A}, D={D}, float32", a, lib, atol=1e-5)
@@ -383,7 +391,7 @@ for name, a, lib in zip(("dq", "dk", "dv"), ours32, bp.scaled_dot_product_attent
 #
 # 1. Derive and implement the backward of the config's activation, `gelu_new`:
 #    `0.5 x (1 + tanh(c (x + 0.044715 x^3)))` with `c = sqrt(2 / pi)`. Check it
-#    against `bp.gelu_new_forward` / `bp.gelu_new_backward` and finite differences.
+#    against `ops.gelu_new(x, cache=cache)` / `bp.gelu_new_backward` and finite differences.
 # 2. Chain the pieces into one ALBERT attention block (q, k, v projections,
 #    attention, output projection, residual, LayerNorm) and check your backward
-#    against `bp.albert_attention_forward` / `bp.albert_attention_backward`.
+#    against `albert_np.model.albert_attention(..., cache=cache)` / `bp.albert_attention_backward`.

@@ -29,7 +29,10 @@ from tutorial_utils import *
 import albert_np
 from albert_np import backprop as bp
 from albert_np import losses
-from albert_np.model import flatten
+from albert_np import model as M
+from albert_np.heads import loss_and_grads
+from albert_np.ops import activation
+from albert_np.params import flatten, zeros_like_params
 
 # %% [markdown]
 # ## A model in float64 and one masked sentence
@@ -67,7 +70,7 @@ print("to predict:", tok.convert_ids_to_tokens(labels[0, masked].tolist()))
 # gradient per **distinct** parameter, under Hugging Face's names.
 
 # %%
-loss, outputs, grads = bp.loss_and_grads(p, c, "mlm", {"input_ids": input_ids}, {"labels": labels})
+loss, outputs, grads = loss_and_grads(p, c, "mlm", {"input_ids": input_ids}, {"labels": labels})
 print(f"loss = {loss:.6f}   ({len(grads)} gradient arrays)")
 print("a decoder weight among them?", any(k.startswith("predictions.decoder") for k in grads))
 
@@ -82,7 +85,7 @@ print("a decoder weight among them?", any(k.startswith("predictions.decoder") fo
 # %%
 word = p["albert"]["embeddings"]["word_embeddings"]["weight"]
 print("decoder weight is the word table:         ", p["predictions"]["decoder"]["weight"] is word)
-g = bp.zeros_like_params(p)
+g = zeros_like_params(p)
 print("and so are their gradients (one array):   ",
       g["predictions"]["decoder"]["weight"] is g["albert"]["embeddings"]["word_embeddings"]["weight"])
 assert p["predictions"]["decoder"]["weight"] is word
@@ -92,29 +95,32 @@ assert g["predictions"]["decoder"]["weight"] is g["albert"]["embeddings"]["word_
 # ## The forward pass, one application at a time
 #
 # Now we run the same computation by hand, keeping every application's cache.
-# Each `*_forward` returns its output and a `cache` of whatever its backward
-# will need. With `G` groups, application `i` uses group `int(i / (L / G))`
+# These are the forward functions of `albert_np/model.py`, the very ones
+# inference runs; given a `cache` dict, each also stores in it whatever its
+# backward (in `albert_np/backprop.py`) will need. With `G` groups, application `i` uses group `int(i / (L / G))`
 # (`config.group_of_layer`); every released ALBERT has `G = 1`, so every
 # application uses the same layer.
 
 # %%
 emb_p, enc_p = p["albert"]["embeddings"], p["albert"]["encoder"]
-e, emb_cache = bp.embeddings_forward(input_ids, np.zeros_like(input_ids), np.arange(T)[None, :],
-                                     **emb_p, eps=c.layer_norm_eps,
-                                     padding_idx=c.pad_token_id)             # (1, T, E)
-h, map_cache = bp.embedding_hidden_mapping_in_forward(
-    e, **enc_p["embedding_hidden_mapping_in"])                               # (1, T, E) -> (1, T, H)
+emb_cache, map_cache = {}, {}
+e = M.embeddings(input_ids, np.zeros_like(input_ids), np.arange(T)[None, :], **emb_p,
+                 eps=c.layer_norm_eps, cache=emb_cache)                      # (1, T, E)
+h = M.embedding_hidden_mapping_in(e, **enc_p["embedding_hidden_mapping_in"],
+                                  cache=map_cache)                           # (1, T, E) -> (1, T, H)
+act = activation(c.hidden_act)
 
 runs = []                          # (application i, group g, layer j in the group, cache)
 for i in range(L):
     grp = c.group_of_layer(i)
     for j, layer in enumerate(enc_p["albert_layer_groups"][grp]["albert_layers"]):
-        h, cache = bp.albert_layer_forward(h, None, **layer, num_heads=c.num_attention_heads,
-                                           act=c.hidden_act, eps=c.layer_norm_eps)   # (1, T, H)
+        cache = {}
+        h, _ = M.albert_layer(h, None, **layer, num_heads=c.num_attention_heads, act=act,
+                              eps=c.layer_norm_eps, cache=cache)             # (1, T, H)
         runs.append((i, grp, j, cache))
 
-logits, head_cache = bp.mlm_head_forward(h, **p["predictions"], act=c.hidden_act,
-                                         eps=c.layer_norm_eps)               # (1, T, V)
+head_cache = {}
+logits = M.mlm_head(h, **p["predictions"], act=act, eps=c.layer_norm_eps, cache=head_cache)   # (1, T, V)
 my_loss, ce_cache = losses.cross_entropy(logits, labels)
 check("loss, by hand vs loss_and_grads", my_loss, loss, atol=1e-12, rtol=1e-12)
 
@@ -137,19 +143,19 @@ check("loss, by hand vs loss_and_grads", my_loss, loss, atol=1e-12, rtol=1e-12)
 
 # %%
 dlogits = losses.cross_entropy_backward(np.ones((), np.float64), ce_cache)   # (1, T, V)
-head_g = bp.zeros_like_params(p["predictions"])
+head_g = zeros_like_params(p["predictions"])
 dh = bp.mlm_head_backward(dlogits, head_cache, head_g)                       # (1, T, V) -> (1, T, H)
 
 per_app = {}                        # (i, j) -> gradients of that one application
 for i, grp, j, cache in reversed(runs):                  # last application first
     layer = enc_p["albert_layer_groups"][grp]["albert_layers"][j]
-    per_app[i, j] = bp.zeros_like_params(layer)
+    per_app[i, j] = zeros_like_params(layer)
     dh = bp.albert_layer_backward(dh, cache, per_app[i, j])                  # (1, T, H)
 
-map_g = bp.zeros_like_params(enc_p["embedding_hidden_mapping_in"])
+map_g = zeros_like_params(enc_p["embedding_hidden_mapping_in"])
 de = bp.embedding_hidden_mapping_in_backward(dh, map_cache, map_g)           # (1, T, H) -> (1, T, E)
-emb_g = bp.zeros_like_params(emb_p)
-bp.embeddings_backward(de, emb_cache, emb_g)
+emb_g = zeros_like_params(emb_p)
+bp.embeddings_backward(de, emb_cache, emb_g, c.pad_token_id)
 print(f"{len(per_app)} separate gradient dictionaries, one per layer run")
 
 # %% [markdown]

@@ -5,7 +5,7 @@
 One random ALBERT-base-shaped model (V=30000, E=128, H=768, A=12, F=3072, L=12,
 albert-base-v2 config: only the classifier has dropout) with a 2-label sequence
 classification head, one batch (default B=8, T=128, some padding). One step is
-forward + backward + AdamW update: backprop.loss_and_grads + optim.AdamW here,
+forward + backward + AdamW update: heads.loss_and_grads + optim.AdamW here,
 transformers' AlbertForSequenceClassification (train mode, its default "sdpa"
 attention) + loss.backward() + torch.optim.AdamW there. The two sides
 alternate, so that both see the same machine state; the medians and the ratio
@@ -21,7 +21,8 @@ import time
 
 import numpy as np
 
-from albert_np.backprop import loss_and_grads, named_parameters
+from albert_np.heads import loss_and_grads
+from albert_np.params import named_parameters
 from albert_np.config import AlbertConfig
 from albert_np.modeling import AlbertForSequenceClassification
 from albert_np.optim import AdamW
