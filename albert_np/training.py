@@ -43,7 +43,8 @@ from typing import Optional
 
 import numpy as np
 
-from . import data
+from . import datasets
+from . import features as F
 from .heads import loss_and_grads
 from .params import named_parameters
 from .io import atomic_open, atomic_write_text, make_temp_dir
@@ -228,8 +229,8 @@ def predict(model, features, batch_size=64, pad_token_id=0):
     head = features.task.head
     keys = ("start_logits", "end_logits") if head == "qa" else ("logits",)
     out = {k: [None] * n for k in keys}
-    for idx in data.sorted_batches(features.lengths, batch_size):
-        inputs, _ = data.collate(features, idx, pad_token_id)
+    for idx in F.sorted_batches(features.lengths, batch_size):
+        inputs, _ = F.collate(features, idx, pad_token_id)
         result = model(**inputs)
         for k in keys:
             values = np.asarray(getattr(result, k))
@@ -242,8 +243,8 @@ def predict(model, features, batch_size=64, pad_token_id=0):
 
 
 def evaluate(model, features, batch_size=64, pad_token_id=0):
-    """The task's metrics (see data.task_metrics) of `model` on `features`."""
-    return data.task_metrics(features, predict(model, features, batch_size, pad_token_id))
+    """The task's metrics (see features.task_metrics) of `model` on `features`."""
+    return F.task_metrics(features, predict(model, features, batch_size, pad_token_id))
 
 
 # --------------------------------------------------------------------------- checkpoint files
@@ -359,8 +360,8 @@ class Trainer:
         """The micro-batches of `epoch`: a shuffle drawn from (seed, epoch) alone."""
         rng = np.random.default_rng([self.args.seed, epoch])
         if self.args.group_by_length:
-            return data.length_grouped_batches(self.train_features.lengths, self.args.batch_size, rng)
-        return data.shuffled_batches(len(self.train_features), self.args.batch_size, rng)
+            return F.length_grouped_batches(self.train_features.lengths, self.args.batch_size, rng)
+        return F.shuffled_batches(len(self.train_features), self.args.batch_size, rng)
 
     # -- one step ---------------------------------------------------------------------------
     def train_step(self, group):
@@ -368,7 +369,7 @@ class Trainer:
         total, losses, n_examples = None, [], 0
         scale = np.float32(1.0 / len(group))
         for idx in group:
-            inputs, labels = data.collate(self.train_features, idx, self.pad_id)
+            inputs, labels = F.collate(self.train_features, idx, self.pad_id)
             loss, _, grads = loss_and_grads(self.model.params, self.model.config, self.task.head,
                                                      inputs, labels, rng=self.rng, training=True)
             losses.append(float(loss))
@@ -684,8 +685,8 @@ def plot_curves(log, path, metric=None, title=None):
 def _prepare(task, source, tokenizer, args, limit, what):
     if source is None:
         return None
-    examples = data.load_examples(task, source, limit=limit)
-    features = data.featurize(task, examples, tokenizer, args.max_length, args.doc_stride)
+    examples = datasets.load_examples(task, source, limit=limit)
+    features = F.featurize(task, examples, tokenizer, args.max_length, args.doc_stride)
     logger.info("%s: %d examples -> %d features (mean %.1f tokens)", what, len(examples),
                 len(features), float(np.mean(features.lengths)))
     return features
@@ -698,10 +699,10 @@ def finetune(task, model, train, dev=None, output_dir="finetune_output", tokeniz
 
     Args:
         task: a preset name ("sst2", "cola", "mrpc", "stsb", "rte", "wnut17", "squad",
-            "cosmosqa") or a data.Task (data.get_task("sst2", text_columns=...)).
+            "cosmosqa") or a datasets.Task (datasets.get_task("sst2", text_columns=...)).
         model: a model folder / Hub id (loaded with the task's head) or a model instance.
         train, dev: a file path (TSV/CSV/JSONL/CoNLL/SQuAD JSON) or a list of examples
-            (dicts with the task's columns; see data.load_examples). dev may be None.
+            (dicts with the task's columns; see datasets.load_examples). dev may be None.
         output_dir: where checkpoints, log.jsonl, curves.png and best/ go.
         tokenizer: an AlbertTokenizerFast, a folder, or None (the model folder).
         resume_from: a checkpoint folder, or "latest" / True for the newest in output_dir
@@ -729,7 +730,7 @@ def finetune(task, model, train, dev=None, output_dir="finetune_output", tokeniz
         raise TypeError(f"finetune() got unknown settings {unknown}; the settings are "
                         f"{[f.name for f in dataclasses.fields(FinetuneArgs)]}")
     args = FinetuneArgs(**kwargs).validate()
-    task = data.get_task(task)
+    task = datasets.get_task(task)
     resume = _resolve_resume(resume_from, output_dir)
     tok = load_tokenizer(tokenizer, resume or model)
     net = load_model(task, resume or model, config_overrides if resume is None else None)
@@ -789,13 +790,13 @@ def add_finetune_arguments(parser):
     """Add the `finetune` sub-command's options to an argparse parser."""
     d = FinetuneArgs()
     p = parser
-    p.add_argument("--task", required=True, choices=sorted(data.TASKS), help="task preset")
+    p.add_argument("--task", required=True, choices=sorted(datasets.TASKS), help="task preset")
     p.add_argument("--model", required=True, help="model folder or Hub id (config.json + model.safetensors)")
     p.add_argument("--tokenizer", default=None, help="tokenizer folder (default: the model folder)")
     p.add_argument("--train", default=None, help="training file (default: the preset's file under --data-dir)")
     p.add_argument("--dev", default=None, help="dev file (default: the preset's file under --data-dir)")
     p.add_argument("--data-dir", default=None,
-                   help=f"folder of the shared data (default: ${data.DATA_ENV} or ../shared/data)")
+                   help=f"folder of the shared data (default: ${datasets.DATA_ENV} or ../shared/data)")
     p.add_argument("--out", required=True, help="output folder (checkpoints, log.jsonl, curves.png, best/)")
     p.add_argument("--epochs", type=float, default=d.epochs)
     p.add_argument("--max-steps", type=int, default=None, help="optimiser steps (overrides --epochs)")
@@ -864,13 +865,13 @@ def finetune_from_namespace(ns):
     logging.basicConfig(format="%(asctime)s %(name)s: %(message)s")     # no-op when already set up
     logging.getLogger("albert_np").setLevel(getattr(logging, ns.log_level))
     try:
-        task = data.get_task(ns.task, text_columns=ns.text_columns, label_column=ns.label_column,
+        task = datasets.get_task(ns.task, text_columns=ns.text_columns, label_column=ns.label_column,
                              labels=ns.labels, format=ns.format)
-        train = ns.train or data.default_data_file(task, "train", ns.data_dir)
-        dev = ns.dev or data.default_data_file(task, "dev", ns.data_dir)
+        train = ns.train or datasets.default_data_file(task, "train", ns.data_dir)
+        dev = ns.dev or datasets.default_data_file(task, "dev", ns.data_dir)
         if train is None:
             raise ValueError(f"--train is required for task {task.name} (no default training file "
-                             f"was found under --data-dir / ${data.DATA_ENV} / ../shared/data)")
+                             f"was found under --data-dir / ${datasets.DATA_ENV} / ../shared/data)")
         overrides = {k: v for k, v in (("hidden_dropout_prob", ns.hidden_dropout),
                                        ("classifier_dropout_prob", ns.classifier_dropout)) if v is not None}
         result = finetune(task, ns.model, train, dev, ns.out, ns.tokenizer, resume_from=ns.resume,

@@ -12,13 +12,14 @@ import sys
 import numpy as np
 import pytest
 
-from albert_np import data, training
+from albert_np import training
+from albert_np import features as F
 from albert_np.config import AlbertConfig
 from albert_np.modeling import AlbertModel
 from albert_np.training import NonFiniteLossError, finetune, finetune_main
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from test_data import make_tokenizer  # noqa: E402
+from test_features import make_tokenizer  # noqa: E402
 
 POSITIVE = ["a good film", "a great movie", "brilliant cast", "funny and fine", "the actors were great",
             "a fine story", "good music", "a brilliant director"]
@@ -192,19 +193,19 @@ def test_bad_data_fails_before_training(folder, tmp_path):
 
 def test_wrong_label_shape_or_dtype_in_a_batch(folder, tmp_path, monkeypatch):
     """Labels that reach the loss with a wrong shape / dtype fail clearly (not deep in NumPy)."""
-    real = data.collate
+    real = F.collate
 
     def float_labels(*args, **kwargs):
         inputs, labels = real(*args, **kwargs)
         return inputs, {"labels": labels["labels"].astype(np.float32)}
-    monkeypatch.setattr(data, "collate", float_labels)
+    monkeypatch.setattr(F, "collate", float_labels)
     with pytest.raises(TypeError, match="labels must hold integers"):
         finetune("sst2", folder, SIXTEEN, None, tmp_path / "x", max_steps=1, **QUIET)
 
     def wrong_shape(*args, **kwargs):
         inputs, labels = real(*args, **kwargs)
         return inputs, {"labels": labels["labels"][:, None]}
-    monkeypatch.setattr(data, "collate", wrong_shape)
+    monkeypatch.setattr(F, "collate", wrong_shape)
     with pytest.raises(ValueError, match=r"labels has shape \(8, 1\); expected \(8,\)"):
         finetune("sst2", folder, SIXTEEN, None, tmp_path / "y", max_steps=1, batch_size=8, **QUIET)
 

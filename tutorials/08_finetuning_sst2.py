@@ -29,7 +29,7 @@ import os
 import tempfile
 
 import albert_np
-from albert_np import data
+from albert_np import datasets
 
 # %% [markdown]
 # ## The data
@@ -46,7 +46,7 @@ from albert_np import data
 # %%
 HERE = os.path.dirname(os.path.abspath(__file__)) if "__file__" in globals() else os.getcwd()
 DATA = os.environ.get("ALBERT_NP_DATA") or os.path.join(HERE, "..", "..", "shared", "data")
-task = data.get_task("sst2")
+task = datasets.get_task("sst2")
 train_file = os.path.join(DATA, task.files[0])
 dev_file = os.path.join(DATA, task.files[1])
 
@@ -70,8 +70,8 @@ else:
     print("SST-2 not found: using the built-in example sentences")
 
 N_TRAIN, N_DEV = 32, 200
-train_examples = data.load_examples(task, train, limit=N_TRAIN)
-dev_examples = data.load_examples(task, dev, limit=N_DEV)
+train_examples = datasets.load_examples(task, train, limit=N_TRAIN)
+dev_examples = datasets.load_examples(task, dev, limit=N_DEV)
 for ex in train_examples[:4]:
     print(ex["label"], ex["text_a"])
 train_pos = np.mean([ex["label"] for ex in train_examples])

@@ -43,14 +43,15 @@ SCRATCH_SEED = 0
 
 def data_files(task, data_dir, work_dir):
     """(train, dev) files for `task`; the SQuAD and Cosmos QA splits are written once to work_dir."""
-    from albert_np import data
+    from albert_np import datasets
     if task in ("sst2", "wnut17"):
-        return data.default_data_file(task, "train", data_dir), data.default_data_file(task, "dev", data_dir)
+        return (datasets.default_data_file(task, "train", data_dir),
+                datasets.default_data_file(task, "dev", data_dir))
     os.makedirs(work_dir, exist_ok=True)
     if task == "squad":
         train, dev = (os.path.join(work_dir, n) for n in ("squad_articles_0-39.json", "squad_articles_40-47.json"))
         if not (os.path.exists(train) and os.path.exists(dev)):
-            data.split_squad_by_article(os.path.join(data_dir, "squad", "dev-v1.1.json"), 40, train, dev)
+            datasets.split_squad_by_article(os.path.join(data_dir, "squad", "dev-v1.1.json"), 40, train, dev)
         return train, dev
     train, dev = (os.path.join(work_dir, n) for n in ("cosmosqa_train.csv", "cosmosqa_dev.csv"))
     if not (os.path.exists(train) and os.path.exists(dev)):
@@ -73,11 +74,11 @@ def data_files(task, data_dir, work_dir):
 
 
 def run(init, task, model_dir, out, data_dir):
-    from albert_np import data
+    from albert_np import datasets
     from albert_np.io import atomic_write_text
     from albert_np.tokenization import AlbertTokenizerFast
     from albert_np.training import finetune, load_model
-    t = data.get_task(task)
+    t = datasets.get_task(task)
     train, dev = data_files(task, data_dir, os.path.join(out, "data"))
     tokenizer = AlbertTokenizerFast.from_pretrained(model_dir)
     net = load_model(t, model_dir)                      # the pretrained body with a new task head

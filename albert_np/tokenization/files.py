@@ -1,0 +1,101 @@
+"""A tokenizer's folder: the files it holds, reading its settings, writing them.
+
+    spiece.model             the SentencePiece model (what transformers 4 loads)
+    tokenizer.json           the same model for the `tokenizers` library (what transformers 5 loads)
+    tokenizer_config.json    do_lower_case, keep_accents, model_max_length, special tokens, ...
+    special_tokens_map.json  the special tokens again ([MASK] with lstrip=True)
+
+Every file is written atomically (albert_np.io), so a folder is never left half-written.
+"""
+import json
+import logging
+import os
+
+from .. import hub
+from ..io import atomic_write_bytes
+from .sentencepiece_proto import sentencepiece_model_from_tokenizer_json, tokenizer_json
+
+logger = logging.getLogger(__name__)
+
+VOCAB_FILE = "spiece.model"
+TOKENIZER_CONFIG_FILE = "tokenizer_config.json"
+SPECIAL_TOKENS_MAP_FILE = "special_tokens_map.json"
+TOKENIZER_JSON_FILE = "tokenizer.json"
+
+SPECIAL_TOKEN_NAMES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_token", "cls_token",
+                       "mask_token")                  # transformers' order, which all_special_tokens keeps
+DEFAULT_MODEL_MAX_LENGTH = 512                        # ALBERT's position table has 512 rows
+
+
+def pretrained_init_kwargs(name_or_path, *, revision=None, cache_dir=None, local_files_only=False,
+                           class_name="AlbertTokenizer"):
+    """AlbertTokenizer's keyword arguments from a folder or a Hub repo (AlbertTokenizer.from_pretrained).
+
+    vocab_file (spiece.model), or model_proto rebuilt from tokenizer.json, plus the settings of
+    special_tokens_map.json and tokenizer_config.json that the tokenizer takes.
+    """
+    def get(filename):
+        return hub.resolve_file(name_or_path, filename, revision=revision, cache_dir=cache_dir,
+                                local_files_only=local_files_only, required=False)
+    settings = {}
+    for filename in (SPECIAL_TOKENS_MAP_FILE, TOKENIZER_CONFIG_FILE):
+        path = get(filename)
+        if path is not None:
+            with open(path, encoding="utf-8") as f:
+                settings.update(json.load(f))
+    init_kwargs = {}
+    vocab_file = get(VOCAB_FILE)
+    if vocab_file is not None:
+        init_kwargs["vocab_file"] = vocab_file
+    else:
+        json_file = get(TOKENIZER_JSON_FILE)
+        if json_file is None:
+            message = (f"{name_or_path!r} has neither {VOCAB_FILE} nor {TOKENIZER_JSON_FILE}: an ALBERT "
+                       f"tokenizer needs its SentencePiece model. Point at a folder written by "
+                       f"save_pretrained (albert_np or transformers), or train one with train_tokenizer()")
+            if not hub.is_local(name_or_path):      # absent, or is the Hub out of reach? ask again
+                try:
+                    hub.resolve_file(name_or_path, VOCAB_FILE, revision=revision, cache_dir=cache_dir,
+                                     local_files_only=local_files_only, required=True)
+                except FileNotFoundError as e:
+                    raise FileNotFoundError(message) from e
+            raise FileNotFoundError(message)
+        init_kwargs["model_proto"], from_json = sentencepiece_model_from_tokenizer_json(json_file)
+        for key, value in from_json.items():
+            settings.setdefault(key, value)
+        logger.info("built the SentencePiece model of %s from its tokenizer.json", name_or_path)
+    known = {"do_lower_case", "remove_space", "keep_accents", "sp_model_kwargs", "model_max_length",
+             "clean_up_tokenization_spaces", "padding_side", *SPECIAL_TOKEN_NAMES}
+    for key, value in settings.items():
+        if key in known and value is not None:
+            init_kwargs[key] = value
+    if init_kwargs.get("model_max_length", 0) > 1e20:   # transformers writes int(1e30) for "none"
+        init_kwargs["model_max_length"] = DEFAULT_MODEL_MAX_LENGTH
+    ignored = sorted(set(settings) - known)
+    if ignored:
+        logger.debug("tokenizer settings not used by %s: %s", class_name, ignored)
+    return init_kwargs
+
+
+def save_pretrained(tok, save_directory):
+    """Write AlbertTokenizer `tok` to a folder (AlbertTokenizer.save_pretrained); returns the paths."""
+    os.makedirs(save_directory, exist_ok=True)
+    added = {str(tok._special_ids[t]): {"content": t, "lstrip": t == tok.mask_token, "normalized": False,
+                                        "rstrip": False, "single_word": False, "special": True}
+             for t in tok.all_special_tokens}
+    config = {"added_tokens_decoder": added, **tok.special_tokens_map,
+              "clean_up_tokenization_spaces": tok.clean_up_tokenization_spaces,
+              "do_lower_case": tok.do_lower_case, "keep_accents": tok.keep_accents,
+              "model_max_length": tok.model_max_length, "padding_side": tok.padding_side,
+              "remove_space": tok.remove_space, "sp_model_kwargs": tok.sp_model_kwargs,
+              "tokenizer_class": "AlbertTokenizer"}
+    special_map = dict(tok.special_tokens_map)
+    special_map["mask_token"] = {"content": tok.mask_token, "lstrip": True, "normalized": False,
+                                 "rstrip": False, "single_word": False}
+    paths = tok.save_vocabulary(save_directory)
+    for name, content in ((TOKENIZER_CONFIG_FILE, config), (SPECIAL_TOKENS_MAP_FILE, special_map),
+                          (TOKENIZER_JSON_FILE, tokenizer_json(tok))):
+        path = os.path.join(save_directory, name)
+        atomic_write_bytes(path, (json.dumps(content, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+        paths += (path,)
+    return paths

@@ -1,0 +1,226 @@
+"""SentencePiece model files without the protobuf library, and their tokenizer.json counterpart.
+
+A spiece.model is a serialised ModelProto (sentencepiece_model.proto): pieces with scores and types,
+a TrainerSpec and a NormalizerSpec. The few fields ALBERT needs are written and read here by hand
+(protobuf's wire format: varints, length-delimited bytes, fixed32 floats).
+
+transformers 5 describes the same tokenizer in the `tokenizers` library's tokenizer.json:
+sentencepiece_model_from_tokenizer_json rebuilds a spiece.model from one, tokenizer_json writes one.
+"""
+import base64
+import json
+
+import numpy as np
+
+from .normalization import SPIECE_UNDERLINE
+
+
+def _varint(n):
+    """Protobuf base-128 varint; negative int32 values take ten bytes, as protobuf writes them."""
+    n &= (1 << 64) - 1
+    out = bytearray()
+    while True:
+        byte, n = n & 0x7F, n >> 7
+        out.append(byte | (0x80 if n else 0))
+        if not n:
+            return bytes(out)
+
+
+def _field_varint(number, value):
+    return _varint(number << 3 | 0) + _varint(int(value))
+
+
+def _field_bytes(number, data):
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return _varint(number << 3 | 2) + _varint(len(data)) + data
+
+
+def _field_float(number, value):
+    return _varint(number << 3 | 5) + np.float32(value).tobytes()      # little-endian fixed32
+
+
+def _read_fields(buf):
+    """Yield (field_number, value) of one protobuf message; value is int or bytes."""
+    pos = 0
+    while pos < len(buf):
+        key, pos = _read_varint(buf, pos)
+        number, wire = key >> 3, key & 7
+        if wire == 0:
+            value, pos = _read_varint(buf, pos)
+        elif wire == 1:
+            value, pos = buf[pos:pos + 8], pos + 8
+        elif wire == 2:
+            size, pos = _read_varint(buf, pos)
+            value, pos = buf[pos:pos + size], pos + size
+        elif wire == 5:
+            value, pos = buf[pos:pos + 4], pos + 4
+        else:
+            raise ValueError(f"unsupported protobuf wire type {wire} in a SentencePiece model")
+        yield number, value
+
+
+def _read_varint(buf, pos):
+    shift = result = 0
+    while True:
+        byte = buf[pos]
+        pos += 1
+        result |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return result, pos
+
+
+# SentencePiece ModelProto field numbers (sentencepiece_model.proto).
+_PIECE_TYPES = {"NORMAL": 1, "UNKNOWN": 2, "CONTROL": 3, "USER_DEFINED": 4, "UNUSED": 5, "BYTE": 6}
+
+
+def sentencepiece_model_proto(pieces, *, precompiled_charsmap=b"", normalizer_name="nmt_nfkc",
+                              add_dummy_prefix=True):
+    """Serialise a unigram SentencePiece ModelProto by hand (no protobuf library needed).
+
+    Args:
+        pieces: list of (piece, score, type) with type a key of _PIECE_TYPES.
+        precompiled_charsmap: the model's normaliser table (bytes); empty for no normalisation.
+    Returns:
+        bytes that SentencePieceProcessor(model_proto=...) loads.
+    """
+    types = [t for _, _, t in pieces]
+    if types.count("UNKNOWN") != 1:
+        raise ValueError(f"a SentencePiece model needs exactly one UNKNOWN piece, got {types.count('UNKNOWN')}")
+    ids = {t: i for i, (_, _, t) in reversed(list(enumerate(pieces)))}
+    pad_id = next((i for i, (p, _, t) in enumerate(pieces) if p == "<pad>" and t == "CONTROL"), -1)
+    out = bytearray()
+    for piece, score, kind in pieces:                 # ModelProto.pieces = 1
+        out += _field_bytes(1, _field_bytes(1, piece) + _field_float(2, score)
+                            + _field_varint(3, _PIECE_TYPES[kind]))
+    trainer = (_field_varint(3, 1) + _field_varint(4, len(pieces))      # model_type UNIGRAM, vocab_size
+               + _field_varint(40, ids["UNKNOWN"]) + _field_varint(41, -1)  # unk_id, bos_id
+               + _field_varint(42, -1) + _field_varint(43, pad_id))       # eos_id, pad_id
+    out += _field_bytes(2, trainer)                   # ModelProto.trainer_spec = 2
+    normalizer = (_field_bytes(1, normalizer_name if precompiled_charsmap else "identity")
+                  + _field_bytes(2, precompiled_charsmap) + _field_varint(3, add_dummy_prefix)
+                  + _field_varint(4, True) + _field_varint(5, True))
+    out += _field_bytes(3, normalizer)                # ModelProto.normalizer_spec = 3
+    return bytes(out)
+
+
+def read_normalizer_spec(model_proto):
+    """The NormalizerSpec of a serialised SentencePiece model, as a dict of the fields we use."""
+    spec = {"name": "", "precompiled_charsmap": b"", "add_dummy_prefix": True}
+    for number, value in _read_fields(model_proto):
+        if number == 3:
+            for field, v in _read_fields(value):
+                if field == 1:
+                    spec["name"] = bytes(v).decode("utf-8")
+                elif field == 2:
+                    spec["precompiled_charsmap"] = bytes(v)
+                elif field == 3:
+                    spec["add_dummy_prefix"] = bool(v)
+    return spec
+
+
+def read_piece_types(model_proto):
+    """Type name ("NORMAL", "CONTROL", "USER_DEFINED", ...) of every piece of a serialised model.
+
+    sentencepiece's Python API has is_control / is_unknown but no is_user_defined, so read the proto.
+    """
+    names = {number: name for name, number in _PIECE_TYPES.items()}
+    types = []
+    for number, value in _read_fields(model_proto):
+        if number == 1:                                   # ModelProto.pieces
+            kind = 1                                      # NORMAL when the field is absent
+            for field, v in _read_fields(value):
+                if field == 3:
+                    kind = v
+            types.append(names.get(kind, "NORMAL"))
+    return types
+
+
+def _find_in_tree(node, type_name):
+    """Depth-first search of a tokenizer.json component tree for dicts with "type" == type_name."""
+    if isinstance(node, dict):
+        if node.get("type") == type_name:
+            yield node
+        for value in node.values():
+            yield from _find_in_tree(value, type_name)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _find_in_tree(value, type_name)
+
+
+def sentencepiece_model_from_tokenizer_json(path):
+    """Rebuild a SentencePiece model from a transformers tokenizer.json with a Unigram model.
+
+    The vocabulary and scores come from model.vocab, the normaliser table from the Precompiled
+    normaliser, piece types from added_tokens (special -> CONTROL, other -> USER_DEFINED).
+    Returns:
+        (model_proto bytes, settings dict with do_lower_case / keep_accents read from the normaliser)
+    """
+    with open(path, encoding="utf-8") as f:
+        spec = json.load(f)
+    model = spec.get("model") or {}
+    if model.get("type") != "Unigram":
+        raise ValueError(f"{path} holds a {model.get('type')!r} model; an ALBERT tokenizer needs a "
+                         f"SentencePiece Unigram model (spiece.model, or tokenizer.json with type Unigram)")
+    vocab = model["vocab"]
+    unk_id = model.get("unk_id")
+    if unk_id is None:
+        raise ValueError(f"{path}: the Unigram model has no unk_id, so no <unk> piece can be defined")
+    kinds = ["NORMAL"] * len(vocab)
+    for token in spec.get("added_tokens") or []:
+        if token["id"] < len(vocab) and vocab[token["id"]][0] == token["content"]:
+            kinds[token["id"]] = "CONTROL" if token.get("special") else "USER_DEFINED"
+    kinds[unk_id] = "UNKNOWN"
+    charsmaps = [n["precompiled_charsmap"] for n in _find_in_tree(spec.get("normalizer"), "Precompiled")]
+    charsmap = base64.b64decode(charsmaps[0]) if charsmaps and charsmaps[0] else b""
+    metaspaces = list(_find_in_tree(spec.get("pre_tokenizer"), "Metaspace"))
+    prepend = (metaspaces[0].get("prepend_scheme", "always") != "never"
+               and metaspaces[0].get("add_prefix_space", True)) if metaspaces else True
+    proto = sentencepiece_model_proto([(p, s, k) for (p, s), k in zip(vocab, kinds)],
+                                      precompiled_charsmap=charsmap, add_dummy_prefix=prepend)
+    normalizer = spec.get("normalizer")
+    settings = {"do_lower_case": any(True for _ in _find_in_tree(normalizer, "Lowercase")),
+                "keep_accents": not any(True for _ in _find_in_tree(normalizer, "StripAccents"))}
+    return proto, settings
+
+
+def tokenizer_json(tok):
+    """The `tokenizers` library's description of AlbertTokenizer `tok` (what transformers 5 loads).
+
+    The inverse of sentencepiece_model_from_tokenizer_json: the same pieces, scores and normaliser.
+    """
+    sp = tok.sp_model
+    normalizer_spec = read_normalizer_spec(tok._model_proto)
+    added = []                         # as transformers' converter: control/unk special, user-defined not
+    for i, kind in enumerate(read_piece_types(tok._model_proto)):
+        if kind in ("CONTROL", "UNKNOWN", "USER_DEFINED"):
+            added.append({"id": i, "content": sp.id_to_piece(i), "single_word": False,
+                          "lstrip": sp.id_to_piece(i) == tok.mask_token, "rstrip": False,
+                          "normalized": False, "special": kind != "USER_DEFINED"})
+    steps = [{"type": "Replace", "pattern": {"String": "``"}, "content": '"'},
+             {"type": "Replace", "pattern": {"String": "''"}, "content": '"'}]
+    if not tok.keep_accents:
+        steps += [{"type": "NFKD"}, {"type": "StripAccents"}]
+    if tok.do_lower_case:
+        steps.append({"type": "Lowercase"})
+    if normalizer_spec["precompiled_charsmap"]:
+        steps.append({"type": "Precompiled", "precompiled_charsmap":
+                      base64.b64encode(normalizer_spec["precompiled_charsmap"]).decode("ascii")})
+    prepend = "always" if normalizer_spec["add_dummy_prefix"] else "never"
+    metaspace = {"type": "Metaspace", "replacement": SPIECE_UNDERLINE, "prepend_scheme": prepend, "split": True}
+    cls_, sep = tok.cls_token, tok.sep_token
+    template = {
+        "type": "TemplateProcessing",
+        "single": [{"SpecialToken": {"id": cls_, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                   {"SpecialToken": {"id": sep, "type_id": 0}}],
+        "pair": [{"SpecialToken": {"id": cls_, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                 {"SpecialToken": {"id": sep, "type_id": 0}}, {"Sequence": {"id": "B", "type_id": 1}},
+                 {"SpecialToken": {"id": sep, "type_id": 1}}],
+        "special_tokens": {t: {"id": t, "ids": [tok._special_ids[t]], "tokens": [t]} for t in (cls_, sep)}}
+    return {"version": "1.0", "truncation": None, "padding": None, "added_tokens": added,
+            "normalizer": {"type": "Sequence", "normalizers": steps},
+            "pre_tokenizer": {"type": "Sequence", "pretokenizers": [{"type": "WhitespaceSplit"}, metaspace]},
+            "post_processor": template, "decoder": metaspace,
+            "model": {"type": "Unigram", "unk_id": tok.unk_token_id, "byte_fallback": False,
+                      "vocab": [[sp.id_to_piece(i), float(sp.get_score(i))] for i in range(len(sp))]}}
