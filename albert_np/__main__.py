@@ -211,11 +211,11 @@ def _info_arguments(p):
 
 
 def _info_main(args):
-    from . import tasks
     from .auto import TASK_OF_CLASS, check_model_type, read_json
     from .hub import resolve_file
     from .modeling import MODEL_CLASSES
-    name = args.model or tasks._default_model()
+    from .tasks.loading import _default_model
+    name = args.model or _default_model()
     hub = dict(revision=args.revision, local_files_only=args.offline)
     config_dict = read_json(name, "config.json", **hub)
     check_model_type(config_dict, name, "info")
