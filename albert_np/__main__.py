@@ -6,6 +6,7 @@
     python -m albert_np qa --question "Where did Ada live?" --context-file story.txt --model path/to/squad
     python -m albert_np embed "first text" "second text" --pooling mean --json
     python -m albert_np info --model path/to/albert-folder
+    python -m albert_np finetune --help      # also: pretrain, pretrain-vocab, pretrain-eval, pretrain-export
 
 --model takes a Hub id or a local folder. A TEXT of "-" reads one text per line
 from standard input. Errors (model not found, Hub unreachable, bad input) print
@@ -16,27 +17,16 @@ import json
 import logging
 import os
 import sys
-from typing import Callable, NamedTuple
 
-if __name__ == "__main__":      # let `import albert_np.__main__` find this module (see register)
-    sys.modules.setdefault("albert_np.__main__", sys.modules[__name__])
+from . import __version__, pretraining, training
+from .auto import TASK_OF_CLASS, check_model_type, read_json
+from .checkpoint import CheckpointError
+from .hub import HubUnreachableError, resolve_file
+from .modeling import MODEL_CLASSES
+from .tasks import TextClassificationPipeline, answer_question, embed, fill_mask, tag_tokens
+from .tasks.loading import _default_model
 
 EXIT_ERROR = 2
-
-
-class Subcommand(NamedTuple):
-    """One subcommand: its --help line, a function adding its options, and its main(args) -> exit code."""
-    help: str
-    add_arguments: Callable
-    main: Callable
-
-
-SUBCOMMANDS = {}     # name -> Subcommand, in --help order
-
-
-def register(name, help, add_arguments, main):
-    """Add a subcommand (also usable from other modules listed in EXTENSION_MODULES)."""
-    SUBCOMMANDS[name] = Subcommand(help, add_arguments, main)
 
 
 # %% Shared options and output ---------------------------------------------------------------------
@@ -86,7 +76,6 @@ def _fill_mask_arguments(p):
 
 
 def _fill_mask_main(args):
-    from .tasks import fill_mask
     texts = read_texts(args.texts)
     result = fill_mask(texts, model=args.model, top_k=args.top_k, targets=args.targets, **task_kwargs(args))
     per_text = [result] if len(texts) == 1 else result      # fill_mask unwraps a list of one text
@@ -113,7 +102,6 @@ def _classify_arguments(p):
 
 
 def _classify_main(args):
-    from .tasks import TextClassificationPipeline
     texts = read_texts(args.texts)
     pipe = TextClassificationPipeline(_required_model(args), **task_kwargs(args))
     result = pipe(texts, text_pair=args.text_pair, function_to_apply=args.function,
@@ -135,7 +123,6 @@ def _tag_arguments(p):
 
 
 def _tag_main(args):
-    from .tasks import tag_tokens
     texts = read_texts(args.texts)
     result = tag_tokens(texts, model=_required_model(args), aggregation_strategy=args.aggregation,
                         **task_kwargs(args))
@@ -165,7 +152,6 @@ def _qa_arguments(p):
 
 
 def _qa_main(args):
-    from .tasks import answer_question
     if args.context_file:
         f = sys.stdin if args.context_file == "-" else open(args.context_file, encoding="utf-8")
         with f:
@@ -196,7 +182,6 @@ def _embed_arguments(p):
 
 
 def _embed_main(args):
-    from .tasks import embed
     texts = read_texts(args.texts)
     vectors = embed(texts, model=args.model, pooling=args.pooling, **task_kwargs(args))
 
@@ -211,11 +196,7 @@ def _info_arguments(p):
 
 
 def _info_main(args):
-    from . import tasks
-    from .auto import TASK_OF_CLASS, check_model_type, read_json
-    from .hub import resolve_file
-    from .modeling import MODEL_CLASSES
-    name = args.model or tasks._default_model()
+    name = args.model or _default_model()
     hub = dict(revision=args.revision, local_files_only=args.offline)
     config_dict = read_json(name, "config.json", **hub)
     check_model_type(config_dict, name, "info")
@@ -247,72 +228,67 @@ def _required_model(args):
     return args.model
 
 
-register("fill-mask", "predict the [MASK] tokens of texts", _fill_mask_arguments, _fill_mask_main)
-register("classify", "label texts (or text pairs)", _classify_arguments, _classify_main)
-register("tag", "tag tokens / find named entities", _tag_arguments, _tag_main)
-register("qa", "answer a question from a context", _qa_arguments, _qa_main)
-register("embed", "one vector per text", _embed_arguments, _embed_main)
-register("info", "a model's config, parameter count and files", _info_arguments, _info_main)
-
-
-# %% Other subcommands: register them here --------------------------------------------------------
-# Add training subcommands (finetune, pretrain, ...) below with
-#     register("finetune", "fine-tune a model on a task", add_arguments, main)
-# where add_arguments(parser) declares the options and main(args) runs and returns an exit code
-# (None = 0). Import heavy modules inside main, so that `python -m albert_np --help` stays fast.
-# A module can also register its own subcommands at import time: list it in EXTENSION_MODULES,
-# and call `from albert_np.__main__ import register` in it.
-EXTENSION_MODULES = ()
-
-
-def _lazy(module, function):
-    """main(args) that imports its module only when the command runs."""
-    def run(args):
-        import importlib
-        return getattr(importlib.import_module(module, __package__), function)(args)
-    return run
-
-
-def _pretraining_arguments(name):
-    def add(parser):
-        from . import pretraining
-        getattr(pretraining, name)(parser)
-    return add
-
-
-def _finetune_arguments(parser):
-    from .training import add_finetune_arguments
-    add_finetune_arguments(parser)
-
-
-register("finetune", "fine-tune a model on a task (sst2, cola, mrpc, stsb, rte, wnut17, squad, cosmosqa)",
-         _finetune_arguments, _lazy(".training", "finetune_from_namespace"))
-register("pretrain", "pretrain ALBERT (MLM + SOP) on the shared corpus; resumes from --out",
-         _pretraining_arguments("add_pretrain_arguments"), _lazy(".pretraining", "pretrain_main"))
-register("pretrain-vocab", "train the SentencePiece vocabulary of the pretraining corpus",
-         _pretraining_arguments("add_vocab_arguments"), _lazy(".pretraining", "vocab_main"))
-register("pretrain-export", "ship a pretraining checkpoint: fp16 weights, tokenizer, model card",
-         _pretraining_arguments("add_export_arguments"), _lazy(".pretraining", "export_main"))
-register("pretrain-eval", "masked-token and sentence-order accuracy on held-out text",
-         _pretraining_arguments("add_eval_arguments"), _lazy(".pretraining", "eval_main"))
-
-
 # %% Entry point -----------------------------------------------------------------------------------
 
 def build_parser():
-    import importlib
-    for module in EXTENSION_MODULES:
-        importlib.import_module(module)
-    from . import __version__
+    """The argument parser: one subparser per command, its main function set as args.func.
+
+    A command is a pair of functions: one adding its options to its subparser, and
+    main(args) returning the exit status (None means 0).
+    """
     parser = argparse.ArgumentParser(prog="python -m albert_np", description=__doc__.split("\n\n")[0],
                                      epilog="Run `python -m albert_np COMMAND --help` for a command's options.")
     parser.add_argument("--version", action="version", version=f"albert_np {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what is loaded")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, command in SUBCOMMANDS.items():
-        p = sub.add_parser(name, help=command.help, description=command.help)
-        command.add_arguments(p)
+
+    def command(name, help):
+        return sub.add_parser(name, help=help, description=help)
+
+    p = command("fill-mask", "predict the [MASK] tokens of texts")
+    _fill_mask_arguments(p)
+    p.set_defaults(func=_fill_mask_main)
+
+    p = command("classify", "label texts (or text pairs)")
+    _classify_arguments(p)
+    p.set_defaults(func=_classify_main)
+
+    p = command("tag", "tag tokens / find named entities")
+    _tag_arguments(p)
+    p.set_defaults(func=_tag_main)
+
+    p = command("qa", "answer a question from a context")
+    _qa_arguments(p)
+    p.set_defaults(func=_qa_main)
+
+    p = command("embed", "one vector per text")
+    _embed_arguments(p)
+    p.set_defaults(func=_embed_main)
+
+    p = command("info", "a model's config, parameter count and files")
+    _info_arguments(p)
+    p.set_defaults(func=_info_main)
+
+    p = command("finetune", "fine-tune a model on a task (sst2, cola, mrpc, stsb, rte, wnut17, squad, cosmosqa)")
+    training.add_finetune_arguments(p)
+    p.set_defaults(func=training.finetune_from_namespace)
+
+    p = command("pretrain", "pretrain ALBERT (MLM + SOP) on the shared corpus; resumes from --out")
+    pretraining.add_pretrain_arguments(p)
+    p.set_defaults(func=pretraining.pretrain_main)
+
+    p = command("pretrain-vocab", "train the SentencePiece vocabulary of the pretraining corpus")
+    pretraining.add_vocab_arguments(p)
+    p.set_defaults(func=pretraining.vocab_main)
+
+    p = command("pretrain-export", "ship a pretraining checkpoint: fp16 weights, tokenizer, model card")
+    pretraining.add_export_arguments(p)
+    p.set_defaults(func=pretraining.export_main)
+
+    p = command("pretrain-eval", "masked-token and sentence-order accuracy on held-out text")
+    pretraining.add_eval_arguments(p)
+    p.set_defaults(func=pretraining.eval_main)
     return parser
 
 
@@ -325,10 +301,8 @@ def main(argv=None):
         return EXIT_ERROR
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="albert_np: %(message)s")
-    from .checkpoint import CheckpointError
-    from .hub import HubUnreachableError
     try:
-        return SUBCOMMANDS[args.command].main(args) or 0
+        return args.func(args) or 0
     except (HubUnreachableError, FileNotFoundError, CheckpointError, ValueError, TypeError) as e:
         if args.debug:
             raise

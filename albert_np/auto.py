@@ -23,6 +23,7 @@ from .io import read_json_object
 from .modeling import (AlbertForMaskedLM, AlbertForMultipleChoice, AlbertForPreTraining,
                        AlbertForQuestionAnswering, AlbertForSequenceClassification,
                        AlbertForTokenClassification, AlbertModel)
+from .tokenization import AlbertTokenizer, AlbertTokenizerFast
 
 logger = logging.getLogger(__name__)
 
@@ -101,7 +102,6 @@ class AutoTokenizer:
         Checks config.json's model_type when the folder has one, and
         tokenizer_config.json's tokenizer_class when it names one.
         """
-        from .tokenization import AlbertTokenizer, AlbertTokenizerFast
         hub = _hub_kwargs(kwargs)
         config = read_json(name_or_path, "config.json", required=False, **hub)
         if config is not None:
@@ -163,27 +163,39 @@ def _check_device(device, name="device"):
     raise ValueError(f"{name}={device!r}: albert_np computes with NumPy on the CPU; leave {name} unset")
 
 
-def _auto(name, model_class, doc):
-    return type(name, (_AutoModel,), {"model_class": model_class, "__doc__": doc, "__module__": __name__})
+class AutoModel(_AutoModel):
+    """AutoModel.from_pretrained(name) -> AlbertModel."""
+    model_class = AlbertModel
 
 
-AutoModel = _auto("AutoModel", AlbertModel, "AutoModel.from_pretrained(name) -> AlbertModel.")
-AutoModelForPreTraining = _auto("AutoModelForPreTraining", AlbertForPreTraining,
-                                "AutoModelForPreTraining.from_pretrained(name) -> AlbertForPreTraining.")
-AutoModelForMaskedLM = _auto("AutoModelForMaskedLM", AlbertForMaskedLM,
-                             "AutoModelForMaskedLM.from_pretrained(name) -> AlbertForMaskedLM.")
-AutoModelForSequenceClassification = _auto(
-    "AutoModelForSequenceClassification", AlbertForSequenceClassification,
-    "AutoModelForSequenceClassification.from_pretrained(name) -> AlbertForSequenceClassification.")
-AutoModelForTokenClassification = _auto(
-    "AutoModelForTokenClassification", AlbertForTokenClassification,
-    "AutoModelForTokenClassification.from_pretrained(name) -> AlbertForTokenClassification.")
-AutoModelForQuestionAnswering = _auto(
-    "AutoModelForQuestionAnswering", AlbertForQuestionAnswering,
-    "AutoModelForQuestionAnswering.from_pretrained(name) -> AlbertForQuestionAnswering.")
-AutoModelForMultipleChoice = _auto(
-    "AutoModelForMultipleChoice", AlbertForMultipleChoice,
-    "AutoModelForMultipleChoice.from_pretrained(name) -> AlbertForMultipleChoice.")
+class AutoModelForPreTraining(_AutoModel):
+    """AutoModelForPreTraining.from_pretrained(name) -> AlbertForPreTraining."""
+    model_class = AlbertForPreTraining
+
+
+class AutoModelForMaskedLM(_AutoModel):
+    """AutoModelForMaskedLM.from_pretrained(name) -> AlbertForMaskedLM."""
+    model_class = AlbertForMaskedLM
+
+
+class AutoModelForSequenceClassification(_AutoModel):
+    """AutoModelForSequenceClassification.from_pretrained(name) -> AlbertForSequenceClassification."""
+    model_class = AlbertForSequenceClassification
+
+
+class AutoModelForTokenClassification(_AutoModel):
+    """AutoModelForTokenClassification.from_pretrained(name) -> AlbertForTokenClassification."""
+    model_class = AlbertForTokenClassification
+
+
+class AutoModelForQuestionAnswering(_AutoModel):
+    """AutoModelForQuestionAnswering.from_pretrained(name) -> AlbertForQuestionAnswering."""
+    model_class = AlbertForQuestionAnswering
+
+
+class AutoModelForMultipleChoice(_AutoModel):
+    """AutoModelForMultipleChoice.from_pretrained(name) -> AlbertForMultipleChoice."""
+    model_class = AlbertForMultipleChoice
 
 
 # %% pipeline() ------------------------------------------------------------------------------------

@@ -50,6 +50,33 @@ def float32_to_bf16(x):
     return out
 
 
+def _read_header(f, path, size):
+    """(header dict without __metadata__, header length n) of an open .safetensors file.
+
+    Layout: 8 bytes little-endian n, n bytes of JSON {name: {dtype, shape, data_offsets}}, then the data.
+    """
+    head = f.read(8)
+    if len(head) < 8:
+        raise CheckpointError(f"{path} is not a safetensors file: only {size} bytes long")
+    (n,) = struct.unpack("<Q", head)
+    if n > size - 8 or n > 100_000_000:
+        raise CheckpointError(f"{path} is truncated or not a safetensors file "
+                              f"(header claims {n} bytes, the file has {size})")
+    try:
+        header = json.loads(f.read(n))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{path}: unreadable safetensors header ({e})") from e
+    header.pop("__metadata__", None)
+    return header, n
+
+
+def safetensors_shapes(path):
+    """{tensor name: shape tuple} of a .safetensors file, from its header only (no data read)."""
+    with open(path, "rb") as f:
+        header, _ = _read_header(f, path, os.path.getsize(path))
+    return {name: tuple(info["shape"]) for name, info in header.items()}
+
+
 def read_safetensors(path, dtype=np.float32):
     """Read every tensor of a .safetensors file; floats cast to `dtype`.
 
@@ -58,20 +85,9 @@ def read_safetensors(path, dtype=np.float32):
     """
     size = os.path.getsize(path)
     with open(path, "rb") as f:
-        head = f.read(8)
-        if len(head) < 8:
-            raise CheckpointError(f"{path} is not a safetensors file: only {size} bytes long")
-        (n,) = struct.unpack("<Q", head)
-        if n > size - 8 or n > 100_000_000:
-            raise CheckpointError(f"{path} is truncated or not a safetensors file "
-                                  f"(header claims {n} bytes, the file has {size})")
-        try:
-            header = json.loads(f.read(n))
-        except (UnicodeDecodeError, json.JSONDecodeError) as e:
-            raise CheckpointError(f"{path}: unreadable safetensors header ({e})") from e
+        header, n = _read_header(f, path, size)
         data = bytearray(size - 8 - n)              # one writable buffer: tensors are views of it
         f.readinto(data)
-    header.pop("__metadata__", None)
     out = {}
     for name, info in header.items():
         kind, shape, (start, end) = info["dtype"], info["shape"], info["data_offsets"]

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from albert_np import tasks
+from albert_np.tasks import loading
 from albert_np.modeling import AlbertForQuestionAnswering, AlbertForSequenceClassification
 from albert_np.ops import softmax
 from albert_np.tokenization import AlbertTokenizerFast
@@ -82,8 +83,8 @@ def test_fill_mask_multi_piece_target_warns(caplog):
 
 
 def test_fill_mask_default_model_is_announced(monkeypatch, caplog):
-    monkeypatch.setattr(tasks, "DEFAULT_MODEL", MLM)
-    monkeypatch.setattr(tasks, "_default_announced", False)
+    monkeypatch.setattr(loading, "DEFAULT_MODEL", MLM)
+    monkeypatch.setattr(loading, "_default_announced", False)
     with caplog.at_level(logging.WARNING, logger="albert_np.tasks"):
         out = tasks.fill_mask("john and emma lived in [MASK] before the war", top_k=2)
     assert "No model given: using the default" in caplog.text
@@ -92,10 +93,10 @@ def test_fill_mask_default_model_is_announced(monkeypatch, caplog):
 
 
 def test_the_hub_default_is_announced_by_name(monkeypatch, caplog):
-    monkeypatch.setattr(tasks, "DEFAULT_MODEL", tasks.HUB_DEFAULT)
-    monkeypatch.setattr(tasks, "_default_announced", False)
+    monkeypatch.setattr(loading, "DEFAULT_MODEL", tasks.HUB_DEFAULT)
+    monkeypatch.setattr(loading, "_default_announced", False)
     with caplog.at_level(logging.WARNING, logger="albert_np.tasks"):
-        assert tasks._default_model() == "albert/albert-base-v2"
+        assert loading._default_model() == "albert/albert-base-v2"
     assert "No model given: using the default albert/albert-base-v2" in caplog.text
 
 

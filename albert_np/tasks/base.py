@@ -1,0 +1,169 @@
+"""What every pipeline shares: the Pipeline base class, batching, input checks, the bare encoder.
+
+How a list is run (`run_batched`): every input is tokenised on its own, the
+inputs are sorted by length and cut into batches of `batch_size`, each batch is
+padded only to its own longest row, and the results are put back in input
+order. Lists of PROGRESS_MIN_ITEMS or more show a progress bar.
+"""
+import inspect
+
+import numpy as np
+
+from ..inputs import check_inputs
+from ..model import albert_model
+from ..progress import progress_bar
+from .loading import resolve
+
+DEFAULT_BATCH_SIZE = 8
+
+
+# %% Batches -------------------------------------------------------------------------------------
+
+def pad_batch(rows, pad_id):
+    """Stack feature dicts into padded arrays: input_ids, attention_mask, token_type_ids  (B, T).
+
+    rows: dicts with "input_ids" and "token_type_ids" lists. Pads on the right.
+    """
+    T = max(len(r["input_ids"]) for r in rows)
+    ids = np.full((len(rows), T), pad_id, dtype=np.int64)
+    types = np.zeros((len(rows), T), dtype=np.int64)
+    mask = np.zeros((len(rows), T), dtype=np.int64)
+    for b, r in enumerate(rows):
+        n = len(r["input_ids"])
+        ids[b, :n] = r["input_ids"]
+        types[b, :n] = r["token_type_ids"]
+        mask[b, :n] = 1
+    return {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+
+
+def run_batched(items, step, *, size, group=None, batch_size=DEFAULT_BATCH_SIZE, progress=None,
+                desc="albert_np"):
+    """Apply `step` to length-sorted batches of `items`; return its results in input order.
+
+    step(list of items) -> list of results, one per item (same order).
+    size(item) -> int: the padded length an item needs; items are sorted by it so
+    that each batch pads little. group(item) -> key: items with different keys
+    never share a batch (e.g. a different number of choices).
+    progress: None shows a tqdm bar for PROGRESS_MIN_ITEMS items or more; True/False force it.
+    """
+    if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    key = (lambda i: (group(items[i]), size(items[i]))) if group else (lambda i: size(items[i]))
+    order = sorted(range(len(items)), key=key)
+    batches, current = [], []
+    for i in order:
+        if current and (len(current) == batch_size or group and group(items[i]) != group(items[current[0]])):
+            batches.append(current)
+            current = []
+        current.append(i)
+    if current:
+        batches.append(current)
+    bar = progress_bar(len(items), desc, enabled=progress)
+    results = [None] * len(items)
+    for batch in batches:
+        for i, result in zip(batch, step([items[i] for i in batch])):
+            results[i] = result
+        bar.update(len(batch))
+    bar.close()
+    return results
+
+
+def split_rows(encoding, n_rows):
+    """Split a (list-valued) BatchEncoding into one dict per row, with word and sequence ids."""
+    rows = []
+    for i in range(n_rows):
+        row = {"input_ids": encoding["input_ids"][i], "token_type_ids": encoding["token_type_ids"][i],
+               "word_ids": encoding.word_ids(i), "sequence_ids": encoding.sequence_ids(i)}
+        if "offset_mapping" in encoding:
+            row["offsets"] = [tuple(o) for o in encoding["offset_mapping"][i]]
+        if "overflow_to_sample_mapping" in encoding:
+            row["sample"] = encoding["overflow_to_sample_mapping"][i]
+        rows.append(row)
+    return rows
+
+
+# %% The bare encoder ----------------------------------------------------------------------------
+
+def encoder_params(model):
+    """The encoder's parameter sub-dict of any albert_np model (AlbertModel or a head model)."""
+    return model.params["albert"] if model.head else model.params
+
+
+def encode(model, batch):
+    """last_hidden_state (B, T, H) of a padded batch, through the bare encoder of any model."""
+    args = check_inputs(model.config, batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
+    return albert_model(encoder_params(model), model.config, **args)["last_hidden_state"]
+
+
+# %% Input checks --------------------------------------------------------------------------------
+
+def as_text_list(texts, name="texts"):
+    """(list of str, was_single) from one str or a non-empty list of str."""
+    if isinstance(texts, str):
+        return [texts], True
+    if isinstance(texts, (list, tuple)):
+        if not texts:
+            raise ValueError(f"{name} is an empty list: give at least one text")
+        for i, t in enumerate(texts):
+            if not isinstance(t, str):
+                raise TypeError(f"{name}[{i}] must be a str, got {type(t).__name__}: {t!r:.80}")
+        return list(texts), False
+    raise TypeError(f"{name} must be a str or a list of str, got {type(texts).__name__}")
+
+
+def check_top_k(top_k, allow_none=False):
+    """ValueError unless top_k is an int >= 1 (or None, when allowed)."""
+    if top_k is None and allow_none:
+        return
+    if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
+        raise ValueError(f"top_k must be an int >= 1, got {top_k!r}")
+
+
+def max_input_length(model, tokenizer):
+    """The most tokens one input may have: the smaller of the model's and the tokenizer's limits."""
+    return min(model.config.max_position_embeddings, tokenizer.model_max_length)
+
+
+# %% The base class ------------------------------------------------------------------------------
+
+class Pipeline:
+    """A task bound to a model and tokenizer; call it like a transformers pipeline.
+
+    Args:
+        model: Hub id, folder, or loaded albert_np model (None: the task's default model).
+        tokenizer: None (the model's own), a Hub id / folder, or a loaded tokenizer.
+        revision, local_files_only: passed to the loaders.
+        dtype: "auto" (float32) or float32 / float64.
+        batch_size: inputs run together (after sorting by length).
+        progress: None (a progress bar for long lists), True or False.
+        call_defaults: default options of every call, e.g. top_k=3 (keywords of `run`).
+    """
+
+    task = None
+
+    def __init__(self, model=None, tokenizer=None, *, revision=None, dtype="auto", local_files_only=False,
+                 batch_size=DEFAULT_BATCH_SIZE, progress=None, **call_defaults):
+        takes = inspect.signature(self.run).parameters
+        unknown = sorted(set(call_defaults) - set(takes))
+        if unknown:
+            raise TypeError(f"{type(self).__name__} has no option {', '.join(unknown)}; "
+                            f"its calls take {', '.join(takes)}")
+        self.model, self.tokenizer = resolve(self.task, model, tokenizer, revision=revision, dtype=dtype,
+                                             local_files_only=local_files_only)
+        self.batch_size = batch_size
+        self.progress = progress
+        self.call_defaults = call_defaults
+
+    def __call__(self, *args, **kwargs):
+        """Run the task (see `run` for the arguments); options given at construction are the defaults."""
+        return self.run(*args, **{**self.call_defaults, **kwargs})
+
+    def _run(self, items, step, size=None, group=None, batch_size=None):
+        return run_batched(items, step, size=size or (lambda r: len(r["input_ids"])), group=group,
+                           batch_size=batch_size or self.batch_size, progress=self.progress, desc=self.task)
+
+    def _batch(self, rows):
+        return pad_batch(rows, self.tokenizer.pad_token_id)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(model={self.model!r}, tokenizer={type(self.tokenizer).__name__})"

@@ -1,0 +1,116 @@
+"""fill-mask: the likeliest tokens for each [MASK] of a text (masked-LM head)."""
+import logging
+
+import numpy as np
+
+from ..model import mlm_head
+from ..ops import activation, softmax
+from .base import DEFAULT_BATCH_SIZE, Pipeline, as_text_list, check_top_k, encode, max_input_length, split_rows
+
+logger = logging.getLogger(__name__)
+
+
+class FillMaskPipeline(Pipeline):
+    """Predict the [MASK] tokens of texts. Matches: transformers FillMaskPipeline (5.x)."""
+
+    task = "fill-mask"
+
+    def run(self, inputs, top_k=5, targets=None, batch_size=None):
+        """Top-k fillers for every [MASK] of one text or a list of texts.
+
+        Args:
+            inputs: str or list of str; each holds one or more [MASK] (tokenizer.mask_token).
+            top_k: fillers per mask (at most the number of targets, when given).
+            targets: str or list of str restricting the candidates. A target that is
+                not a vocabulary piece is tokenised and its first piece used, with a warning.
+        Returns (as transformers):
+            one text, one mask:   [{"score", "token", "token_str", "sequence"}, ...] best first
+            one text, n masks:    a list per mask (sequences then keep the special tokens, as HF)
+            list of texts:        a list of the above; a list of one text is returned unwrapped.
+        """
+        texts, single = as_text_list(inputs, "inputs")
+        check_top_k(top_k)
+        tok = self.tokenizer
+        target_ids = None if targets is None else self.target_ids(targets)
+        enc = tok(texts, truncation=True, max_length=max_input_length(self.model, tok))
+        rows = split_rows(enc, len(texts))
+        for text, row in zip(texts, rows):
+            row["masks"] = [i for i, t in enumerate(row["input_ids"]) if t == tok.mask_token_id]
+            if not row["masks"]:
+                raise ValueError(f"no {tok.mask_token} in {text!r:.100}: put the mask token "
+                                 f"{tok.mask_token!r} where the missing word goes")
+        probs = self._run(rows, self._mask_probs, batch_size=batch_size)
+        results = [self._postprocess(row, p, top_k, target_ids) for row, p in zip(rows, probs)]
+        return results[0] if single or len(results) == 1 else results
+
+    def _mask_probs(self, rows):
+        """Softmax over the vocabulary at each mask position: one (masks, V) array per row.
+
+        The MLM head runs on the mask positions only (the other positions are never read).
+        """
+        batch = self._batch(rows)
+        h = encode(self.model, batch)                                     # (B, T, H)
+        b_idx = np.concatenate([[b] * len(r["masks"]) for b, r in enumerate(rows)]).astype(np.int64)
+        t_idx = np.concatenate([r["masks"] for r in rows]).astype(np.int64)
+        c = self.model.config
+        logits = mlm_head(h[b_idx, t_idx], **self.model.params["predictions"],
+                          act=activation(c.hidden_act), eps=c.layer_norm_eps)   # (M, H) -> (M, V)
+        probs = softmax(logits, axis=-1)
+        return np.split(probs, np.cumsum([len(r["masks"]) for r in rows])[:-1])
+
+    def _postprocess(self, row, probs, top_k, target_ids):
+        tok = self.tokenizer
+        if target_ids is not None:
+            probs = probs[:, target_ids]                                  # (masks, targets)
+            top_k = min(top_k, len(target_ids))
+        single_mask = len(row["masks"]) == 1
+        out = []
+        for position, p in zip(row["masks"], probs):
+            best = np.argsort(-p, kind="stable")[:top_k]
+            fills = []
+            for j in best:
+                token = int(target_ids[j]) if target_ids is not None else int(j)
+                ids = list(row["input_ids"])
+                ids[position] = token
+                fills.append({"score": float(p[j]), "token": token, "token_str": tok.decode([token]),
+                              "sequence": tok.decode(ids, skip_special_tokens=single_mask)})
+            out.append(fills)
+        return out[0] if single_mask else out
+
+    def target_ids(self, targets):
+        """Vocabulary ids of the targets (duplicates dropped), as transformers resolves them."""
+        targets = [targets] if isinstance(targets, str) else targets
+        if not isinstance(targets, (list, tuple)) or not all(isinstance(t, str) for t in targets):
+            raise TypeError(f"targets must be a str or a list of str, got {targets!r:.100}")
+        tok = self.tokenizer
+        vocab = tok.get_vocab()
+        ids = []
+        for target in targets:
+            if target in vocab:
+                ids.append(vocab[target])
+                continue
+            pieces = tok(target, add_special_tokens=False)["input_ids"]
+            if not pieces:
+                logger.warning("target %r is empty after tokenisation: ignored", target)
+                continue
+            logger.warning("target %r is not a vocabulary piece: using its first piece %r%s", target,
+                           tok.convert_ids_to_tokens(pieces[0]),
+                           f" (it has {len(pieces)} pieces)" if len(pieces) > 1 else "")
+            ids.append(pieces[0])
+        ids = list(dict.fromkeys(ids))
+        if not ids:
+            raise ValueError(f"none of the targets {targets!r} gives a vocabulary piece: pass at least one word")
+        return np.asarray(ids, dtype=np.int64)
+
+
+def fill_mask(text, model=None, top_k=5, targets=None, *, tokenizer=None, batch_size=DEFAULT_BATCH_SIZE,
+              **load_kwargs):
+    """Fill the [MASK] tokens of `text` (str or list of str): transformers' fill-mask pipeline.
+
+        fill_mask("Paris is the [MASK] of France.")
+        [{'score': 0.9, 'token': 1057, 'token_str': 'capital', 'sequence': 'paris is the capital of france.'}, ...]
+
+    model: Hub id, folder or loaded AlbertForMaskedLM / AlbertForPreTraining; None
+    uses DEFAULT_MODEL. See FillMaskPipeline.__call__ for targets and the output nesting.
+    """
+    return FillMaskPipeline(model, tokenizer, batch_size=batch_size, **load_kwargs).run(text, top_k, targets)

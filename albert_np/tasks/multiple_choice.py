@@ -1,0 +1,70 @@
+"""multiple-choice: rank the choices that answer or continue a prompt."""
+import numpy as np
+
+from ..ops import softmax
+from .base import DEFAULT_BATCH_SIZE, Pipeline, as_text_list, max_input_length, split_rows
+
+
+class MultipleChoicePipeline(Pipeline):
+    """Pick the best continuation or answer among choices (no transformers pipeline exists).
+
+    Each choice is encoded with the prompt as a pair "[CLS] prompt [SEP] choice [SEP]"
+    (SWAG's convention, as AlbertForMultipleChoice is trained); the scores are the
+    softmax of the model's logits over the choices.
+    """
+
+    task = "multiple-choice"
+
+    def run(self, prompt, choices, batch_size=None):
+        """Choices ranked by probability.
+
+        Args:
+            prompt: str, or a list of prompts.
+            choices: list of str (for one prompt), or a list of lists (one per prompt).
+        Returns:
+            [{"choice", "index", "score"}, ...] best first (index: position in `choices`);
+            a list of these for a list of prompts.
+        """
+        if isinstance(prompt, str):
+            prompts, choice_lists, single = [prompt], [choices], True
+        else:
+            prompts, _ = as_text_list(prompt, "prompt")
+            choice_lists, single = choices, False
+            if not isinstance(choice_lists, (list, tuple)) or len(choice_lists) != len(prompts):
+                raise ValueError(f"{len(prompts)} prompts need {len(prompts)} lists of choices, "
+                                 f"got {choices!r:.100}")
+        for i, options in enumerate(choice_lists):
+            if isinstance(options, str) or not isinstance(options, (list, tuple)):
+                raise TypeError(f"choices must be a list of str per prompt, got {options!r:.80}")
+            as_text_list(list(options), "choices")
+            if len(options) < 2:
+                raise ValueError(f"prompt {i} has {len(options)} choice(s): give at least two")
+        tok = self.tokenizer
+        max_length = max_input_length(self.model, tok)
+        items = []
+        for p, options in zip(prompts, choice_lists):
+            enc = tok([p] * len(options), list(options), truncation="only_first", max_length=max_length)
+            items.append(split_rows(enc, len(options)))
+        logits = self._run(items, self._choice_logits, size=lambda it: max(len(r["input_ids"]) for r in it),
+                           group=len, batch_size=batch_size)
+        results = []
+        for options, row in zip(choice_lists, logits):
+            probs = softmax(row)
+            order = np.argsort(-probs, kind="stable")
+            results.append([{"choice": options[i], "index": int(i), "score": float(probs[i])} for i in order])
+        return results[0] if single else results
+
+    def _choice_logits(self, items):
+        C = len(items[0])
+        batch = self._batch([row for item in items for row in item])       # (B*C, T)
+        shaped = {k: v.reshape(len(items), C, -1) for k, v in batch.items()}   # (B, C, T)
+        return list(self.model(**shaped).logits)                          # (B, C)
+
+
+def choose(prompt, choices, model, *, tokenizer=None, batch_size=DEFAULT_BATCH_SIZE, **load_kwargs):
+    """Rank `choices` as answers to / continuations of `prompt` with a multiple-choice model.
+
+        choose("The man lit the match.", ["The room got brighter.", "The room got colder."], model=...)
+        [{'choice': 'The room got brighter.', 'index': 0, 'score': 0.8}, {...}]
+    """
+    return MultipleChoicePipeline(model, tokenizer, batch_size=batch_size, **load_kwargs).run(prompt, choices)
