@@ -9,6 +9,7 @@ import json
 import logging
 import os
 
+from .hub import resolve_file
 from .io import atomic_write_text, read_json_object
 from .losses import PROBLEM_TYPES
 from .ops import ACTIVATIONS
@@ -184,7 +185,6 @@ class AlbertConfig:
     def from_pretrained(cls, name_or_path, revision=None, cache_dir=None, local_files_only=False,
                         **overrides):
         """Read config.json from a folder or a Hub repo; keyword overrides win."""
-        from .hub import resolve_file
         path = resolve_file(name_or_path, "config.json", revision=revision, cache_dir=cache_dir,
                             local_files_only=local_files_only)
         config = cls.from_json_file(path)

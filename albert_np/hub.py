@@ -9,6 +9,7 @@ import functools
 import logging
 import os
 import socket
+from urllib.parse import urlparse
 
 logger = logging.getLogger(__name__)
 
@@ -66,8 +67,8 @@ def hub_reachable(timeout=3.0):
     huggingface_hub retries an unreachable Hub for about 25 s before giving up;
     this probe lets an offline machine fall back to the local cache at once.
     """
-    from urllib.parse import urlparse
-
+    # huggingface_hub's modules are imported on first Hub use, not at the top: its
+    # errors/download path pulls in httpx, about 80 ms measured, which a local folder never needs
     from huggingface_hub import constants
     if constants.HF_HUB_OFFLINE:
         return False
@@ -82,7 +83,7 @@ def hub_reachable(timeout=3.0):
 
 def _hub_download(repo_id, filename, *, revision, cache_dir, local_files_only, required):
     """hf_hub_download with messages that say what to do when it fails."""
-    import huggingface_hub
+    import huggingface_hub                  # on first Hub use only (see hub_reachable)
     from huggingface_hub import errors
 
     offline = local_files_only or not hub_reachable()
