@@ -275,26 +275,26 @@ def _lazy(module, function):
 
 def _pretraining_arguments(name):
     def add(parser):
-        from . import pretraining
-        getattr(pretraining, name)(parser)
+        from . import pretrain
+        getattr(pretrain, name)(parser)
     return add
 
 
 def _finetune_arguments(parser):
-    from .training import add_finetune_arguments
+    from .finetune import add_finetune_arguments
     add_finetune_arguments(parser)
 
 
 register("finetune", "fine-tune a model on a task (sst2, cola, mrpc, stsb, rte, wnut17, squad, cosmosqa)",
-         _finetune_arguments, _lazy(".training", "finetune_from_namespace"))
+         _finetune_arguments, _lazy(".finetune", "finetune_from_namespace"))
 register("pretrain", "pretrain ALBERT (MLM + SOP) on the shared corpus; resumes from --out",
-         _pretraining_arguments("add_pretrain_arguments"), _lazy(".pretraining", "pretrain_main"))
+         _pretraining_arguments("add_pretrain_arguments"), _lazy(".pretrain", "pretrain_main"))
 register("pretrain-vocab", "train the SentencePiece vocabulary of the pretraining corpus",
-         _pretraining_arguments("add_vocab_arguments"), _lazy(".pretraining", "vocab_main"))
+         _pretraining_arguments("add_vocab_arguments"), _lazy(".pretrain", "vocab_main"))
 register("pretrain-export", "ship a pretraining checkpoint: fp16 weights, tokenizer, model card",
-         _pretraining_arguments("add_export_arguments"), _lazy(".pretraining", "export_main"))
+         _pretraining_arguments("add_export_arguments"), _lazy(".pretrain", "export_main"))
 register("pretrain-eval", "masked-token and sentence-order accuracy on held-out text",
-         _pretraining_arguments("add_eval_arguments"), _lazy(".pretraining", "eval_main"))
+         _pretraining_arguments("add_eval_arguments"), _lazy(".pretrain", "eval_main"))
 
 
 # %% Entry point -----------------------------------------------------------------------------------

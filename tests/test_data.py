@@ -12,7 +12,7 @@ import pytest
 from albert_np import data
 from albert_np import metrics as M
 from albert_np.config import AlbertConfig
-from albert_np.training import evaluate, model_class
+from albert_np.finetune import evaluate, model_class
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED = os.path.join(HERE, "..", "..", "shared", "data")
