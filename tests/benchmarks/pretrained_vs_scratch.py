@@ -76,7 +76,7 @@ def run(init, task, model_dir, out, data_dir):
     from albert_np import data
     from albert_np.io import atomic_write_text
     from albert_np.tokenization import AlbertTokenizerFast
-    from albert_np.training import finetune, load_model
+    from albert_np.finetune import finetune, load_model
     t = data.get_task(task)
     train, dev = data_files(task, data_dir, os.path.join(out, "data"))
     tokenizer = AlbertTokenizerFast.from_pretrained(model_dir)
