@@ -28,7 +28,8 @@ from typing import Optional
 
 import numpy as np
 
-from . import data
+from . import data, modeling
+from .tokenization import AlbertTokenizerFast
 from .train import (LOG_FILE, STATE_FILE, LoopArgs, NonFiniteLossError, Trainer, latest_checkpoint,
                     list_checkpoints, plot_curves)
 
@@ -132,7 +133,6 @@ class FinetuneResult:
 
 def model_class(head):
     """The modeling class of a task head."""
-    from . import modeling
     return {"sequence": modeling.AlbertForSequenceClassification,
             "token": modeling.AlbertForTokenClassification,
             "qa": modeling.AlbertForQuestionAnswering,
@@ -169,7 +169,6 @@ def load_tokenizer(tokenizer, model):
     """A tokenizer instance, or AlbertTokenizerFast.from_pretrained(tokenizer or the model folder)."""
     if tokenizer is not None and not isinstance(tokenizer, (str, os.PathLike)):
         return tokenizer
-    from .tokenization import AlbertTokenizerFast
     source = tokenizer if tokenizer is not None else model
     if not isinstance(source, (str, os.PathLike)):
         raise ValueError("pass tokenizer= (an AlbertTokenizerFast or a folder): the model was given "
@@ -278,6 +277,29 @@ class EpochBatches:
 
 # --------------------------------------------------------------------------- finetune
 
+def make_trainer(task, model, tokenizer, train_features, dev_features, output_dir, args):
+    """The train.py Trainer of a fine-tuning run: EpochBatches, the task's head and dev metric."""
+    pad_id = _pad_id(tokenizer)
+    source = EpochBatches(train_features, args.batch_size, args.seed, args.group_by_length, pad_id)
+    steps_per_epoch = math.ceil(source.batches_per_epoch / args.grad_accum)
+    total = args.max_steps or max(1, math.ceil(args.epochs * steps_per_epoch))
+    warmup = int(args.warmup) if args.warmup >= 1 else int(math.ceil(args.warmup * total))
+    loop = LoopArgs(total_steps=total, learning_rate=args.learning_rate, warmup_steps=warmup,
+                    schedule=args.schedule, optimizer=args.optimizer, weight_decay=args.weight_decay,
+                    adam_eps=args.adam_eps, max_grad_norm=args.max_grad_norm, grad_accum=args.grad_accum,
+                    eval_every=args.eval_every, save_every=args.save_every,
+                    keep_checkpoints=args.keep_checkpoints, seed=args.seed, progress=args.progress,
+                    plot=args.plot, desc=f"finetune {task.name}")
+    evaluate_dev = None
+    if dev_features is not None:
+        def evaluate_dev(m):
+            return evaluate(m, dev_features, args.eval_batch_size, pad_id)
+    logger.info("training %s: %d features, %d steps (%d per epoch), batch %d x %d accumulation", task.name,
+                len(train_features), total, steps_per_epoch, args.batch_size, args.grad_accum)
+    return Trainer(model, source, task.head, output_dir, loop, tokenizer=tokenizer, evaluate=evaluate_dev,
+                   metric_for_best=args.metric_for_best or task.main_metric, run_args=args)
+
+
 def _prepare(task, source, tokenizer, args, limit, what):
     if source is None:
         return None
@@ -352,29 +374,6 @@ def finetune(task, model, train, dev=None, output_dir="finetune_output", tokeniz
                     f"peak lr {args.learning_rate:g}")
     return FinetuneResult(trainer.model, metrics, trainer.best["step"], trainer.best["value"],
                           trainer.step, trainer.examples_per_second(), output_dir, trainer.log)
-
-
-def make_trainer(task, model, tokenizer, train_features, dev_features, output_dir, args):
-    """The train.py Trainer of a fine-tuning run: EpochBatches, the task's head and dev metric."""
-    pad_id = _pad_id(tokenizer)
-    source = EpochBatches(train_features, args.batch_size, args.seed, args.group_by_length, pad_id)
-    steps_per_epoch = math.ceil(source.batches_per_epoch / args.grad_accum)
-    total = args.max_steps or max(1, math.ceil(args.epochs * steps_per_epoch))
-    warmup = int(args.warmup) if args.warmup >= 1 else int(math.ceil(args.warmup * total))
-    loop = LoopArgs(total_steps=total, learning_rate=args.learning_rate, warmup_steps=warmup,
-                    schedule=args.schedule, optimizer=args.optimizer, weight_decay=args.weight_decay,
-                    adam_eps=args.adam_eps, max_grad_norm=args.max_grad_norm, grad_accum=args.grad_accum,
-                    eval_every=args.eval_every, save_every=args.save_every,
-                    keep_checkpoints=args.keep_checkpoints, seed=args.seed, progress=args.progress,
-                    plot=args.plot, desc=f"finetune {task.name}")
-    evaluate_dev = None
-    if dev_features is not None:
-        def evaluate_dev(m):
-            return evaluate(m, dev_features, args.eval_batch_size, pad_id)
-    logger.info("training %s: %d features, %d steps (%d per epoch), batch %d x %d accumulation", task.name,
-                len(train_features), total, steps_per_epoch, args.batch_size, args.grad_accum)
-    return Trainer(model, source, task.head, output_dir, loop, tokenizer=tokenizer, evaluate=evaluate_dev,
-                   metric_for_best=args.metric_for_best or task.main_metric, run_args=args)
 
 
 def _start_afresh(output_dir, overwrite):
@@ -504,8 +503,6 @@ def finetune_from_namespace(ns):
         print(f"best step {result.best_step}: " + ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))
     print(f"best model: {os.path.join(result.output_dir, 'best')}; log: {os.path.join(result.output_dir, LOG_FILE)}")
     return 0
-
-
 
 
 if __name__ == "__main__":

@@ -77,7 +77,6 @@ def train_pretraining_vocab(model_prefix, vocab_size=16000, max_sentences=3_000_
         os.unlink(tmp.name)
 
 
-
 # ------------------------------------------------------------- held-out text
 def wikitext_documents(path):
     """WikiText-103 (raw, or the tokenized .tokens with its @-@ marks) -> lists of sentences.
@@ -131,7 +130,6 @@ def collate_pretraining(examples, pad_id, max_predictions):
              "sentence_order_label": sop})
 
 
-
 def make_stream(documents, tokenizer, seed, max_seq_length=128, max_predictions=20, block_docs=256):
     """A PretrainingStream over `documents` (a function returning an iterator), tokenized by `tokenizer`."""
     def encode(sentences):
@@ -157,7 +155,6 @@ def fixed_batches(documents, tokenizer, n_examples, batch_size, seed=12345, **st
     P = stream.max_predictions
     return [collate_pretraining(examples[i:i + batch_size], tokenizer.pad_token_id, P)
             for i in range(0, len(examples), batch_size)]
-
 
 
 def evaluate_pretraining(model, batches):
@@ -199,10 +196,13 @@ def evaluate_pretraining(model, batches):
             "replaced_accuracy": replaced_hits / max(replaced, 1), "replaced_tokens": replaced}
 
 
-
 # --------------------------------------------------------------------- loop
 @dataclasses.dataclass
 class PretrainArgs:
+    """Settings of a pretraining run; the `pretrain` command has an option for each (--grad-accum ...).
+
+    The schedule: linear warm-up over warmup_steps, then linear decay to 0 at `steps`.
+    """
     steps: int = 10000
     batch_size: int = 64
     grad_accum: int = 1

@@ -449,7 +449,8 @@ class Trainer:
         self.last_checkpoint = final
         self._rotate_checkpoints()
         if self.args.plot:
-            plot_curves(self.log, os.path.join(self.output_dir, "curves.png"), self.metric_name, self.args.desc)
+            plot_curves(self.log, os.path.join(self.output_dir, "curves.png"), self.metric_name,
+                        self.args.desc)
         logger.info("saved %s", final)
         return final
 
