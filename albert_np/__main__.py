@@ -18,7 +18,7 @@ import logging
 import os
 import sys
 
-from . import __version__, pretraining, training
+from . import __version__, finetuning, pretraining
 from .auto import TASK_OF_CLASS, check_model_type, read_json
 from .checkpoint import CheckpointError
 from .hub import HubUnreachableError, resolve_file
@@ -271,8 +271,8 @@ def build_parser():
     p.set_defaults(func=_info_main)
 
     p = command("finetune", "fine-tune a model on a task (sst2, cola, mrpc, stsb, rte, wnut17, squad, cosmosqa)")
-    training.add_finetune_arguments(p)
-    p.set_defaults(func=training.finetune_from_namespace)
+    finetuning.add_finetune_arguments(p)
+    p.set_defaults(func=finetuning.finetune_from_namespace)
 
     p = command("pretrain", "pretrain ALBERT (MLM + SOP) on the shared corpus; resumes from --out")
     pretraining.add_pretrain_arguments(p)

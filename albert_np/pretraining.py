@@ -1,27 +1,33 @@
-"""Pretraining ALBERT in NumPy: the corpus, its vocabulary, and the MLM + SOP loop.
+"""Pretraining ALBERT in NumPy: the corpus, its vocabulary, and MLM + SOP through train.py's loop.
 
     python -m albert_np pretrain-vocab --out runs/vocab/spiece --vocab-size 16000
-    python -m albert_np pretrain --vocab runs/vocab/spiece.model --out runs/pretrain ...
+    python -m albert_np pretrain --tokenizer runs/vocab/spiece.model --out runs/pretrain ...
 
 The examples come from pretraining_data.py (sentence-order pairs, n-gram
-masking); the gradients from backprop.py, with the MLM head run only at the
-masked positions (gathered before the vocabulary projection).
+masking), batched by StreamBatches (train.py's batch source: a background thread
+makes the batches while the model runs, and the stream's position is saved in
+each checkpoint); the gradients come from heads.py's "pretraining" head, with
+the MLM head run only at the masked positions. The loop, its checkpoints and
+exact resume are train.py's; with --workers N each batch is split over N
+processes (parallel.py). Shipping a checkpoint with a model card: model_card.py.
 """
 import dataclasses
 import json
 import logging
-import math
 import os
 import queue
-import shutil
 import tempfile
 import threading
-import time
 
 import numpy as np
 
 from . import pretraining_data as pdata
-from .io import make_temp_dir
+from .config import AlbertConfig
+from .heads import model_forward
+from .modeling import AlbertForPreTraining
+from .ops import log_softmax
+from .tokenization import AlbertTokenizerFast, train_tokenizer
+from .train import LoopArgs, Trainer, latest_checkpoint
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +61,6 @@ def train_pretraining_vocab(model_prefix, vocab_size=16000, max_sentences=3_000_
 
     Writes model_prefix.model / .vocab; returns the .model path.
     """
-    from .tokenization import train_tokenizer
     os.makedirs(os.path.dirname(os.path.abspath(model_prefix)), exist_ok=True)
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as tmp:
         n = 0
@@ -99,7 +104,7 @@ def wikitext_documents(path):
 
 
 # ------------------------------------------------------------------ batches
-def collate(examples, pad_id, max_predictions):
+def collate_pretraining(examples, pad_id, max_predictions):
     """Pad a list of pretraining examples into arrays.
 
     Returns (inputs, labels): input_ids / attention_mask / token_type_ids (B, T);
@@ -148,7 +153,7 @@ def fixed_batches(documents, tokenizer, n_examples, batch_size, seed=12345, **st
         if stream.epoch > 0:                      # the text is smaller than n_examples
             break
     P = stream.max_predictions
-    return [collate(examples[i:i + batch_size], tokenizer.pad_token_id, P)
+    return [collate_pretraining(examples[i:i + batch_size], tokenizer.pad_token_id, P)
             for i in range(0, len(examples), batch_size)]
 
 
@@ -158,8 +163,6 @@ def evaluate_pretraining(model, batches):
     Also replaced_accuracy: top-1 only over the predictions whose input token was
     replaced ([MASK] or random), i.e. without the kept tokens a model can copy.
     """
-    from .heads import model_forward
-    from .ops import log_softmax
     c, p = model.config, model.params
     hits = count = sop_hits = sop_count = replaced_hits = replaced = 0
     mlm_nll = sop_nll = 0.0
@@ -193,6 +196,10 @@ def evaluate_pretraining(model, batches):
 # --------------------------------------------------------------------- loop
 @dataclasses.dataclass
 class PretrainArgs:
+    """Settings of a pretraining run; the `pretrain` command has an option for each (--grad-accum ...).
+
+    The schedule: linear warm-up over warmup_steps, then linear decay to 0 at `steps`.
+    """
     steps: int = 10000
     batch_size: int = 64
     grad_accum: int = 1
@@ -227,219 +234,103 @@ class PretrainArgs:
             raise ValueError(f"optimizer must be 'lamb' or 'adamw', got {self.optimizer!r}")
 
 
-class Pretrainer:
-    """MLM + SOP pretraining with the NumPy backprop, checkpointed for exact resume.
+class StreamBatches:
+    """Batches of the pretraining stream: train.py's batch source.
 
-    A checkpoint (out_dir/checkpoint-<step>/) holds the model (HF format), the
-    optimiser state, the dropout RNG state and the data stream's position;
-    resuming from it gives the same next batches and the same losses as a run
-    that never stopped. Batches are prepared by a background thread (NumPy
-    and sentencepiece release the GIL) while BLAS runs the model on both cores,
-    or, with args.workers > 1, while that many single-threaded worker processes
-    each run the backward pass on an equal share of the rows (parallel.py).
+    A background thread makes the batches ahead (NumPy and sentencepiece release the
+    GIL) while the model runs. Its state is {"data_state": the stream's position after
+    the last batch handed out}; restore() continues from there identically.
     """
+    epoch_done = False                 # the stream wraps around by itself: no epoch-end evaluations
 
-    def __init__(self, model, tokenizer, documents, out_dir, args, heldout=None):
-        from . import optim
-        from .params import named_parameters
-        args.validate()
-        self.model, self.tokenizer, self.documents = model, tokenizer, documents
-        self.out_dir, self.args = out_dir, args
-        self.heldout = heldout or []
-        self.params = named_parameters(model.params)       # flat, distinct arrays: updated in place
-        Opt = optim.LAMB if args.optimizer == "lamb" else optim.AdamW
-        self.optimizer = Opt(self.params, lr=args.lr, weight_decay=args.weight_decay)
-        self.rng = np.random.default_rng(args.seed)
-        self.step = 0
-        self.data_state = None
-        self.cpu_seconds = 0.0       # CPU time (all threads, worker processes too), summed over resumes
-        self.worker_cpu_seconds = 0.0
-        self.log = []
-        os.makedirs(out_dir, exist_ok=True)
+    def __init__(self, documents, tokenizer, args):
+        self.documents, self.tokenizer, self.args = documents, tokenizer, args
+        self.position = self._stream().state()
+        self._queue = self._stop = None
 
-    # -- schedule ------------------------------------------------------------
-    def lr_at(self, step):
-        from .optim import polynomial_decay
+    def _stream(self):
         a = self.args
-        return a.lr * polynomial_decay(step, a.warmup_steps, max(a.steps, a.warmup_steps + 1),
-                                       lr_init=a.lr, lr_end=0.0, power=1.0)
+        return make_stream(self.documents, self.tokenizer, a.seed, a.max_seq_length, a.max_predictions,
+                           a.block_docs)
 
-    # -- data ------------------------------------------------------------------
-    def _batches(self):
-        """(inputs, labels, stream state after the batch), produced in a background thread."""
-        a = self.args
-        stream = make_stream(self.documents, self.tokenizer, a.seed, a.max_seq_length, a.max_predictions,
-                             a.block_docs)
-        if self.data_state is not None:
-            stream.restore(self.data_state)
-        q = queue.Queue(maxsize=8)
-        stop = threading.Event()
+    def state(self):
+        return {"data_state": self.position}
+
+    def restore(self, state):
+        self._stream().restore(state["data_state"])          # checks the seed
+        self.position = state["data_state"]
+
+    def log_fields(self):
+        return {}
+
+    def next_step(self, n):
+        """n batches (inputs, labels) of args.batch_size examples each."""
+        if self._queue is None:
+            self._start()
+        batches = []
+        for _ in range(n):
+            item = self._queue.get()
+            if isinstance(item, BaseException):
+                raise item
+            inputs, labels, self.position = item
+            batches.append((inputs, labels))
+        return batches
+
+    def _start(self):
+        a, pad_id = self.args, self.tokenizer.pad_token_id
+        stream = self._stream()                 # a fresh one: a stopped thread may still hold the old
+        stream.restore(self.position)
+        q, stop = queue.Queue(maxsize=8), threading.Event()
 
         def produce():
             try:
                 it = iter(stream)
                 while not stop.is_set():
                     examples = [next(it) for _ in range(a.batch_size)]
-                    q.put((*collate(examples, self.tokenizer.pad_token_id, a.max_predictions),
-                           stream.state()))
+                    q.put((*collate_pretraining(examples, pad_id, a.max_predictions), stream.state()))
             except BaseException as e:          # surface errors in the main thread
                 q.put(e)
-        thread = threading.Thread(target=produce, daemon=True)
-        thread.start()
-        try:
-            while True:
-                item = q.get()
-                if isinstance(item, BaseException):
-                    raise item
-                yield item
-        finally:
-            stop.set()
+        threading.Thread(target=produce, daemon=True).start()
+        self._queue, self._stop = q, stop
 
-    # -- one optimiser step ------------------------------------------------
-    def train_step(self, batches, workers=None):
-        """One optimiser step over grad_accum batches; `workers` (GradientWorkers) shares each batch."""
-        from .heads import loss_and_grads
-        from .optim import clip_grad_norm
-        from .parallel import split_rows
-        a, c = self.args, self.model.config
-        total, losses, hits, count, sop_hits, n_pairs = None, [], 0, 0, 0, 0
-        for _ in range(a.grad_accum):
-            inputs, labels, state = next(batches)
-            if workers is None:
-                loss, out, grads = loss_and_grads(self.model.params, c, "pretraining", inputs, labels,
-                                                  rng=self.rng, training=True)
-                predicted = [(labels, out["prediction_logits"].argmax(-1), out["sop_logits"].argmax(-1))]
-            else:                                   # shard i of the rows -> worker i; mean gradient
-                shards = list(zip(split_rows(inputs, workers.n), split_rows(labels, workers.n)))
-                seeds = self.rng.integers(0, 2**63 - 1, size=workers.n)
-                loss, argmax, grads, cpu = workers.loss_and_grads(shards, seeds)
-                self.worker_cpu_seconds += cpu
-                predicted = [(lab, am["prediction_logits"], am["sop_logits"])
-                             for (_, lab), am in zip(shards, argmax)]
-            if not math.isfinite(loss):
-                raise FloatingPointError(
-                    f"non-finite loss ({loss}) at step {self.step + 1}: stopping; the last good "
-                    f"checkpoint in {self.out_dir} is kept (lower --lr or raise --warmup-steps)")
-            if total is None:
-                total = grads
-            else:
-                for k in total:
-                    total[k] += grads[k]
-            losses.append(loss)
-            for lab, mlm_pred, sop_pred in predicted:
-                w = lab["mlm_weights"] > 0
-                hits += int(((mlm_pred == lab["mlm_ids"]) & w).sum())
-                count += int(w.sum())
-                sop_hits += int((sop_pred == lab["sentence_order_label"]).sum())
-                n_pairs += len(lab["sentence_order_label"])
-            self.data_state = state
-        if a.grad_accum > 1:
-            for g in total.values():
-                g *= g.dtype.type(1.0 / a.grad_accum)
-        norm = clip_grad_norm(total, a.max_grad_norm)
-        lr = self.lr_at(self.step)
-        self.optimizer.step(total, lr=lr)
-        self.step += 1
-        return {"type": "train", "step": self.step, "loss": float(np.mean(losses)), "lr": lr,
-                "grad_norm": norm, "mlm_accuracy": hits / max(count, 1),
-                "sop_accuracy": sop_hits / max(n_pairs, 1)}
-
-    def train(self):
-        from .training import _progress_bar
-        a = self.args
-        cpu0, cpu_before = time.process_time(), self.cpu_seconds
-        self.worker_cpu_seconds = 0.0
-        workers = None
-        batches = self._batches()
-        bar = _progress_bar(a.steps, self.step, "pretrain", a.progress)
-        try:
-            if a.workers > 1 and self.step < a.steps:
-                from .parallel import GradientWorkers
-                workers = GradientWorkers(self.model.params, self.params, self.model.config, "pretraining",
-                                          a.workers, threads=1)
-                self.worker_cpu_seconds = workers.startup_cpu_seconds
-            t0, tokens = time.perf_counter(), 0
-            while self.step < a.steps:
-                entry = self.train_step(batches, workers)
-                tokens += a.batch_size * a.grad_accum * a.max_seq_length
-                entry["tokens_per_second"] = tokens / (time.perf_counter() - t0)
-                self.cpu_seconds = (cpu_before + time.process_time() - cpu0  # this process, all threads
-                                    + self.worker_cpu_seconds)               # + the worker processes
-                entry["cpu_seconds"] = self.cpu_seconds
-                self._append_log(entry)
-                bar.update(1)
-                bar.set_postfix(loss=f"{entry['loss']:.3f}", mlm=f"{entry['mlm_accuracy']:.3f}")
-                if self.heldout and (self.step % a.eval_every == 0 or self.step == a.steps):
-                    self._append_log({"type": "eval", "step": self.step,
-                                      **evaluate_pretraining(self.model, self.heldout)})
-                if self.step % a.save_every == 0 or self.step == a.steps:
-                    self.save_checkpoint()
-        finally:
-            bar.close()
-            batches.close()
-            if workers is not None:
-                workers.close()
-        return self.log
-
-    # -- log and checkpoints ---------------------------------------------------
-    def _append_log(self, entry):
-        self.log.append(entry)
-        with open(os.path.join(self.out_dir, "log.jsonl"), "a", encoding="utf-8") as f:
-            f.write(json.dumps(entry) + "\n")
-        logger.info("%s", entry)
-
-    def save_checkpoint(self):
-        """out_dir/checkpoint-<step>/ written in a temp folder, then renamed (atomic)."""
-        from .training import _replace_dir, _save_arrays, _write_json, plot_curves
-        final = os.path.join(self.out_dir, f"checkpoint-{self.step}")
-        tmp = make_temp_dir(self.out_dir, ".tmp-checkpoint-")
-        self.model.save_pretrained(os.path.join(tmp, "model"))
-        opt = self.optimizer.state_dict()
-        _save_arrays(os.path.join(tmp, "optimizer.npz"),
-                     {**{"exp_avg/" + k: v for k, v in opt["exp_avg"].items()},
-                      **{"exp_avg_sq/" + k: v for k, v in opt["exp_avg_sq"].items()}})
-        scalars = {k: v for k, v in opt.items() if k not in ("exp_avg", "exp_avg_sq")}
-        _write_json(os.path.join(tmp, "trainer_state.json"),
-                    {"step": self.step, "data_state": self.data_state, "cpu_seconds": self.cpu_seconds,
-                     "optimizer": scalars,
-                     "rng": self.rng.bit_generator.state, "args": dataclasses.asdict(self.args)})
-        _replace_dir(tmp, final)
-        for name in os.listdir(self.out_dir):           # keep the newest two
-            if name.startswith("checkpoint-") and name != os.path.basename(final):
-                step = int(name.split("-")[1])
-                if step < self.step - self.args.save_every:
-                    shutil.rmtree(os.path.join(self.out_dir, name), ignore_errors=True)
-        plot_curves(self.log, os.path.join(self.out_dir, "curves.png"), metric="mlm_accuracy",
-                    title="ALBERT pretraining")
-        return final
-
-    def load_checkpoint(self, path):
-        """Restore model, optimiser, RNG, data position and log from a checkpoint folder."""
-        from .modeling import AlbertForPreTraining
-        from .training import _read_log
-        with open(os.path.join(path, "trainer_state.json"), encoding="utf-8") as f:
-            state = json.load(f)
-        loaded = AlbertForPreTraining.from_pretrained(os.path.join(path, "model"))
-        for name, arr in self.params.items():
-            arr[...] = loaded.state_dict()[name]           # in place: the optimiser holds these arrays
-        arrays = np.load(os.path.join(path, "optimizer.npz"))
-        self.optimizer.load_state_dict({
-            **state["optimizer"],
-            "exp_avg": {k[len("exp_avg/"):]: arrays[k] for k in arrays.files if k.startswith("exp_avg/")},
-            "exp_avg_sq": {k[len("exp_avg_sq/"):]: arrays[k] for k in arrays.files
-                           if k.startswith("exp_avg_sq/")}})
-        self.rng.bit_generator.state = state["rng"]
-        self.step, self.data_state = state["step"], state["data_state"]
-        self.cpu_seconds = state.get("cpu_seconds", 0.0)     # older checkpoints did not record it
-        self.log = [e for e in _read_log(os.path.join(self.out_dir, "log.jsonl")) if e["step"] <= self.step]
-        with open(os.path.join(self.out_dir, "log.jsonl"), "w", encoding="utf-8") as f:
-            f.writelines(json.dumps(e) + "\n" for e in self.log)
+    def close(self):
+        if self._stop is not None:
+            self._stop.set()
+        self._queue = self._stop = None
 
 
-def latest_pretraining_checkpoint(out_dir):
-    steps = [int(n.split("-")[1]) for n in os.listdir(out_dir) if n.startswith("checkpoint-")
-             and os.path.isfile(os.path.join(out_dir, n, "trainer_state.json"))] if os.path.isdir(out_dir) else []
-    return os.path.join(out_dir, f"checkpoint-{max(steps)}") if steps else None
+def training_accuracy(predicted):
+    """Masked-token top-1 and SOP accuracy of one step, from [(labels, argmax outputs)]."""
+    hits = count = sop_hits = pairs = 0
+    for labels, argmax in predicted:
+        w = labels["mlm_weights"] > 0
+        hits += int(((argmax["prediction_logits"] == labels["mlm_ids"]) & w).sum())
+        count += int(w.sum())
+        sop_hits += int((argmax["sop_logits"] == labels["sentence_order_label"]).sum())
+        pairs += len(labels["sentence_order_label"])
+    return {"mlm_accuracy": hits / max(count, 1), "sop_accuracy": sop_hits / max(pairs, 1)}
+
+
+def make_trainer(model, tokenizer, documents, out_dir, args, heldout=None):
+    """train.py's Trainer for pretraining `model` (AlbertForPreTraining) on `documents`.
+
+    documents: a function returning a fresh iterator of documents (lists of sentences).
+    heldout: fixed batches (fixed_batches) scored every args.eval_every steps.
+    Linear warm-up, then linear decay to 0 at args.steps; the newest two checkpoints kept.
+    """
+    args.validate()
+    loop = LoopArgs(total_steps=args.steps, learning_rate=args.lr, warmup_steps=args.warmup_steps,
+                    schedule="polynomial", lr_end=0.0, optimizer=args.optimizer,
+                    weight_decay=args.weight_decay, max_grad_norm=args.max_grad_norm,
+                    grad_accum=args.grad_accum, eval_every=args.eval_every, save_every=args.save_every,
+                    keep_checkpoints=2, seed=args.seed, workers=args.workers, progress=args.progress,
+                    plot=True, desc="pretrain")
+    evaluate = None
+    if heldout:
+        def evaluate(m):
+            return evaluate_pretraining(m, heldout)
+    return Trainer(model, StreamBatches(documents, tokenizer, args), "pretraining", out_dir, loop,
+                   tokenizer=tokenizer, evaluate=evaluate, step_metrics=training_accuracy, run_args=args)
 
 
 # ----------------------------------------------------------------------- CLI
@@ -466,13 +357,16 @@ def add_pretrain_arguments(p):
     p.add_argument("--no-progress", action="store_true")
 
 
+def load_spiece_tokenizer(path):
+    """An AlbertTokenizerFast from a spiece.model file or a tokenizer folder."""
+    if os.path.isfile(path):
+        return AlbertTokenizerFast(vocab_file=path)
+    return AlbertTokenizerFast.from_pretrained(path)
+
+
 def pretrain_main(args):
     """`python -m albert_np pretrain`: new run, or resume the newest checkpoint in --out."""
-    from .config import AlbertConfig
-    from .modeling import AlbertForPreTraining
-    from .tokenization import AlbertTokenizerFast
-    tok = (AlbertTokenizerFast(vocab_file=args.tokenizer) if os.path.isfile(args.tokenizer)
-           else AlbertTokenizerFast.from_pretrained(args.tokenizer))
+    tok = load_spiece_tokenizer(args.tokenizer)
     targs = PretrainArgs(**{f.name: getattr(args, f.name) for f in dataclasses.fields(PretrainArgs)
                             if f.name != "progress"}, progress=not args.no_progress)
     if args.init:
@@ -494,8 +388,8 @@ def pretrain_main(args):
         return wikitext_documents(_wikitext(args.data_dir, "wiki.valid.tokens"))
     heldout = fixed_batches(valid, tok, targs.heldout_examples, 32, max_seq_length=targs.max_seq_length,
                             max_predictions=targs.max_predictions)
-    trainer = Pretrainer(model, tok, documents, args.out, targs, heldout=heldout)
-    last = latest_pretraining_checkpoint(args.out)
+    trainer = make_trainer(model, tok, documents, args.out, targs, heldout=heldout)
+    last = latest_checkpoint(args.out)
     if last:
         trainer.load_checkpoint(last)
         print(f"resuming from {last} (step {trainer.step})")
@@ -528,11 +422,7 @@ def add_eval_arguments(p):
 
 def eval_main(args):
     """Masked-token top-1 and SOP accuracy on held-out text (fixed seed: the same masks every time)."""
-    from .modeling import AlbertForPreTraining
-    from .tokenization import AlbertTokenizerFast
-    tok_path = args.tokenizer or args.model
-    tok = (AlbertTokenizerFast(vocab_file=tok_path) if os.path.isfile(tok_path)
-           else AlbertTokenizerFast.from_pretrained(tok_path))
+    tok = load_spiece_tokenizer(args.tokenizer or args.model)
     model = AlbertForPreTraining.from_pretrained(args.model)
     text = args.text or _wikitext(args.data_dir, "wiki.test.raw")
     batches = fixed_batches(lambda: wikitext_documents(text), tok, args.examples, 32,
@@ -540,117 +430,6 @@ def eval_main(args):
     result = {"text": text, **evaluate_pretraining(model, batches)}
     print(json.dumps(result, indent=1) if args.json else
           "\n".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}" for k, v in result.items()))
-
-
-# ------------------------------------------------------------ the bundled model
-def export_bundled(checkpoint, out_dir, *, tokenizer, data_dir=SHARED_DATA, examples=4000, note=""):
-    """Ship a pretraining checkpoint: float16 weights, tokenizer files and a model card.
-
-    Measures masked-token and SOP accuracy on WikiText-103 test (raw) with fixed
-    masks and writes them, with the run's data, config, steps and compute, into
-    README.md. The folder is built aside and renamed into place (atomic).
-    Returns the evaluation results.
-    """
-    from .modeling import AlbertForPreTraining
-    from .training import _read_log, _replace_dir
-    with open(os.path.join(checkpoint, "trainer_state.json"), encoding="utf-8") as f:
-        state = json.load(f)
-    model = AlbertForPreTraining.from_pretrained(os.path.join(checkpoint, "model"))
-    test = _wikitext(data_dir, "wiki.test.raw")
-    batches = fixed_batches(lambda: wikitext_documents(test), tokenizer, examples, 32,
-                            max_seq_length=state["args"]["max_seq_length"],
-                            max_predictions=state["args"]["max_predictions"])
-    results = evaluate_pretraining(model, batches)
-    log = _read_log(os.path.join(os.path.dirname(checkpoint), "log.jsonl"))
-    train = [e for e in log if e["type"] == "train" and e["step"] <= state["step"]]
-    evals = [e for e in log if e["type"] == "eval" and e["step"] <= state["step"]]
-    os.makedirs(os.path.dirname(os.path.abspath(out_dir)), exist_ok=True)
-    tmp = make_temp_dir(os.path.dirname(os.path.abspath(out_dir)), ".tmp-export-")
-    model.save_pretrained(tmp, storage_dtype="float16")
-    tokenizer.save_pretrained(tmp)
-    card = model_card(model, state, results, train, evals, note)
-    with open(os.path.join(tmp, "README.md"), "w", encoding="utf-8") as f:
-        f.write(card)
-    _replace_dir(tmp, out_dir)
-    return results
-
-
-def model_card(model, state, results, train, evals, note=""):
-    """The README.md of an exported model: what it is, how it was made, how good it is."""
-    c, a = model.config, state["args"]
-    tokens = state["step"] * a["batch_size"] * a["grad_accum"] * a["max_seq_length"]
-    rows = "\n".join(f"| {e['step']} | {e['mlm_accuracy']:.3f} | {e['sop_accuracy']:.3f} | "
-                     f"{e['mlm_loss']:.3f} |" for e in evals) or "| - | - | - | - |"
-    speed = train[-1]["tokens_per_second"] if train else float("nan")
-    timed = [e for e in train if "cpu_seconds" in e]    # logs before this field existed have none
-    if timed:
-        cpu = f"{timed[-1]['cpu_seconds'] / 3600:.2f} CPU-hours for steps {timed[0]['step']:,}-{timed[-1]['step']:,}"
-        if timed[0]["step"] > 1:
-            cpu += f" (steps before {timed[0]['step']:,} were not timed)"
-    else:
-        cpu = "not recorded"
-    workers = a.get("workers", 1)
-    procs = (f"at the end {workers} single-threaded data-parallel worker processes" if workers > 1
-             else "one process with BLAS threads")
-    return f"""# albert-tiny-en
-
-A small English ALBERT pretrained from scratch by albert_np, in NumPy, on CPU.
-It makes `albert_np.fill_mask(...)` work offline. It is a teaching model, far
-weaker than Hugging Face's `albert/albert-base-v2` (pass `model="albert/albert-base-v2"`
-for that one).
-
-{note}
-
-## Model
-
-| field | value |
-|---|---|
-| architecture | AlbertForPreTraining (MLM + SOP heads) |
-| vocab_size (SentencePiece unigram, ALBERT recipe) | {c.vocab_size} |
-| embedding_size E / hidden_size H | {c.embedding_size} / {c.hidden_size} |
-| layers L (one shared group) / heads / intermediate | {c.num_hidden_layers} / {c.num_attention_heads} / {c.intermediate_size} |
-| hidden_act / dropout | {c.hidden_act} / {c.hidden_dropout_prob} |
-| parameters | {model.num_parameters():,} |
-| weights | float16 safetensors (loaded as float32) |
-
-## Data
-
-`../shared/data/pretrain/`: the Wikipedia extract (2015, 30,729 articles) and
-13 Project Gutenberg books, streamed in blocks of {a['block_docs']} documents. The
-two Wikipedia articles that are also in WikiText-103 test (Nero; American
-Beauty) were left out. Examples follow the ALBERT recipe: sentence-order pairs,
-whole-word n-gram masking (n <= 3), 15 % of tokens, max {a['max_predictions']}
-predictions, sequences of {a['max_seq_length']} tokens.
-
-## Training
-
-| field | value |
-|---|---|
-| steps | {state['step']:,} of a planned {a['steps']:,} |
-| batch | {a['batch_size']} x {a['grad_accum']} accumulation |
-| tokens seen | {tokens:,} |
-| optimiser | {a['optimizer'].upper()}, lr {a['lr']}, warm-up {a['warmup_steps']} steps, linear decay, weight decay {a['weight_decay']}, clip {a['max_grad_norm']} |
-| compute | CPU only, NumPy (albert_np's own backprop), on a 2-core machine; {procs}; last measured {speed:,.0f} tokens/s |
-| CPU time (process time of all threads and worker processes) | {cpu} |
-| seed | {a['seed']} |
-
-Held-out during training (WikiText-103 validation, fixed masks):
-
-| step | masked-token top-1 | SOP accuracy | MLM loss |
-|---|---|---|---|
-{rows}
-
-## Quality (WikiText-103 test, raw; {results['masked_tokens']:,} masked tokens, {results['pairs']:,} pairs)
-
-| metric | value |
-|---|---|
-| masked-token top-1 accuracy | {results['mlm_accuracy']:.3f} |
-| the same, only where the input token was replaced ([MASK] or random; {results['replaced_tokens']:,} tokens) | {results['replaced_accuracy']:.3f} |
-| sentence-order accuracy | {results['sop_accuracy']:.3f} |
-| MLM loss (nats / masked token) | {results['mlm_loss']:.3f} |
-
-Reproduce: `python -m albert_np pretrain-eval --model <this folder>`.
-"""
 
 
 def add_export_arguments(p):
@@ -663,9 +442,8 @@ def add_export_arguments(p):
 
 
 def export_main(args):
-    from .tokenization import AlbertTokenizerFast
-    tok = (AlbertTokenizerFast(vocab_file=args.tokenizer) if os.path.isfile(args.tokenizer)
-           else AlbertTokenizerFast.from_pretrained(args.tokenizer))
+    from .model_card import export_bundled      # imported here: model_card imports this module
+    tok = load_spiece_tokenizer(args.tokenizer)
     results = export_bundled(args.checkpoint, args.out, tokenizer=tok, data_dir=args.data_dir,
                              examples=args.examples, note=args.note)
     print(json.dumps(results, indent=1))

@@ -7,6 +7,8 @@ import pytest
 import albert_np
 from albert_np import pretraining as pt
 from albert_np.config import AlbertConfig
+from albert_np.model_card import export_bundled
+from albert_np.train import latest_checkpoint
 
 TOKENIZER = os.path.join(os.path.dirname(__file__), "fixtures", "tokenizer", "spiece.model")
 TEXT = ["The cat sat on the mat. It was a warm day. The dog slept by the door.",
@@ -19,8 +21,16 @@ def documents():
     return iter([pt.pdata.split_sentences(t) for t in TEXT] * 3)
 
 
+def tokenizer():
+    return albert_np.AlbertTokenizerFast(vocab_file=TOKENIZER)
+
+
+def heldout_batches():
+    return pt.fixed_batches(documents, tokenizer(), 8, 4, max_seq_length=32, max_predictions=5, block_docs=4)
+
+
 def make(tmp_path, steps, dropout=0.1, **kw):
-    tok = albert_np.AlbertTokenizerFast(vocab_file=TOKENIZER)
+    tok = tokenizer()
     cfg = AlbertConfig(vocab_size=tok.vocab_size, embedding_size=16, hidden_size=32, num_hidden_layers=2,
                        num_attention_heads=2, intermediate_size=48, max_position_embeddings=64,
                        hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout,
@@ -29,8 +39,7 @@ def make(tmp_path, steps, dropout=0.1, **kw):
     args = pt.PretrainArgs(**{**dict(steps=steps, batch_size=4, lr=3e-3, warmup_steps=2, max_seq_length=32,
                                      max_predictions=5, eval_every=4, save_every=3, seed=1, block_docs=4,
                                      progress=False), **kw})
-    heldout = pt.fixed_batches(documents, tok, 8, 4, max_seq_length=32, max_predictions=5, block_docs=4)
-    return pt.Pretrainer(model, tok, documents, str(tmp_path), args, heldout=heldout)
+    return pt.make_trainer(model, tok, documents, str(tmp_path), args, heldout=heldout_batches())
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -39,7 +48,7 @@ def test_resume_after_a_kill_is_identical(tmp_path, workers):
     first = make(tmp_path / "b", 3, workers=workers)
     first.train()                                   # "killed" after its step-3 checkpoint
     resumed = make(tmp_path / "b", 6, workers=workers)
-    resumed.load_checkpoint(pt.latest_pretraining_checkpoint(str(tmp_path / "b")))
+    resumed.load_checkpoint(latest_checkpoint(str(tmp_path / "b")))
     assert resumed.step == 3
     log = resumed.train()
     a = [e["loss"] for e in straight if e["type"] == "train"]
@@ -49,7 +58,7 @@ def test_resume_after_a_kill_is_identical(tmp_path, workers):
     cpu = [e["cpu_seconds"] for e in log if e["type"] == "train"]        # steps 1-3 (read back), 4-6
     assert len(cpu) == 6 and cpu[0] > 0 and all(x < y for x, y in zip(cpu, cpu[1:]))
     assert resumed.cpu_seconds == cpu[-1]
-    assert os.path.isfile(tmp_path / "b" / "checkpoint-6" / "model" / "model.safetensors")
+    assert os.path.isfile(tmp_path / "b" / "checkpoint-6" / "model.safetensors")
 
 
 def test_workers_compute_what_gradient_accumulation_computes(tmp_path):
@@ -64,7 +73,7 @@ def test_workers_compute_what_gradient_accumulation_computes(tmp_path):
     assert [e["mlm_accuracy"] for e in a] == [e["mlm_accuracy"] for e in b]
     for name, w in serial.params.items():
         np.testing.assert_allclose(parallel.params[name], w, rtol=1e-4, atol=1e-6, err_msg=name)
-    assert parallel.data_state == serial.data_state
+    assert parallel.source.state() == serial.source.state()
     # the workers' CPU time is counted: more than this process alone spent on the steps
     assert parallel.worker_cpu_seconds > 0
     assert parallel.cpu_seconds > parallel.worker_cpu_seconds
@@ -73,7 +82,7 @@ def test_workers_compute_what_gradient_accumulation_computes(tmp_path):
 def test_a_failing_worker_raises_its_error_and_stops_cleanly(tmp_path):
     from albert_np.parallel import GradientWorkers, split_rows
     trainer = make(tmp_path, 1, dropout=0.0)
-    inputs, labels = trainer.heldout[0]
+    inputs, labels = heldout_batches()[0]
     bad = dict(labels, mlm_ids=labels["mlm_ids"] + trainer.model.config.vocab_size)   # out of range
     with GradientWorkers(trainer.model.params, trainer.params, trainer.model.config, "pretraining", 2) as w:
         shards = list(zip(split_rows(inputs, 2), split_rows(bad, 2)))
@@ -99,7 +108,7 @@ def test_a_failing_worker_raises_its_error_and_stops_cleanly(tmp_path):
 
 def test_replaced_accuracy_leaves_out_the_kept_tokens(tmp_path):
     trainer = make(tmp_path, 1, dropout=0.0)
-    inputs, labels = trainer.heldout[0]
+    inputs, labels = heldout_batches()[0]
     rows = np.arange(len(inputs["input_ids"]))[:, None]
     pos, w = labels["mlm_positions"], labels["mlm_weights"] > 0
 
@@ -125,11 +134,11 @@ def test_replaced_accuracy_leaves_out_the_kept_tokens(tmp_path):
 
 
 def test_it_learns_the_toy_corpus(tmp_path):
-    trainer = make(tmp_path, 40, optimizer="adamw")
-    before = pt.evaluate_pretraining(trainer.model, trainer.heldout)
-    trainer.args.lr = 1e-2
+    trainer = make(tmp_path, 40, optimizer="adamw", lr=1e-2)
+    heldout = heldout_batches()
+    before = pt.evaluate_pretraining(trainer.model, heldout)
     log = trainer.train()
-    after = pt.evaluate_pretraining(trainer.model, trainer.heldout)
+    after = pt.evaluate_pretraining(trainer.model, heldout)
     assert after["mlm_loss"] < before["mlm_loss"] - 1.0, (before, after)
     assert [e for e in log if e["type"] == "eval"], "held-out evaluation was logged"
 
@@ -139,7 +148,7 @@ def test_collate_pads_predictions():
            "positions": np.array([1]), "labels": np.array([9]), "sentence_order_label": 1},
           {"input_ids": np.array([2, 7, 3]), "token_type_ids": np.array([0, 0, 1]),
            "positions": np.array([1, 2]), "labels": np.array([5, 6]), "sentence_order_label": 0}]
-    inputs, labels = pt.collate(ex, pad_id=0, max_predictions=3)
+    inputs, labels = pt.collate_pretraining(ex, pad_id=0, max_predictions=3)
     assert inputs["input_ids"].tolist() == [[2, 7, 3, 8, 3], [2, 7, 3, 0, 0]]
     assert inputs["attention_mask"].tolist() == [[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]]
     assert labels["mlm_positions"].tolist() == [[1, 0, 0], [1, 2, 0]]
@@ -166,7 +175,7 @@ def test_export_ships_fp16_weights_tokenizer_and_a_model_card(tmp_path):
     (data / "wiki.test.raw").write_text(" = Cats = \n" + "\n".join(TEXT) + "\n = Dogs = \n" + "\n".join(TEXT[::-1]),
                                         encoding="utf-8")
     out = tmp_path / "albert-tiny-test"
-    results = pt.export_bundled(pt.latest_pretraining_checkpoint(str(tmp_path / "run")), str(out),
+    results = export_bundled(latest_checkpoint(str(tmp_path / "run")), str(out),
                                 tokenizer=trainer.tokenizer, data_dir=str(tmp_path / "data"), examples=16)
     assert {"config.json", "model.safetensors", "spiece.model", "tokenizer_config.json",
             "README.md"} <= set(os.listdir(out))
@@ -184,7 +193,7 @@ def test_export_ships_fp16_weights_tokenizer_and_a_model_card(tmp_path):
     assert "one process with BLAS threads" in card
     # it runs as the MLM model the task functions load
     mlm = albert_np.AlbertForMaskedLM.from_pretrained(out)
-    ref = read_safetensors(str(tmp_path / "run" / "checkpoint-3" / "model" / "model.safetensors"))
+    ref = read_safetensors(str(tmp_path / "run" / "checkpoint-3" / "model.safetensors"))
     w = "albert.embeddings.word_embeddings.weight"
     np.testing.assert_allclose(mlm.state_dict()[w], ref[w], rtol=1e-3, atol=1e-4)   # float16 storage
     preds = albert_np.fill_mask("the cat sat on the [MASK].", model=str(out), top_k=3)

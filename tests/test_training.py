@@ -1,4 +1,4 @@
-"""training.py: a tiny model overfits 16 examples; a killed and resumed run
+"""finetuning.py (through train.py's loop): a tiny model overfits 16 examples; a killed and resumed run
 continues with bit-identical losses and weights; NaN stops the run with the last
 good checkpoint kept; bad settings and data fail with clear errors; the CLI runs
 end to end on tiny files.
@@ -12,11 +12,12 @@ import sys
 import numpy as np
 import pytest
 
-from albert_np import training
+from albert_np import heads, train
 from albert_np import features as F
 from albert_np.config import AlbertConfig
+from albert_np.finetuning import finetune, finetune_main, load_tokenizer, model_class
 from albert_np.modeling import AlbertModel
-from albert_np.training import NonFiniteLossError, finetune, finetune_main
+from albert_np.train import NonFiniteLossError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_features import make_tokenizer  # noqa: E402
@@ -65,7 +66,7 @@ def test_tiny_model_overfits_sixteen_examples(folder, tmp_path):
     assert losses[-1] < 0.05 and losses[0] > 0.5
     # the returned model is the best checkpoint, and best/ holds it
     assert result.best_metric == 1.0 and result.best_step <= 60
-    best = training.model_class("sequence").from_pretrained(tmp_path / "out" / "best")
+    best = model_class("sequence").from_pretrained(tmp_path / "out" / "best")
     for k, v in best.state_dict().items():
         np.testing.assert_array_equal(v, result.model.state_dict()[k])
     with open(tmp_path / "out" / "best" / "best_metrics.json") as f:
@@ -92,7 +93,7 @@ TRAIN24 = SIXTEEN + [(s + " indeed", y) for s, y in SIXTEEN[::2]]          # 6 m
 def test_resume_after_a_kill_is_bit_identical(folder, tmp_path, monkeypatch):
     straight = finetune("sst2", folder, TRAIN24, SIXTEEN, tmp_path / "a", **RESUME)
 
-    real = training.loss_and_grads
+    real = heads.loss_and_grads
     calls = {"n": 0}
 
     def dies_in_step_6(*args, **kwargs):              # micro-batch 11 = first half of step 6
@@ -101,12 +102,12 @@ def test_resume_after_a_kill_is_bit_identical(folder, tmp_path, monkeypatch):
             raise KeyboardInterrupt("simulated kill")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(training, "loss_and_grads", dies_in_step_6)
+    monkeypatch.setattr(heads, "loss_and_grads", dies_in_step_6)
     with pytest.raises(KeyboardInterrupt):
         finetune("sst2", folder, TRAIN24, SIXTEEN, tmp_path / "b", **RESUME)
     assert [s for s, _ in train_losses(read_log(tmp_path / "b"))] == [1, 2, 3, 4, 5]
-    assert training.latest_checkpoint(tmp_path / "b").endswith("checkpoint-4")
-    monkeypatch.setattr(training, "loss_and_grads", real)
+    assert train.latest_checkpoint(tmp_path / "b").endswith("checkpoint-4")
+    monkeypatch.setattr(heads, "loss_and_grads", real)
 
     resumed = finetune("sst2", folder, TRAIN24, SIXTEEN, tmp_path / "b", resume_from="latest", **RESUME)
     # epoch boundaries at steps 3 and 6, dropout on, 2 micro-batches a step: all continue exactly
@@ -137,25 +138,25 @@ def test_checkpoint_holds_the_training_state(folder, tmp_path):
     # an interrupted write leaves only a temp folder, which resume ignores
     os.makedirs(tmp_path / "c" / ".tmp-checkpoint-6-xyz")
     os.makedirs(tmp_path / "c" / "checkpoint-9")                   # no trainer_state.json: incomplete
-    assert training.latest_checkpoint(tmp_path / "c").endswith("checkpoint-4")
+    assert train.latest_checkpoint(tmp_path / "c").endswith("checkpoint-4")
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(folder, tmp_path, monkeypatch):
-    real = training.loss_and_grads
+    real = heads.loss_and_grads
 
     def nan_in_step_5(*args, **kwargs):
         loss, outputs, grads = real(*args, **kwargs)
         nan_in_step_5.n += 1
         return (float("nan") if nan_in_step_5.n == 9 else loss), outputs, grads
     nan_in_step_5.n = 0
-    monkeypatch.setattr(training, "loss_and_grads", nan_in_step_5)
+    monkeypatch.setattr(heads, "loss_and_grads", nan_in_step_5)
     out = tmp_path / "nan"
     with pytest.raises(NonFiniteLossError, match=r"loss became nan at step 5 .*checkpoint-4"):
         finetune("sst2", folder, TRAIN24, SIXTEEN, out, **dict(RESUME, save_every=2))
-    assert training.latest_checkpoint(out).endswith("checkpoint-4")
+    assert train.latest_checkpoint(out).endswith("checkpoint-4")
     assert not any(n.startswith("checkpoint-") and int(n.split("-")[1]) > 4 for n in os.listdir(out))
     assert read_log(out)[-1]["type"] == "error" and read_log(out)[-1]["step"] == 5
-    monkeypatch.setattr(training, "loss_and_grads", real)
+    monkeypatch.setattr(heads, "loss_and_grads", real)
     resumed = finetune("sst2", folder, TRAIN24, SIXTEEN, out, resume_from="latest", **dict(RESUME, save_every=2))
     assert resumed.global_step == 8 and np.isfinite([l for _, l in train_losses(resumed.log)]).all()
 
@@ -164,7 +165,7 @@ def test_nan_in_the_weights_is_caught_too(folder, tmp_path):
     from albert_np.modeling import AlbertForSequenceClassification
     model = AlbertForSequenceClassification.from_pretrained(folder, num_labels=2)
     model.params["classifier"]["weight"][0, 0] = np.nan
-    tok = training.load_tokenizer(folder, folder)
+    tok = load_tokenizer(folder, folder)
     with pytest.raises(NonFiniteLossError, match="at step 1 .*no checkpoint was written yet"):
         finetune("sst2", model, SIXTEEN, None, tmp_path / "w", tokenizer=tok, max_steps=2, **QUIET)
 
@@ -240,7 +241,7 @@ def test_plot_curves(tmp_path):
     pytest.importorskip("matplotlib")
     log = [{"type": "train", "step": i, "loss": 1.0 / i} for i in range(1, 120)]
     log += [{"type": "eval", "step": 60, "accuracy": 0.6}, {"type": "eval", "step": 119, "accuracy": 0.7}]
-    path = training.plot_curves(log, str(tmp_path / "c.png"), "accuracy")
+    path = train.plot_curves(log, str(tmp_path / "c.png"), "accuracy")
     with open(path, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
 
@@ -287,12 +288,12 @@ def test_cli_end_to_end(folder, tmp_path, capsys, restore_logging):
 
 
 def test_a_nan_metric_never_counts_as_best():
-    better = training._better
+    better = train._better
     assert better(float("nan"), None) and better(0.1, float("nan")) and better(0.2, 0.1)
     assert not better(float("nan"), 0.1) and not better(0.1, 0.2) and not better(0.1, 0.1)
 
 
 def test_no_png_without_matplotlib(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)           # `import matplotlib` fails
-    assert training.plot_curves([{"type": "train", "step": 1, "loss": 1.0}], str(tmp_path / "c.png")) is None
+    assert train.plot_curves([{"type": "train", "step": 1, "loss": 1.0}], str(tmp_path / "c.png")) is None
     assert not os.path.exists(tmp_path / "c.png")

@@ -15,7 +15,7 @@
 # This chapter builds such examples from real text and looks at them token by
 # token. It then checks the n-gram lengths and the 80 / 10 / 10 corruption rule
 # against the recipe over many draws, runs a few optimiser steps of the library's
-# `Pretrainer` on a fresh tiny model, and measures masked-token and
+# training loop on a fresh tiny model, and measures masked-token and
 # sentence-order accuracy on held-out text.
 
 # %%
@@ -306,8 +306,10 @@ print(f"({total} masked tokens)")
 # %% [markdown]
 # ## A few steps of pretraining
 #
-# `Pretrainer` puts it all together. A background thread turns the document
-# stream into batches (`collate` pads them), and each step calls
+# `pretrain.make_trainer` puts it all together: the library's one training loop
+# (`train.py`, the same as for fine-tuning) with the pretraining data and head.
+# A background thread turns the document stream into batches
+# (`collate_pretraining` pads them), and each step calls
 # `loss_and_grads(..., "pretraining", ...)`. The loss is the MLM cross-entropy,
 # computed only at the masked positions, plus the SOP cross-entropy. After the
 # backward pass comes a LAMB update. Every checkpoint records the model, the
@@ -340,7 +342,7 @@ args = pt.PretrainArgs(steps=24, batch_size=8, lr=1e-2, warmup_steps=4, max_seq_
                        max_predictions=10, eval_every=24, save_every=24, block_docs=8, seed=0,
                        progress=False)
 with tempfile.TemporaryDirectory() as out_dir:
-    trainer = pt.Pretrainer(fresh, tok, lambda: iter(documents), out_dir, args, heldout=heldout)
+    trainer = pt.make_trainer(fresh, tok, lambda: iter(documents), out_dir, args, heldout=heldout)
     log = trainer.train()
     print("written:", sorted(os.listdir(out_dir)))
 
@@ -417,7 +419,7 @@ for name, s in scores.items():
 #    and count, over the 120 examples, how many masked tokens have a neighbour
 #    that is also masked. Compare with `max_ngram=3`. Why might predicting a
 #    masked word be easier when its neighbours are visible?
-# 2. Run the `Pretrainer` for 24 more steps with `optimizer="adamw"` and
+# 2. Run the trainer for 24 more steps with `optimizer="adamw"` and
 #    `lr=1e-3` on a new fresh model, and compare the loss curves. Then give the
 #    LAMB run a `lr` ten times smaller. Which of the two optimisers is more
 #    sensitive to the learning rate in this tiny setting?

@@ -40,7 +40,7 @@ def child(args):
     targs = pt.PretrainArgs(steps=args.steps, batch_size=64, lr=2e-3, warmup_steps=10, eval_every=10**9,
                             save_every=10**9, workers=args.child_workers, progress=False)
     with tempfile.TemporaryDirectory() as out:
-        trainer = pt.Pretrainer(model, tok, lambda: pt.corpus_documents(args.data_dir), out, targs)
+        trainer = pt.make_trainer(model, tok, lambda: pt.corpus_documents(args.data_dir), out, targs)
         for e in trainer.train():
             print(json.dumps(e), flush=True)
 
@@ -54,8 +54,8 @@ def measure(setting, threads, workers, args):
     log = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
     a, b = log[args.skip - 1], log[-1]
     tokens_per_step = 64 * 128
-    wall = (b["step"] * tokens_per_step / b["tokens_per_second"]
-            - a["step"] * tokens_per_step / a["tokens_per_second"])
+    wall = (b["step"] * 64 / b["examples_per_second"]           # seconds spent in steps 1..b
+            - a["step"] * 64 / a["examples_per_second"])
     cpu = b["cpu_seconds"] - a["cpu_seconds"]
     tokens = (b["step"] - a["step"]) * tokens_per_step
     print(f"{setting:8s} {threads} BLAS thread(s) x {workers} process(es): {tokens / wall:7.0f} tokens/s, "

@@ -45,8 +45,7 @@ def data_files(task, data_dir, work_dir):
     """(train, dev) files for `task`; the SQuAD and Cosmos QA splits are written once to work_dir."""
     from albert_np import datasets
     if task in ("sst2", "wnut17"):
-        return (datasets.default_data_file(task, "train", data_dir),
-                datasets.default_data_file(task, "dev", data_dir))
+        return datasets.default_data_file(task, "train", data_dir), datasets.default_data_file(task, "dev", data_dir)
     os.makedirs(work_dir, exist_ok=True)
     if task == "squad":
         train, dev = (os.path.join(work_dir, n) for n in ("squad_articles_0-39.json", "squad_articles_40-47.json"))
@@ -77,7 +76,7 @@ def run(init, task, model_dir, out, data_dir):
     from albert_np import datasets
     from albert_np.io import atomic_write_text
     from albert_np.tokenization import AlbertTokenizerFast
-    from albert_np.training import finetune, load_model
+    from albert_np.finetuning import finetune, load_model
     t = datasets.get_task(task)
     train, dev = data_files(task, data_dir, os.path.join(out, "data"))
     tokenizer = AlbertTokenizerFast.from_pretrained(model_dir)

@@ -1,0 +1,123 @@
+"""Shipping a pretraining checkpoint: float16 weights, tokenizer files and a model card (README.md).
+
+    python -m albert_np pretrain-export --checkpoint runs/pretrain/checkpoint-6300 \
+        --tokenizer runs/vocab/spiece.model --out albert_np/pretrained/albert-tiny-en
+"""
+import os
+
+from .io import make_temp_dir
+from .modeling import AlbertForPreTraining
+from .pretraining import SHARED_DATA, evaluate_pretraining, fixed_batches, wikitext_documents
+from .train import read_checkpoint_state, replace_dir
+
+__all__ = ["export_bundled", "model_card"]
+
+
+def export_bundled(checkpoint, out_dir, *, tokenizer, data_dir=SHARED_DATA, examples=4000, note=""):
+    """Ship a pretraining checkpoint: float16 weights, tokenizer files and a model card.
+
+    Measures masked-token and SOP accuracy on WikiText-103 test (raw) with fixed
+    masks and writes them, with the run's data, config, steps and compute, into
+    README.md. The folder is built aside and renamed into place (atomic).
+    Returns the evaluation results.
+    """
+    state, model_dir, log = read_checkpoint_state(checkpoint)      # older layouts too
+    model = AlbertForPreTraining.from_pretrained(model_dir)
+    test = os.path.join(data_dir, "wikitext-103", "wiki.test.raw")
+    batches = fixed_batches(lambda: wikitext_documents(test), tokenizer, examples, 32,
+                            max_seq_length=state["args"]["max_seq_length"],
+                            max_predictions=state["args"]["max_predictions"])
+    results = evaluate_pretraining(model, batches)
+    train = [e for e in log if e["type"] == "train"]
+    evals = [e for e in log if e["type"] == "eval"]
+    os.makedirs(os.path.dirname(os.path.abspath(out_dir)), exist_ok=True)
+    tmp = make_temp_dir(os.path.dirname(os.path.abspath(out_dir)), ".tmp-export-")
+    model.save_pretrained(tmp, storage_dtype="float16")
+    tokenizer.save_pretrained(tmp)
+    card = model_card(model, state, results, train, evals, note)
+    with open(os.path.join(tmp, "README.md"), "w", encoding="utf-8") as f:
+        f.write(card)
+    replace_dir(tmp, out_dir)
+    return results
+
+
+def model_card(model, state, results, train, evals, note=""):
+    """The README.md of an exported model: what it is, how it was made, how good it is."""
+    c, a = model.config, state["args"]
+    tokens = state["global_step"] * a["batch_size"] * a["grad_accum"] * a["max_seq_length"]
+    rows = "\n".join(f"| {e['step']} | {e['mlm_accuracy']:.3f} | {e['sop_accuracy']:.3f} | "
+                     f"{e['mlm_loss']:.3f} |" for e in evals) or "| - | - | - | - |"
+    if not train:
+        speed = float("nan")
+    else:       # logs of the loop before train.py have tokens_per_second; train.py's examples_per_second
+        last = train[-1]
+        speed = last.get("tokens_per_second", last.get("examples_per_second", 0.0) * a["max_seq_length"])
+    timed = [e for e in train if "cpu_seconds" in e]    # logs before this field existed have none
+    if timed:
+        cpu = f"{timed[-1]['cpu_seconds'] / 3600:.2f} CPU-hours for steps {timed[0]['step']:,}-{timed[-1]['step']:,}"
+        if timed[0]["step"] > 1:
+            cpu += f" (steps before {timed[0]['step']:,} were not timed)"
+    else:
+        cpu = "not recorded"
+    workers = a.get("workers", 1)
+    procs = (f"at the end {workers} single-threaded data-parallel worker processes" if workers > 1
+             else "one process with BLAS threads")
+    return f"""# albert-tiny-en
+
+A small English ALBERT pretrained from scratch by albert_np, in NumPy, on CPU.
+It makes `albert_np.fill_mask(...)` work offline. It is a teaching model, far
+weaker than Hugging Face's `albert/albert-base-v2` (pass `model="albert/albert-base-v2"`
+for that one).
+
+{note}
+
+## Model
+
+| field | value |
+|---|---|
+| architecture | AlbertForPreTraining (MLM + SOP heads) |
+| vocab_size (SentencePiece unigram, ALBERT recipe) | {c.vocab_size} |
+| embedding_size E / hidden_size H | {c.embedding_size} / {c.hidden_size} |
+| layers L (one shared group) / heads / intermediate | {c.num_hidden_layers} / {c.num_attention_heads} / {c.intermediate_size} |
+| hidden_act / dropout | {c.hidden_act} / {c.hidden_dropout_prob} |
+| parameters | {model.num_parameters():,} |
+| weights | float16 safetensors (loaded as float32) |
+
+## Data
+
+`../shared/data/pretrain/`: the Wikipedia extract (2015, 30,729 articles) and
+13 Project Gutenberg books, streamed in blocks of {a['block_docs']} documents. The
+two Wikipedia articles that are also in WikiText-103 test (Nero; American
+Beauty) were left out. Examples follow the ALBERT recipe: sentence-order pairs,
+whole-word n-gram masking (n <= 3), 15 % of tokens, max {a['max_predictions']}
+predictions, sequences of {a['max_seq_length']} tokens.
+
+## Training
+
+| field | value |
+|---|---|
+| steps | {state['global_step']:,} of a planned {a['steps']:,} |
+| batch | {a['batch_size']} x {a['grad_accum']} accumulation |
+| tokens seen | {tokens:,} |
+| optimiser | {a['optimizer'].upper()}, lr {a['lr']}, warm-up {a['warmup_steps']} steps, linear decay, weight decay {a['weight_decay']}, clip {a['max_grad_norm']} |
+| compute | CPU only, NumPy (albert_np's own backprop), on a 2-core machine; {procs}; last measured {speed:,.0f} tokens/s |
+| CPU time (process time of all threads and worker processes) | {cpu} |
+| seed | {a['seed']} |
+
+Held-out during training (WikiText-103 validation, fixed masks):
+
+| step | masked-token top-1 | SOP accuracy | MLM loss |
+|---|---|---|---|
+{rows}
+
+## Quality (WikiText-103 test, raw; {results['masked_tokens']:,} masked tokens, {results['pairs']:,} pairs)
+
+| metric | value |
+|---|---|
+| masked-token top-1 accuracy | {results['mlm_accuracy']:.3f} |
+| the same, only where the input token was replaced ([MASK] or random; {results['replaced_tokens']:,} tokens) | {results['replaced_accuracy']:.3f} |
+| sentence-order accuracy | {results['sop_accuracy']:.3f} |
+| MLM loss (nats / masked token) | {results['mlm_loss']:.3f} |
+
+Reproduce: `python -m albert_np pretrain-eval --model <this folder>`.
+"""

@@ -1,0 +1,573 @@
+"""The one training loop, for fine-tuning (finetuning.py) and pretraining (pretraining.py).
+
+One optimiser step:
+    micro_batches = source.next_step(grad_accum)           (the use's data)
+    for each (inputs, labels) in micro_batches:
+        loss, _, grads = heads.loss_and_grads(params, config, head, inputs, labels,
+                                                  rng, training=True)     (dropout on)
+        total += grads / len(micro_batches)                  (the mean gradient)
+    clip the global gradient norm; lr = base lr x schedule(step); AdamW (or LAMB) step.
+With LoopArgs.workers > 1 every micro-batch is split over that many processes
+(parallel.py), each with its own dropout seed drawn from the run's RNG.
+
+A use of the loop supplies its data, as a batch source, and its head:
+    source.next_step(n)  -> [(inputs, labels)], at most n micro-batches of one step
+    source.epoch_done    -> True right after the step that ended a pass over the data
+    source.log_fields()  -> extra fields of a step's log entry (e.g. {"epoch": 1.5})
+    source.state()       -> its position: JSON values, plus arrays (saved in data_order.npz)
+    source.restore(state), source.close()
+and optionally evaluate(model) -> {metric: value} (the best checkpoint is kept by
+metric_for_best) and step_metrics([(labels, argmax outputs)]) -> extra log fields.
+
+A checkpoint, written under a temporary name and renamed into place, so that it
+is either complete or absent:
+
+    output_dir/checkpoint-<step>/
+        config.json, model.safetensors   the model (model.save_pretrained): a model folder
+        tokenizer files                  when the run has a tokenizer
+        optimizer.npz                    "exp_avg::<name>", "exp_avg_sq::<name>" moments
+        data_order.npz                   the source's arrays (fine-tuning: this epoch's batches)
+        log.jsonl                        the log up to this step
+        trainer_state.json               written last: marks the folder complete. Keys:
+            version (2), global_step, total_steps, warmup_steps, head, rng_state (the
+            dropout Generator's bit_generator.state), optimizer {name, step, lr, betas, eps,
+            weight_decay}, best {metric, value, step}, examples_seen, train_seconds,
+            cpu_seconds, args (the use's settings), and the source's JSON state
+            (fine-tuning: epoch, batch_pos, num_train_features; pretraining: data_state)
+
+Resuming restores all of it, so a resumed run continues with exactly the losses of
+one that never stopped. Checkpoints of the two loops this one replaced are read
+too (read_checkpoint_state converts them): fine-tuning's version 1 (the same
+files), and pretraining's (no version; the model in model/, "exp_avg/<name>"
+moments, the log only in output_dir/log.jsonl).
+"""
+import dataclasses
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from typing import Optional
+
+import numpy as np
+
+from . import heads
+from .params import named_parameters
+from .io import atomic_open, atomic_write_text, make_temp_dir
+from .optim import (LAMB, AdamW, clip_grad_norm, constant_with_warmup, linear_warmup_linear_decay,
+                    polynomial_decay)
+from .parallel import GradientWorkers, split_rows
+from .progress import progress_bar
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["LoopArgs", "Trainer", "NonFiniteLossError", "list_checkpoints", "latest_checkpoint",
+           "read_checkpoint_state", "read_log", "replace_dir", "plot_curves"]
+
+STATE_FILE = "trainer_state.json"
+OPTIMIZER_FILE = "optimizer.npz"
+ORDER_FILE = "data_order.npz"
+LOG_FILE = "log.jsonl"
+CHECKPOINT_PREFIX = "checkpoint-"
+STATE_VERSION = 2
+
+NOT_METRICS = ("type", "step", "epoch", "eval_seconds", "train_examples_per_second", "time")
+
+
+class NonFiniteLossError(FloatingPointError):
+    """The loss (or gradient norm) became nan/inf; training stopped, checkpoints kept."""
+
+
+@dataclasses.dataclass
+class LoopArgs:
+    """What the loop needs; finetuning.py and pretraining.py build it from their own settings.
+
+    total_steps: optimiser steps of the run. learning_rate: the peak rate.
+    schedule: "linear" (warm-up, linear decay to 0), "constant" (after warm-up),
+        "polynomial" (warm-up, decay to lr_end; power 1).
+    optimizer: "adamw" or "lamb". max_grad_norm: 0 = no clipping.
+    eval_every: steps between evaluations; None = at the end of each pass over the data.
+    save_every: steps between checkpoints; None = only at evaluations and at the end
+        (with metric_for_best a checkpoint is always written at an evaluation).
+    keep_checkpoints: newest checkpoints kept (the best one is kept as well).
+    workers: > 1 splits each micro-batch over that many processes (rows must divide).
+    plot: write curves.png at every checkpoint. desc: the progress bar's label.
+    """
+    total_steps: int
+    learning_rate: float
+    warmup_steps: int = 0
+    schedule: str = "linear"
+    lr_end: float = 1e-7
+    optimizer: str = "adamw"
+    weight_decay: float = 0.01
+    adam_eps: float = 1e-8
+    max_grad_norm: float = 1.0
+    grad_accum: int = 1
+    eval_every: Optional[int] = None
+    save_every: Optional[int] = None
+    keep_checkpoints: int = 2
+    seed: int = 0
+    workers: int = 1
+    progress: bool = True
+    plot: bool = False
+    desc: str = "train"
+
+
+# --------------------------------------------------------------------------- checkpoint files
+
+def list_checkpoints(output_dir):
+    """[(step, path)] of the complete checkpoints in output_dir, oldest first."""
+    output_dir = os.fspath(output_dir)
+    if not os.path.isdir(output_dir):
+        return []
+    found = []
+    for name in os.listdir(output_dir):
+        tail = name[len(CHECKPOINT_PREFIX):] if name.startswith(CHECKPOINT_PREFIX) else ""
+        path = os.path.join(output_dir, name)
+        if tail.isdigit() and os.path.isfile(os.path.join(path, STATE_FILE)):
+            found.append((int(tail), path))
+    return sorted(found)
+
+
+def latest_checkpoint(output_dir):
+    """Path of the newest complete checkpoint in output_dir, or None."""
+    found = list_checkpoints(output_dir)
+    return found[-1][1] if found else None
+
+
+def replace_dir(tmp, final):
+    """Move the finished folder `tmp` to `final`; an old `final` is removed after the swap."""
+    old = None
+    if os.path.exists(final):
+        old = final + f".old-{os.getpid()}"
+        os.replace(final, old)
+    os.replace(tmp, final)
+    if old:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def write_json(path, obj):
+    atomic_write_text(path, json.dumps(obj, indent=1) + "\n")
+
+
+def _write_log(path, log):
+    with atomic_open(path, "w", encoding="utf-8") as f:
+        f.writelines(json.dumps(e) + "\n" for e in log)
+
+
+def read_log(path):
+    """The entries of a log.jsonl ([] when there is none)."""
+    if not os.path.isfile(path):
+        return []
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def read_checkpoint_state(path):
+    """(trainer_state, model folder, log) of a checkpoint, in today's layout (version 2).
+
+    Older checkpoints are converted as they are read: fine-tuning's version 1 (the
+    same files, without cpu_seconds) and pretraining's (no version: "step", "rng",
+    "data_state"; the model in model/; the log only in the run's log.jsonl).
+    """
+    with open(os.path.join(path, STATE_FILE), encoding="utf-8") as f:
+        state = json.load(f)
+    log_path = os.path.join(path, LOG_FILE)
+    model_dir = path
+    if state.get("version") == 1:
+        state = {**state, "version": STATE_VERSION, "cpu_seconds": 0.0}
+    elif "version" not in state and "data_state" in state:
+        args = state["args"]
+        state = {"version": STATE_VERSION, "global_step": state["step"], "total_steps": args["steps"],
+                 "warmup_steps": args["warmup_steps"], "head": "pretraining", "rng_state": state["rng"],
+                 "optimizer": {"name": args["optimizer"], **state["optimizer"]},
+                 "best": {"metric": None, "value": None, "step": None}, "examples_seen": 0,
+                 "train_seconds": 0.0, "cpu_seconds": state.get("cpu_seconds", 0.0), "args": args,
+                 "data_state": state["data_state"]}
+        model_dir = os.path.join(path, "model")
+        log_path = os.path.join(os.path.dirname(os.path.abspath(path)), LOG_FILE)
+    if state.get("version") != STATE_VERSION:
+        raise ValueError(f"{path}: trainer_state version {state.get('version')} is not {STATE_VERSION}")
+    log = [e for e in read_log(log_path) if e["step"] <= state["global_step"]]
+    return state, model_dir, log
+
+
+def _read_moments(path):
+    """{"exp_avg": {name: m}, "exp_avg_sq": {name: v}} from optimizer.npz ("::" or the old "/")."""
+    moments = {"exp_avg": {}, "exp_avg_sq": {}}
+    with np.load(path) as z:
+        for key in z.files:
+            kind, name = key.split("::", 1) if "::" in key else key.split("/", 1)
+            moments[kind][name] = z[key]
+    return moments
+
+
+def _better(value, best):
+    """Higher is better; nan (e.g. the correlation of constant predictions) is worst."""
+    if not math.isfinite(value):
+        return best is None
+    return best is None or not math.isfinite(best) or value > best
+
+
+def _plain(value):
+    """A JSON-able number from a NumPy scalar (ints stay ints)."""
+    return value.item() if hasattr(value, "item") else value
+
+
+# --------------------------------------------------------------------------- the trainer
+
+class Trainer:
+    """The loop and its state: model weights, optimiser, step, dropout rng, data position,
+    best evaluation, log, and time spent. `train()` runs to args.total_steps.
+
+    model: an albert_np model (its arrays are updated in place). source: the batch source
+        (see the module docstring). head: as heads.loss_and_grads. args: LoopArgs.
+    tokenizer: saved into each checkpoint when given. evaluate: model -> metric dict.
+    metric_for_best: the metric whose highest value marks the best checkpoint.
+    step_metrics: [(labels, argmax outputs)] of a step -> extra fields of its log entry.
+    run_args: the use's settings (a dataclass), recorded in each checkpoint.
+    """
+
+    def __init__(self, model, source, head, output_dir, args, *, tokenizer=None, evaluate=None,
+                 metric_for_best=None, step_metrics=None, run_args=None):
+        self.model, self.source, self.head, self.args = model, source, head, args
+        self.output_dir = os.fspath(output_dir)
+        self.tokenizer, self.evaluate = tokenizer, evaluate
+        self.metric_name, self.step_metrics = metric_for_best, step_metrics
+        self.run_args = dataclasses.asdict(run_args) if run_args is not None else {}
+        self.params = named_parameters(model.params)     # flat, distinct arrays: updated in place
+        if args.optimizer == "lamb":
+            self.optimizer = LAMB(self.params, lr=args.learning_rate, weight_decay=args.weight_decay)
+        else:
+            self.optimizer = AdamW(self.params, lr=args.learning_rate, eps=args.adam_eps,
+                                   weight_decay=args.weight_decay)
+        self.rng = np.random.default_rng(args.seed)
+        self.step = 0
+        self.best = {"metric": metric_for_best, "value": None, "step": None}
+        self.log = []
+        self.examples_seen, self.train_seconds = 0, 0.0
+        self.cpu_seconds = 0.0          # process time of all threads and worker processes, over resumes
+        self.worker_cpu_seconds = 0.0   # of the worker processes, this call of train()
+        self.last_checkpoint = None
+        self._workers = None
+        os.makedirs(self.output_dir, exist_ok=True)
+
+    def lr_at(self, step):
+        """Learning rate of the update that follows `step` completed steps (HF LambdaLR)."""
+        a = self.args
+        if a.schedule == "constant":
+            mult = constant_with_warmup(step, a.warmup_steps)
+        elif a.schedule == "polynomial":
+            mult = polynomial_decay(step, a.warmup_steps, max(a.total_steps, a.warmup_steps + 1),
+                                    lr_init=a.learning_rate, lr_end=a.lr_end)
+        else:
+            mult = linear_warmup_linear_decay(step, a.warmup_steps, a.total_steps)
+        return a.learning_rate * mult
+
+    # -- one step ---------------------------------------------------------------------------
+    def _loss_and_grads(self, inputs, labels):
+        """(loss, [(labels, argmax outputs)] or None, grads) of one micro-batch, here or on the workers."""
+        w = self._workers
+        if w is None:
+            loss, out, grads = heads.loss_and_grads(self.model.params, self.model.config, self.head,
+                                                       inputs, labels, rng=self.rng, training=True)
+            predicted = None
+            if self.step_metrics is not None:
+                predicted = [(labels, {k: v.argmax(-1) for k, v in out.items() if isinstance(v, np.ndarray)})]
+            return float(loss), predicted, grads
+        shards = list(zip(split_rows(inputs, w.n), split_rows(labels, w.n)))
+        seeds = self.rng.integers(0, 2**63 - 1, size=w.n)
+        loss, argmax, grads, cpu = w.loss_and_grads(shards, seeds)
+        self.worker_cpu_seconds += cpu
+        return loss, [(lab, am) for (_, lab), am in zip(shards, argmax)], grads
+
+    def train_step(self, micro_batches):
+        """One optimiser update from the mean gradient of `micro_batches` [(inputs, labels)].
+
+        Returns (loss, grad norm, examples, [(labels, argmax outputs)]).
+        """
+        total, losses, n_examples, predicted = None, [], 0, []
+        scale = np.float32(1.0 / len(micro_batches))
+        for inputs, labels in micro_batches:
+            loss, pred, grads = self._loss_and_grads(inputs, labels)
+            losses.append(loss)
+            predicted += pred or []
+            n_examples += len(inputs["input_ids"])
+            if total is None:
+                total = {k: g * scale for k, g in grads.items()}
+            else:
+                for k, g in grads.items():
+                    total[k] += g * scale
+        loss = float(np.mean(losses))
+        if not math.isfinite(loss):
+            raise self._non_finite("loss", loss)
+        norm = clip_grad_norm(total, self.args.max_grad_norm) if self.args.max_grad_norm > 0 \
+            else float(np.sqrt(sum(float(np.sum(g * g)) for g in total.values())))
+        if not math.isfinite(norm):
+            raise self._non_finite("gradient norm", norm)
+        self.optimizer.step(total, lr=self.lr_at(self.step))
+        return loss, norm, n_examples, predicted
+
+    def _non_finite(self, what, value):
+        step = self.step + 1
+        where = (f"the last good checkpoint is {self.last_checkpoint}" if self.last_checkpoint
+                 else "no checkpoint was written yet")
+        self._append_log({"type": "error", "step": step, "message": f"{what} is {value}"})
+        return NonFiniteLossError(
+            f"training stopped: the {what} became {value} at step {step} of {self.args.total_steps}; nothing was saved after it "
+            f"and {where}. Resume from it with a lower learning rate (now {self.args.learning_rate}), "
+            f"more warmup or gradient clipping (max_grad_norm).")
+
+    # -- the loop --------------------------------------------------------------------------
+    def train(self):
+        """Run until args.total_steps; evaluate and checkpoint on schedule. Returns the log."""
+        a = self.args
+        cpu0, cpu_before = time.process_time(), self.cpu_seconds
+        self.worker_cpu_seconds = 0.0
+        bar = progress_bar(a.total_steps, a.desc, initial=self.step, enabled=a.progress)
+        postfix = {}
+        logger.info("%s: steps %d to %d, %d micro-batches a step, warmup %d, peak lr %g", a.desc,
+                    self.step + 1, a.total_steps, a.grad_accum, a.warmup_steps, a.learning_rate)
+        try:
+            if a.workers > 1 and self.step < a.total_steps:
+                self._workers = GradientWorkers(self.model.params, self.params, self.model.config,
+                                                self.head, a.workers, threads=1)
+                self.worker_cpu_seconds = self._workers.startup_cpu_seconds
+            while self.step < a.total_steps:
+                t0 = time.perf_counter()
+                micro_batches = self.source.next_step(a.grad_accum)
+                loss, norm, n, predicted = self.train_step(micro_batches)
+                self.train_seconds += time.perf_counter() - t0
+                lr = self.lr_at(self.step)
+                self.step += 1
+                self.examples_seen += n
+                self.cpu_seconds = (cpu_before + time.process_time() - cpu0   # this process, all threads
+                                    + self.worker_cpu_seconds)                # + the worker processes
+                entry = {"type": "train", "step": self.step, **self.source.log_fields(), "loss": loss,
+                         "lr": lr, "grad_norm": norm, "examples": n}
+                if self.step_metrics is not None:
+                    entry.update(self.step_metrics(predicted))
+                entry.update(examples_per_second=self.examples_per_second(),
+                             cpu_seconds=self.cpu_seconds)
+                self._append_log(entry)
+                bar.update(1)
+                postfix["loss"] = f"{loss:.4f}"
+                bar.set_postfix(postfix, refresh=False)
+                self._after_step(self.source.epoch_done, bar, postfix)
+        finally:
+            bar.close()
+            self.source.close()
+            if self._workers is not None:
+                self._workers.close()
+                self._workers = None
+        return self.log
+
+    def _after_step(self, epoch_done, bar, postfix):
+        a = self.args
+        last = self.step >= a.total_steps
+        evaluated = False
+        if self.evaluate is not None and ((a.eval_every and self.step % a.eval_every == 0)
+                                          or (a.eval_every is None and epoch_done) or last):
+            scores = self.run_evaluation()
+            if self.metric_name:
+                postfix[self.metric_name] = f"{scores[self.metric_name]:.4f}"
+                bar.set_postfix(postfix, refresh=False)
+            evaluated = True
+        if ((evaluated and (self.metric_name or a.save_every is None)) or last
+                or (a.save_every and self.step % a.save_every == 0)):
+            self.save_checkpoint()
+
+    def run_evaluation(self):
+        """Evaluate, log it, update the best; returns the metric dict."""
+        t0 = time.perf_counter()
+        scores = self.evaluate(self.model)
+        if self.metric_name:
+            if self.metric_name not in scores:
+                raise ValueError(f"metric_for_best={self.metric_name!r} is not among the metrics "
+                                 f"{sorted(scores)}")
+            value = float(scores[self.metric_name])
+            if _better(value, self.best["value"]):
+                self.best = {"metric": self.metric_name, "value": value, "step": self.step}
+        self._append_log({"type": "eval", "step": self.step, **self.source.log_fields(),
+                          **{k: _plain(v) for k, v in scores.items()},
+                          "eval_seconds": round(time.perf_counter() - t0, 3),
+                          "train_examples_per_second": self.examples_per_second()})
+        logger.info("step %d: %s", self.step, ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+        return scores
+
+    def examples_per_second(self):
+        """Training throughput (forward, backward, update and data; evaluation excluded), over resumes."""
+        return round(self.examples_seen / self.train_seconds, 3) if self.train_seconds else 0.0
+
+    def _append_log(self, entry):
+        entry = dict(entry, time=round(time.time(), 3))
+        self.log.append(entry)
+        with open(os.path.join(self.output_dir, LOG_FILE), "a", encoding="utf-8") as f:
+            f.write(json.dumps(entry) + "\n")
+        logger.debug("%s", entry)
+
+    # -- checkpoints ---------------------------------------------------------------------------
+    def trainer_state(self):
+        """The JSON-able part of a checkpoint (the source's JSON state merged in)."""
+        opt = self.optimizer.state_dict()
+        data_json = {k: v for k, v in self.source.state().items() if not isinstance(v, np.ndarray)}
+        return {
+            "version": STATE_VERSION, "global_step": self.step, "total_steps": self.args.total_steps,
+            "warmup_steps": self.args.warmup_steps, "head": self.head,
+            "rng_state": self.rng.bit_generator.state,
+            "optimizer": {"name": self.args.optimizer, "step": opt["step"], "lr": opt["lr"],
+                          "betas": list(opt["betas"]), "eps": opt["eps"],
+                          "weight_decay": opt["weight_decay"]},
+            "best": self.best, "examples_seen": self.examples_seen,
+            "train_seconds": self.train_seconds, "cpu_seconds": self.cpu_seconds,
+            "args": self.run_args, **data_json,
+        }
+
+    def save_checkpoint(self):
+        """Write checkpoint-<step> atomically (temp folder + rename); drop old ones."""
+        final = os.path.join(self.output_dir, f"{CHECKPOINT_PREFIX}{self.step}")
+        tmp = make_temp_dir(self.output_dir, f".tmp-{CHECKPOINT_PREFIX}{self.step}-")
+        try:
+            self.model.save_pretrained(tmp)
+            if hasattr(self.tokenizer, "save_pretrained"):
+                self.tokenizer.save_pretrained(tmp)
+            opt = self.optimizer.state_dict()
+            arrays = {f"exp_avg::{k}": v for k, v in opt["exp_avg"].items()}
+            arrays.update({f"exp_avg_sq::{k}": v for k, v in opt["exp_avg_sq"].items()})
+            with atomic_open(os.path.join(tmp, OPTIMIZER_FILE), "wb") as f:
+                np.savez(f, **arrays)
+            data_arrays = {k: v for k, v in self.source.state().items() if isinstance(v, np.ndarray)}
+            if data_arrays:
+                with atomic_open(os.path.join(tmp, ORDER_FILE), "wb") as f:
+                    np.savez(f, **data_arrays)
+            _write_log(os.path.join(tmp, LOG_FILE), self.log)
+            write_json(os.path.join(tmp, STATE_FILE), self.trainer_state())   # last: marks it complete
+            replace_dir(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        self.last_checkpoint = final
+        self._rotate_checkpoints()
+        if self.args.plot:
+            plot_curves(self.log, os.path.join(self.output_dir, "curves.png"), self.metric_name,
+                        self.args.desc)
+        logger.info("saved %s", final)
+        return final
+
+    def _rotate_checkpoints(self):
+        found = list_checkpoints(self.output_dir)
+        keep = {s for s, _ in found[-self.args.keep_checkpoints:]}
+        if self.best["step"] is not None:
+            keep.add(self.best["step"])
+        for step, path in found:
+            if step not in keep:
+                shutil.rmtree(path, ignore_errors=True)
+
+    def load_checkpoint(self, path):
+        """Restore weights (in place), optimiser, step, RNG, data position, best and log."""
+        state, model_dir, log = read_checkpoint_state(path)
+        changed = {k: (v, self.run_args[k]) for k, v in state["args"].items()
+                   if k not in ("progress", "plot") and k in self.run_args and self.run_args[k] != v}
+        if changed:
+            logger.warning("resuming with changed settings (checkpoint value, now): %s", changed)
+        opt = state["optimizer"]
+        if opt["name"] != self.args.optimizer:
+            raise ValueError(f"{path} holds {opt['name']} state but optimizer={self.args.optimizer!r}")
+        data_state = dict(state)
+        if os.path.isfile(os.path.join(path, ORDER_FILE)):
+            with np.load(os.path.join(path, ORDER_FILE)) as z:
+                data_state.update({k: z[k] for k in z.files})
+        self.source.restore(data_state)                 # checks that the data fits, first
+        loaded = type(self.model).from_pretrained(model_dir).state_dict()
+        for name, arr in self.params.items():
+            arr[...] = loaded[name]                     # in place: the optimiser holds these arrays
+        self.optimizer.load_state_dict({
+            "step": opt["step"], "lr": opt["lr"], "betas": tuple(opt["betas"]), "eps": opt["eps"],
+            "weight_decay": opt["weight_decay"], **_read_moments(os.path.join(path, OPTIMIZER_FILE))})
+        self.step = state["global_step"]
+        self.rng.bit_generator.state = state["rng_state"]
+        self.best = state["best"]
+        self.examples_seen, self.train_seconds = state["examples_seen"], state["train_seconds"]
+        self.cpu_seconds = state["cpu_seconds"]
+        self.log = log
+        _write_log(os.path.join(self.output_dir, LOG_FILE), self.log)    # drop what came after it
+        self.last_checkpoint = path
+        logger.info("resumed from %s at step %d", path, self.step)
+
+    def best_metrics(self):
+        """The metrics logged at the best evaluation ({} without one)."""
+        for e in reversed(self.log):
+            if e.get("type") == "eval" and e["step"] == self.best["step"]:
+                return {k: v for k, v in e.items() if k not in NOT_METRICS}
+        return {}
+
+    def export_best(self):
+        """Copy the best checkpoint's model and tokenizer to output_dir/best; load its weights."""
+        step = self.best["step"] if self.best["step"] is not None else self.step
+        source = os.path.join(self.output_dir, f"{CHECKPOINT_PREFIX}{step}")
+        if not os.path.isdir(source):
+            logger.warning("the best checkpoint %s is gone; exporting the last weights", source)
+            source = self.last_checkpoint
+        tmp = make_temp_dir(self.output_dir, ".tmp-best-")
+        try:
+            for name in os.listdir(source):
+                if name not in (OPTIMIZER_FILE, ORDER_FILE, STATE_FILE, LOG_FILE):
+                    shutil.copy2(os.path.join(source, name), tmp)
+            write_json(os.path.join(tmp, "best_metrics.json"),
+                       {"step": step, "metric": self.metric_name, **self.best_metrics()})
+            replace_dir(tmp, os.path.join(self.output_dir, "best"))
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if step != self.step:
+            best = type(self.model).from_pretrained(source)
+            self.model.load_state_dict(best.state_dict())
+        return os.path.join(self.output_dir, "best")
+
+
+# --------------------------------------------------------------------------- plotting
+
+def plot_curves(log, path, metric=None, title=None):
+    """Training loss (and its running mean) and evaluation metrics against the step, as a PNG.
+
+    Returns the path, or None when matplotlib is not installed (the run goes on).
+    """
+    try:        # optional dependency; a standalone Figure leaves pyplot's global state alone
+        import matplotlib  # noqa: F401  (fails first when matplotlib is absent)
+        from matplotlib.figure import Figure
+    except ImportError:
+        logger.info("matplotlib is not installed: no %s", path)
+        return None
+    train = [e for e in log if e.get("type") == "train"]
+    evals = [e for e in log if e.get("type") == "eval"]
+    fig = Figure(figsize=(11 if evals else 6, 4))
+    axes = fig.subplots(1, 2 if evals else 1, squeeze=False)
+    ax = axes[0, 0]
+    if train:
+        steps = np.array([e["step"] for e in train])
+        loss = np.array([e["loss"] for e in train])
+        ax.plot(steps, loss, lw=0.6, alpha=0.4, label="loss per step")
+        k = max(1, len(loss) // 50)
+        if k > 1:
+            smooth = np.convolve(loss, np.ones(k) / k, mode="valid")
+            ax.plot(steps[k - 1:], smooth, lw=1.5, label=f"mean of {k} steps")
+        ax.legend()
+    ax.set_xlabel("optimiser step")
+    ax.set_ylabel("training loss")
+    ax.grid(alpha=0.3)
+    if evals:
+        ax = axes[0, 1]
+        keys = [k for k in evals[0] if k not in NOT_METRICS and isinstance(evals[0][k], float)]
+        for k in keys:
+            ax.plot([e["step"] for e in evals], [e[k] for e in evals], marker="o",
+                    lw=2 if k == metric else 1, label=k)
+        ax.set_xlabel("optimiser step")
+        ax.set_ylabel("evaluation metric")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    return path
