@@ -53,11 +53,11 @@ from typing import Optional
 import numpy as np
 
 from . import heads
-from .params import named_parameters
 from .io import atomic_open, atomic_write_text, make_temp_dir
 from .optim import (LAMB, AdamW, clip_grad_norm, constant_with_warmup, linear_warmup_linear_decay,
                     polynomial_decay)
 from .parallel import GradientWorkers, split_rows
+from .params import named_parameters
 from .progress import progress_bar
 
 logger = logging.getLogger(__name__)
