@@ -100,10 +100,6 @@ class AlbertConfig:
         self.id2label = {i: f"LABEL_{i}" for i in range(int(n))}
         self.label2id = {v: k for k, v in self.id2label.items()}
 
-    @property
-    def head_dim(self):
-        return self.hidden_size // self.num_attention_heads
-
     def validate(self):
         """Raise ValueError naming the offending fields when the sizes cannot work."""
         ints = ("vocab_size", "embedding_size", "hidden_size", "num_hidden_layers",

@@ -34,7 +34,7 @@ __all__ = [
     "read_table", "read_conll", "read_squad", "split_squad_by_article", "load_examples",
 ]
 
-HEADS = ("sequence", "token", "qa", "multiple_choice")
+FINETUNING_HEADS = ("sequence", "token", "qa", "multiple_choice")   # the heads a Task can train
 DATA_ENV = "ALBERT_NP_DATA"
 
 
@@ -135,8 +135,8 @@ def get_task(task, **overrides):
     if unknown:
         raise ValueError(f"unknown Task fields {unknown}; the fields are {sorted(fields)}")
     task = dataclasses.replace(base, **overrides)
-    if task.head not in HEADS:
-        raise ValueError(f"task head must be one of {HEADS}, got {task.head!r}")
+    if task.head not in FINETUNING_HEADS:
+        raise ValueError(f"task head must be one of {FINETUNING_HEADS}, got {task.head!r}")
     return task
 
 

@@ -28,8 +28,9 @@ from typing import Optional
 
 import numpy as np
 
-from . import datasets, modeling
+from . import datasets
 from . import features as F
+from .modeling import model_class
 from .tokenization import AlbertTokenizerFast
 from .train import (LOG_FILE, STATE_FILE, LoopArgs, NonFiniteLossError, Trainer, latest_checkpoint,
                     list_checkpoints, plot_curves)
@@ -37,7 +38,7 @@ from .train import (LOG_FILE, STATE_FILE, LoopArgs, NonFiniteLossError, Trainer,
 logger = logging.getLogger(__name__)
 
 __all__ = ["FinetuneArgs", "FinetuneResult", "EpochBatches", "finetune", "evaluate", "predict",
-           "model_class", "load_model", "load_tokenizer",
+           "model_for_task", "tokenizer_for",
            "add_finetune_arguments", "finetune_main", "finetune_from_namespace"]
 
 # --------------------------------------------------------------------------- arguments
@@ -132,15 +133,7 @@ class FinetuneResult:
 
 # --------------------------------------------------------------------------- model helpers
 
-def model_class(head):
-    """The modeling class of a task head."""
-    return {"sequence": modeling.AlbertForSequenceClassification,
-            "token": modeling.AlbertForTokenClassification,
-            "qa": modeling.AlbertForQuestionAnswering,
-            "multiple_choice": modeling.AlbertForMultipleChoice}[head]
-
-
-def load_model(task, model, config_overrides=None):
+def model_for_task(task, model, config_overrides=None):
     """A model for `task`: an instance is checked and returned; a folder / repo id is loaded
     with the task's head (a new head is initialised, its labels named after the task's)."""
     cls = model_class(task.head)
@@ -166,7 +159,7 @@ def load_model(task, model, config_overrides=None):
     return cls.from_pretrained(os.fspath(model), **overrides)
 
 
-def load_tokenizer(tokenizer, model):
+def tokenizer_for(tokenizer, model):
     """A tokenizer instance, or AlbertTokenizerFast.from_pretrained(tokenizer or the model folder)."""
     if tokenizer is not None and not isinstance(tokenizer, (str, os.PathLike)):
         return tokenizer
@@ -351,8 +344,8 @@ def finetune(task, model, train, dev=None, output_dir="finetune_output", tokeniz
     args = FinetuneArgs(**kwargs).validate()
     task = datasets.get_task(task)
     resume = _resolve_resume(resume_from, output_dir)
-    tok = load_tokenizer(tokenizer, resume or model)
-    net = load_model(task, resume or model, config_overrides if resume is None else None)
+    tok = tokenizer_for(tokenizer, resume or model)
+    net = model_for_task(task, resume or model, config_overrides if resume is None else None)
     train_features = _prepare(task, train, tok, args, limit_train, "train")
     if train_features is None:
         raise ValueError("train is None: pass a training file or a list of examples")

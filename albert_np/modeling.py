@@ -384,3 +384,8 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
 MODEL_CLASSES = {c.__name__: c for c in (
     AlbertModel, AlbertForPreTraining, AlbertForMaskedLM, AlbertForSequenceClassification,
     AlbertForTokenClassification, AlbertForQuestionAnswering, AlbertForMultipleChoice)}
+
+
+def model_class(head):
+    """The class of a head (a key of heads.HEADS), as the table names it."""
+    return MODEL_CLASSES[HEADS[head].model_class]

@@ -128,21 +128,6 @@ def gutenberg_documents(path, paragraphs_per_doc=64):
         yield doc
 
 
-def text_documents(path):
-    """The original format: one sentence per line, blank lines between documents."""
-    doc = []
-    with _open_text(path) as f:
-        for line in f:
-            line = line.strip()
-            if line:
-                doc.append(line)
-            elif doc:
-                yield doc
-                doc = []
-    if doc:
-        yield doc
-
-
 def interleave(*iterators):
     """Round-robin over document iterators until all are exhausted."""
     active = [iter(it) for it in iterators]

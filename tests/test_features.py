@@ -12,7 +12,8 @@ from albert_np import features as F
 from albert_np import metrics as M
 from albert_np.config import AlbertConfig
 from albert_np.tokenization import AlbertTokenizerFast, train_tokenizer
-from albert_np.finetuning import evaluate, model_class
+from albert_np.finetuning import evaluate
+from albert_np.modeling import model_class
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURE_TOKENIZER = os.path.join(HERE, "fixtures", "tokenizer")

@@ -170,3 +170,16 @@ def test_no_float64_on_the_hot_path():
     out = run(model, ref)
     for h in out.hidden_states + out.attentions + (out.prediction_logits, out.sop_logits):
         assert h.dtype == np.float32
+
+
+def test_heads_table_and_classes_agree():
+    """Each class's `head` row names that class, and model_class maps the head back to it."""
+    from albert_np.heads import HEADS, expected_shapes
+    from albert_np.modeling import model_class
+    assert sorted(HEADS, key=str) == sorted((c.head for c in MODEL_CLASSES.values()), key=str)
+    for name, cls in MODEL_CLASSES.items():
+        assert HEADS[cls.head].model_class == name and model_class(cls.head) is cls
+        cfg = albert_np.AlbertConfig(vocab_size=11, embedding_size=4, hidden_size=6, num_attention_heads=2,
+                                     intermediate_size=5, num_hidden_layers=2, num_labels=2)
+        assert {k: v.shape for k, v in cls(cfg).state_dict().items()} == expected_shapes(cfg, cls.head)
+

@@ -10,7 +10,8 @@ import sys
 import numpy as np
 
 import albert_np
-from albert_np.finetuning import finetune, model_class
+from albert_np.finetuning import finetune
+from albert_np.modeling import model_class
 from albert_np.train import latest_checkpoint, read_checkpoint_state
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

@@ -15,8 +15,8 @@ import pytest
 from albert_np import heads, train
 from albert_np import features as F
 from albert_np.config import AlbertConfig
-from albert_np.finetuning import finetune, finetune_main, load_tokenizer, model_class
-from albert_np.modeling import AlbertModel
+from albert_np.finetuning import finetune, finetune_main, tokenizer_for
+from albert_np.modeling import AlbertModel, model_class
 from albert_np.train import NonFiniteLossError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -165,7 +165,7 @@ def test_nan_in_the_weights_is_caught_too(folder, tmp_path):
     from albert_np.modeling import AlbertForSequenceClassification
     model = AlbertForSequenceClassification.from_pretrained(folder, num_labels=2)
     model.params["classifier"]["weight"][0, 0] = np.nan
-    tok = load_tokenizer(folder, folder)
+    tok = tokenizer_for(folder, folder)
     with pytest.raises(NonFiniteLossError, match="at step 1 .*no checkpoint was written yet"):
         finetune("sst2", model, SIXTEEN, None, tmp_path / "w", tokenizer=tok, max_steps=2, **QUIET)
 

@@ -76,11 +76,11 @@ def run(init, task, model_dir, out, data_dir):
     from albert_np import datasets
     from albert_np.io import atomic_write_text
     from albert_np.tokenization import AlbertTokenizerFast
-    from albert_np.finetuning import finetune, load_model
+    from albert_np.finetuning import finetune, model_for_task
     t = datasets.get_task(task)
     train, dev = data_files(task, data_dir, os.path.join(out, "data"))
     tokenizer = AlbertTokenizerFast.from_pretrained(model_dir)
-    net = load_model(t, model_dir)                      # the pretrained body with a new task head
+    net = model_for_task(t, model_dir)                      # the pretrained body with a new task head
     if init == "scratch":
         net = type(net)(net.config, seed=SCRATCH_SEED)  # same config and class, every weight random
     settings = {**COMMON, **SETTINGS[task]}
