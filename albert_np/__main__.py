@@ -18,7 +18,7 @@ import logging
 import os
 import sys
 
-from . import __version__, finetuning, pretraining
+from . import __version__, finetuning, model_card, pretraining
 from .auto import TASK_OF_CLASS, check_model_type, read_json
 from .checkpoint import CheckpointError
 from .hub import HubUnreachableError, resolve_file
@@ -283,8 +283,8 @@ def build_parser():
     p.set_defaults(func=pretraining.vocab_main)
 
     p = command("pretrain-export", "ship a pretraining checkpoint: fp16 weights, tokenizer, model card")
-    pretraining.add_export_arguments(p)
-    p.set_defaults(func=pretraining.export_main)
+    model_card.add_export_arguments(p)
+    p.set_defaults(func=model_card.export_main)
 
     p = command("pretrain-eval", "masked-token and sentence-order accuracy on held-out text")
     pretraining.add_eval_arguments(p)

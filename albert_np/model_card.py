@@ -3,14 +3,16 @@
     python -m albert_np pretrain-export --checkpoint runs/pretrain/checkpoint-6300 \
         --tokenizer runs/vocab/spiece.model --out albert_np/pretrained/albert-tiny-en
 """
+import json
 import os
 
 from .io import make_temp_dir
 from .modeling import AlbertForPreTraining
-from .pretraining import SHARED_DATA, evaluate_pretraining, fixed_batches, wikitext_documents
+from .pretraining import (SHARED_DATA, evaluate_pretraining, fixed_batches, load_spiece_tokenizer,
+                          wikitext_documents)
 from .train import read_checkpoint_state, replace_dir
 
-__all__ = ["export_bundled", "model_card"]
+__all__ = ["export_bundled", "model_card", "add_export_arguments", "export_main"]
 
 
 def export_bundled(checkpoint, out_dir, *, tokenizer, data_dir=SHARED_DATA, examples=4000, note=""):
@@ -121,3 +123,21 @@ Held-out during training (WikiText-103 validation, fixed masks):
 
 Reproduce: `python -m albert_np pretrain-eval --model <this folder>`.
 """
+
+
+def add_export_arguments(p):
+    p.add_argument("--checkpoint", required=True, help="a pretraining checkpoint-<step> folder")
+    p.add_argument("--tokenizer", required=True, help="spiece.model or a tokenizer folder")
+    p.add_argument("--out", required=True, help="folder to write (e.g. albert_np/pretrained/albert-tiny-en)")
+    p.add_argument("--data-dir", default=SHARED_DATA)
+    p.add_argument("--examples", type=int, default=4000)
+    p.add_argument("--note", default="")
+
+
+def export_main(args):
+    """`python -m albert_np pretrain-export`."""
+    tok = load_spiece_tokenizer(args.tokenizer)
+    results = export_bundled(args.checkpoint, args.out, tokenizer=tok, data_dir=args.data_dir,
+                             examples=args.examples, note=args.note)
+    print(json.dumps(results, indent=1))
+

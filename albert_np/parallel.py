@@ -24,6 +24,9 @@ from multiprocessing import shared_memory
 
 import numpy as np
 
+from .heads import loss_and_grads
+from .params import map_params
+
 __all__ = ["GradientWorkers", "split_rows"]
 
 _THREAD_VARS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")
@@ -43,7 +46,6 @@ def split_rows(tree, n):
 
 def _skeleton(params, names_by_id):
     """The nested layout of params with each array replaced by its name (ties give one name)."""
-    from .params import map_params
     return map_params(params, lambda a: names_by_id[id(a)])
 
 
@@ -64,7 +66,6 @@ def _views(buf, layout, dtype):
 
 def _worker_main(conn, config, head, skeleton, layout, dtype, params_name, grads_name):
     """Worker loop: receive (inputs, labels, seed), write gradients, reply (loss, argmaxes, cpu s)."""
-    from .heads import loss_and_grads
     shms = [shared_memory.SharedMemory(name=params_name), shared_memory.SharedMemory(name=grads_name)]
     try:
         params = _fill(skeleton, _views(shms[0].buf, layout, dtype))

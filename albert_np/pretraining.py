@@ -430,20 +430,3 @@ def eval_main(args):
     result = {"text": text, **evaluate_pretraining(model, batches)}
     print(json.dumps(result, indent=1) if args.json else
           "\n".join(f"{k}: {v:.4f}" if isinstance(v, float) else f"{k}: {v}" for k, v in result.items()))
-
-
-def add_export_arguments(p):
-    p.add_argument("--checkpoint", required=True, help="a pretraining checkpoint-<step> folder")
-    p.add_argument("--tokenizer", required=True, help="spiece.model or a tokenizer folder")
-    p.add_argument("--out", required=True, help="folder to write (e.g. albert_np/pretrained/albert-tiny-en)")
-    p.add_argument("--data-dir", default=SHARED_DATA)
-    p.add_argument("--examples", type=int, default=4000)
-    p.add_argument("--note", default="")
-
-
-def export_main(args):
-    from .model_card import export_bundled      # imported here: model_card imports this module
-    tok = load_spiece_tokenizer(args.tokenizer)
-    results = export_bundled(args.checkpoint, args.out, tokenizer=tok, data_dir=args.data_dir,
-                             examples=args.examples, note=args.note)
-    print(json.dumps(results, indent=1))
