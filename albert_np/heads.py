@@ -38,6 +38,7 @@ class Head(NamedTuple):
     model_class: str          # the transformers class this head belongs to
     pooler: bool              # whether that class has a pooler
     classifier: bool          # whether it applies classifier dropout (classifier_dropout)
+    choices: bool             # inputs are (B, C, T): C choices per example, run as B*C rows
     shapes: Callable          # config -> {name: shape} of the head's own weights
     forward: Callable         # (params, config, enc, rng, cache, mlm_positions, num_choices) -> outputs
     backward: Callable        # (d_outputs, cache, grads) -> (d_last_hidden_state, d_pooler_output)
@@ -90,6 +91,10 @@ def _require(head, labels, keys, hint):
 
 
 # ============================================================== the bare encoder: None
+def no_shapes(config):
+    return {}
+
+
 def encoder_forward(params, config, enc, rng=None, cache=None, mlm_positions=None, num_choices=None):
     return {"last_hidden_state": enc["last_hidden_state"], "pooler_output": enc["pooler_output"]}
 
@@ -382,23 +387,41 @@ def multiple_choice_labels(config, labels, B, T, dtype, hf_view=False):
 
 # ==================================================================== the table
 HEADS = {
-    None: Head("AlbertModel", True, False, lambda config: {}, encoder_forward, encoder_backward,
-               ("d_last_hidden_state", "d_pooler_output"), encoder_labels, encoder_loss, identity),
-    "pretraining": Head("AlbertForPreTraining", True, True, pretraining_shapes, pretraining_forward,
-                        pretraining_backward,
-                        ("labels", "sentence_order_label", "mlm_positions", "mlm_ids", "mlm_weights"),
-                        pretraining_labels, pretraining_loss, pretraining_loss_backward),
-    "mlm": Head("AlbertForMaskedLM", False, False, mlm_shapes, mlm_forward, mlm_backward,
-                ("labels", "mlm_positions", "mlm_ids", "mlm_weights"), mlm_labels, mlm_loss, mlm_loss_backward),
-    "sequence": Head("AlbertForSequenceClassification", True, True, classifier_shapes, sequence_forward,
-                     sequence_backward, ("labels",), sequence_labels, sequence_loss, sequence_loss_backward),
-    "token": Head("AlbertForTokenClassification", False, True, classifier_shapes, token_forward, token_backward,
-                  ("labels",), token_labels, cross_entropy_loss, cross_entropy_loss_backward),
-    "qa": Head("AlbertForQuestionAnswering", False, False, qa_shapes, qa_forward, qa_backward,
-               ("start_positions", "end_positions"), qa_labels, qa_loss, qa_loss_backward),
-    "multiple_choice": Head("AlbertForMultipleChoice", True, True, multiple_choice_shapes, multiple_choice_forward,
-                            multiple_choice_backward, ("labels",), multiple_choice_labels, cross_entropy_loss,
-                            cross_entropy_loss_backward),
+    None: Head(
+        model_class="AlbertModel", pooler=True, classifier=False, choices=False, shapes=no_shapes,
+        forward=encoder_forward, backward=encoder_backward,
+        label_keys=("d_last_hidden_state", "d_pooler_output"), check_labels=encoder_labels,
+        loss=encoder_loss, loss_backward=identity),
+    "pretraining": Head(
+        model_class="AlbertForPreTraining", pooler=True, classifier=True, choices=False,
+        shapes=pretraining_shapes, forward=pretraining_forward, backward=pretraining_backward,
+        label_keys=("labels", "sentence_order_label", "mlm_positions", "mlm_ids", "mlm_weights"),
+        check_labels=pretraining_labels, loss=pretraining_loss, loss_backward=pretraining_loss_backward),
+    "mlm": Head(
+        model_class="AlbertForMaskedLM", pooler=False, classifier=False, choices=False,
+        shapes=mlm_shapes, forward=mlm_forward, backward=mlm_backward,
+        label_keys=("labels", "mlm_positions", "mlm_ids", "mlm_weights"),
+        check_labels=mlm_labels, loss=mlm_loss, loss_backward=mlm_loss_backward),
+    "sequence": Head(
+        model_class="AlbertForSequenceClassification", pooler=True, classifier=True, choices=False,
+        shapes=classifier_shapes, forward=sequence_forward, backward=sequence_backward,
+        label_keys=("labels",), check_labels=sequence_labels, loss=sequence_loss,
+        loss_backward=sequence_loss_backward),
+    "token": Head(
+        model_class="AlbertForTokenClassification", pooler=False, classifier=True, choices=False,
+        shapes=classifier_shapes, forward=token_forward, backward=token_backward,
+        label_keys=("labels",), check_labels=token_labels, loss=cross_entropy_loss,
+        loss_backward=cross_entropy_loss_backward),
+    "qa": Head(
+        model_class="AlbertForQuestionAnswering", pooler=False, classifier=False, choices=False,
+        shapes=qa_shapes, forward=qa_forward, backward=qa_backward,
+        label_keys=("start_positions", "end_positions"), check_labels=qa_labels, loss=qa_loss,
+        loss_backward=qa_loss_backward),
+    "multiple_choice": Head(
+        model_class="AlbertForMultipleChoice", pooler=True, classifier=True, choices=True,
+        shapes=multiple_choice_shapes, forward=multiple_choice_forward, backward=multiple_choice_backward,
+        label_keys=("labels",), check_labels=multiple_choice_labels, loss=cross_entropy_loss,
+        loss_backward=cross_entropy_loss_backward),
 }
 
 
@@ -430,7 +453,7 @@ def prepare_inputs(config, head, inputs):
     if unknown:
         raise ValueError(f"inputs has unknown keys {unknown}; expected some of {list(INPUT_KEYS)} "
                          f"(labels go in the labels dict)")
-    args, C = flatten_choices(**inputs) if head == "multiple_choice" else (dict(inputs), None)
+    args, C = flatten_choices(**inputs) if get_head(head).choices else (dict(inputs), None)
     return check_inputs(config, **args), C
 
 
