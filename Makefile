@@ -13,7 +13,8 @@ $(VENV)/.installed-test: setup.cfg pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e ".[test]"
 	touch $@
 
-# torch==2.13.0 (CPU) and transformers==5.23.0: test oracles, never used by albert_np itself;
+# torch==2.13.0 (CPU), transformers==5.23.0 and tensorflow-cpu==2.21.0 (for tests/make_tf_fixtures.py):
+# test oracles, never used by albert_np itself;
 # matplotlib + nbclient run the tutorials as notebooks.
 $(VENV)/.installed-parity: $(VENV)/.installed-test
 	$(PY) -m pip install -q --disable-pip-version-check -e ".[test,parity,tutorials]"

@@ -6,6 +6,7 @@
     python -m albert_np qa --question "Where did Ada live?" --context-file story.txt --model path/to/squad
     python -m albert_np embed "first text" "second text" --pooling mean --json
     python -m albert_np info --model path/to/albert-folder
+    python -m albert_np convert albert_base/ albert-base-hf/     # an original TF1 release -> an HF folder
     python -m albert_np finetune --help      # also: pretrain, pretrain-vocab, pretrain-eval, pretrain-export
 
 --model takes a Hub id or a local folder. A TEXT of "-" reads one text per line
@@ -22,9 +23,11 @@ from . import __version__, finetuning, model_card, pretraining
 from .auto import TASK_OF_CLASS, check_model_type, read_json
 from .checkpoint import CheckpointError
 from .hub import HubUnreachableError, resolve_file
-from .modeling import MODEL_CLASSES
+from .modeling import MODEL_CLASSES, AlbertForPreTraining
+from .tf_checkpoint import find_tf_release
 from .tasks import TextClassificationPipeline, answer_question, embed, fill_mask, tag_tokens
 from .tasks.loading import _default_model
+from .tokenization import AlbertTokenizer
 
 EXIT_ERROR = 2
 
@@ -221,6 +224,30 @@ def _info_main(args):
     emit(args, info, human)
 
 
+def _convert_arguments(p):
+    p.add_argument("src", help="an original ALBERT release folder (albert_config.json, model.ckpt-*.index/.data-*, "
+                               "30k-clean.model), or a checkpoint prefix such as albert_base/model.ckpt-best")
+    p.add_argument("dst", help="the folder to write: config.json, model.safetensors, tokenizer files")
+    p.add_argument("--cased", action="store_true", help="the vocabulary is cased (do_lower_case=False)")
+    p.add_argument("--storage-dtype", choices=("float16", "bfloat16"), help="store the weights in half precision")
+
+
+def _convert_main(args):
+    release = find_tf_release(args.src)
+    if release is None:
+        raise FileNotFoundError(f"{args.src!r} is not an original TF release: expected a folder with "
+                                f"albert_config.json and model.ckpt-*.index, or a checkpoint prefix")
+    model = AlbertForPreTraining.from_pretrained(args.src)
+    model.save_pretrained(args.dst, storage_dtype=args.storage_dtype)
+    written = ["config.json", "model.safetensors"]
+    if release.vocab_file is not None:
+        AlbertTokenizer(vocab_file=release.vocab_file, do_lower_case=not args.cased).save_pretrained(args.dst)
+        written.append(f"tokenizer ({os.path.basename(release.vocab_file)})")
+    else:
+        print(f"albert_np: no SentencePiece *.model beside {release.prefix}: no tokenizer written", file=sys.stderr)
+    print(f"{args.dst}: " + ", ".join(written) + f" from {release.prefix} ({model.num_parameters():,} parameters)")
+
+
 def _required_model(args):
     if args.model is None:
         raise ValueError(f"{args.command} needs --model (a Hub id or a folder of an ALBERT fine-tuned for it): "
@@ -269,6 +296,10 @@ def build_parser():
     p = command("info", "a model's config, parameter count and files")
     _info_arguments(p)
     p.set_defaults(func=_info_main)
+
+    p = command("convert", "an original TF1 ALBERT release (Google's checkpoints) -> an HF folder")
+    _convert_arguments(p)
+    p.set_defaults(func=_convert_main)
 
     p = command("finetune", "fine-tune a model on a task (sst2, cola, mrpc, stsb, rte, wnut17, squad, cosmosqa)")
     finetuning.add_finetune_arguments(p)

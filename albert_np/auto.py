@@ -23,6 +23,7 @@ from .io import read_json_object
 from .modeling import (AlbertForMaskedLM, AlbertForMultipleChoice, AlbertForPreTraining,
                        AlbertForQuestionAnswering, AlbertForSequenceClassification,
                        AlbertForTokenClassification, AlbertModel)
+from .tf_checkpoint import find_tf_release, release_config_dict
 from .tokenization import AlbertTokenizer, AlbertTokenizerFast
 
 logger = logging.getLogger(__name__)
@@ -42,6 +43,9 @@ TASK_OF_CLASS = {   # the task pipeline(model=...) picks from config.json's arch
 def read_json(name_or_path, filename, *, revision=None, cache_dir=None, local_files_only=False,
               required=True):
     """A JSON file of a folder or Hub repo as a dict (None when absent and not required)."""
+    release = find_tf_release(name_or_path) if filename == "config.json" else None
+    if release is not None:                    # an original TF release: its albert_config.json
+        return release_config_dict(release)
     path = resolve_file(name_or_path, filename, revision=revision, cache_dir=cache_dir,
                         local_files_only=local_files_only, required=required)
     return None if path is None else read_json_object(path)

@@ -13,6 +13,7 @@ from .hub import resolve_file
 from .io import atomic_write_text, read_json_object
 from .losses import PROBLEM_TYPES
 from .ops import ACTIVATIONS
+from .tf_checkpoint import find_tf_release, release_config_dict
 
 logger = logging.getLogger(__name__)
 
@@ -180,10 +181,17 @@ class AlbertConfig:
     @classmethod
     def from_pretrained(cls, name_or_path, revision=None, cache_dir=None, local_files_only=False,
                         **overrides):
-        """Read config.json from a folder or a Hub repo; keyword overrides win."""
-        path = resolve_file(name_or_path, "config.json", revision=revision, cache_dir=cache_dir,
-                            local_files_only=local_files_only)
-        config = cls.from_json_file(path)
+        """Read config.json from a folder or a Hub repo; keyword overrides win.
+
+        An original TF release folder or checkpoint prefix gives its albert_config.json (tf_checkpoint).
+        """
+        release = find_tf_release(name_or_path)
+        if release is not None:
+            config = cls.from_dict(release_config_dict(release))
+        else:
+            path = resolve_file(name_or_path, "config.json", revision=revision, cache_dir=cache_dir,
+                                local_files_only=local_files_only)
+            config = cls.from_json_file(path)
         if overrides:
             d = config.to_dict()
             if "num_labels" in overrides and "id2label" not in overrides:

@@ -15,7 +15,7 @@ from typing import Optional
 
 import numpy as np
 
-from . import checkpoint
+from . import checkpoint, tf_checkpoint
 from .config import AlbertConfig
 from .heads import HEADS, check_labels, expected_shapes, prepare_inputs
 from .model import albert_model
@@ -168,6 +168,9 @@ class AlbertPreTrainedModel:
                         dtype=np.float32, config=None, **config_overrides):
         """Load config.json + safetensors weights from a folder or a Hub repo id.
 
+        An original TF1 release (a folder with albert_config.json and model.ckpt-*.index, or a
+        checkpoint prefix such as ".../model.ckpt-best") loads too: see tf_checkpoint.
+
         dtype: float32 (default; fp16 / bf16 checkpoints are converted), "auto"
         (= float32, NumPy's fast path), or float64 for numerical checks.
         config_overrides: e.g. num_labels=3 for a fresh classification head.
@@ -182,7 +185,11 @@ class AlbertPreTrainedModel:
         kw = dict(revision=revision, cache_dir=cache_dir, local_files_only=local_files_only)
         if config is None:
             config = AlbertConfig.from_pretrained(name_or_path, **kw, **config_overrides)
-        state, paths = checkpoint.load_state_dict(name_or_path, dtype=dtype, **kw)
+        release = tf_checkpoint.find_tf_release(name_or_path)      # an original TF1 release
+        if release is not None:
+            state, paths = tf_checkpoint.read_tf_state_dict(release.prefix, dtype=dtype)
+        else:
+            state, paths = checkpoint.load_state_dict(name_or_path, dtype=dtype, **kw)
         flat, missing, unexpected = _assemble(state, config, cls.head, dtype)
         model = cls(config, params=nest(flat), dtype=dtype)
         if missing:          # newly initialised weights: worth a warning, as in transformers

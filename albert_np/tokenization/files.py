@@ -13,6 +13,7 @@ import os
 
 from .. import hub
 from ..io import atomic_write_bytes
+from ..tf_checkpoint import find_tf_release
 from .sentencepiece_proto import sentencepiece_model_from_tokenizer_json, tokenizer_json
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,10 @@ def pretrained_init_kwargs(name_or_path, *, revision=None, cache_dir=None, local
     vocab_file (spiece.model), or model_proto rebuilt from tokenizer.json, plus the settings of
     special_tokens_map.json and tokenizer_config.json that the tokenizer takes.
     """
+    release = find_tf_release(name_or_path)     # an original TF release: its 30k-clean.model
+    if release is not None:
+        name_or_path = os.path.dirname(os.path.abspath(release.prefix))
+
     def get(filename):
         return hub.resolve_file(name_or_path, filename, revision=revision, cache_dir=cache_dir,
                                 local_files_only=local_files_only, required=False)
@@ -44,7 +49,7 @@ def pretrained_init_kwargs(name_or_path, *, revision=None, cache_dir=None, local
             with open(path, encoding="utf-8") as f:
                 settings.update(json.load(f))
     init_kwargs = {}
-    vocab_file = get(VOCAB_FILE)
+    vocab_file = release.vocab_file if release is not None and release.vocab_file else get(VOCAB_FILE)
     if vocab_file is not None:
         init_kwargs["vocab_file"] = vocab_file
     else:

@@ -10,65 +10,8 @@ sentencepiece_model_from_tokenizer_json rebuilds a spiece.model from one, tokeni
 import base64
 import json
 
-import numpy as np
-
+from ..protobuf_wire import field_bytes, field_float, field_varint, read_fields
 from .normalization import SPIECE_UNDERLINE
-
-
-def _varint(n):
-    """Protobuf base-128 varint; negative int32 values take ten bytes, as protobuf writes them."""
-    n &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _field_varint(number, value):
-    return _varint(number << 3 | 0) + _varint(int(value))
-
-
-def _field_bytes(number, data):
-    if isinstance(data, str):
-        data = data.encode("utf-8")
-    return _varint(number << 3 | 2) + _varint(len(data)) + data
-
-
-def _field_float(number, value):
-    return _varint(number << 3 | 5) + np.float32(value).tobytes()      # little-endian fixed32
-
-
-def _read_fields(buf):
-    """Yield (field_number, value) of one protobuf message; value is int or bytes."""
-    pos = 0
-    while pos < len(buf):
-        key, pos = _read_varint(buf, pos)
-        number, wire = key >> 3, key & 7
-        if wire == 0:
-            value, pos = _read_varint(buf, pos)
-        elif wire == 1:
-            value, pos = buf[pos:pos + 8], pos + 8
-        elif wire == 2:
-            size, pos = _read_varint(buf, pos)
-            value, pos = buf[pos:pos + size], pos + size
-        elif wire == 5:
-            value, pos = buf[pos:pos + 4], pos + 4
-        else:
-            raise ValueError(f"unsupported protobuf wire type {wire} in a SentencePiece model")
-        yield number, value
-
-
-def _read_varint(buf, pos):
-    shift = result = 0
-    while True:
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            return result, pos
 
 
 # SentencePiece ModelProto field numbers (sentencepiece_model.proto).
@@ -92,25 +35,25 @@ def sentencepiece_model_proto(pieces, *, precompiled_charsmap=b"", normalizer_na
     pad_id = next((i for i, (p, _, t) in enumerate(pieces) if p == "<pad>" and t == "CONTROL"), -1)
     out = bytearray()
     for piece, score, kind in pieces:                 # ModelProto.pieces = 1
-        out += _field_bytes(1, _field_bytes(1, piece) + _field_float(2, score)
-                            + _field_varint(3, _PIECE_TYPES[kind]))
-    trainer = (_field_varint(3, 1) + _field_varint(4, len(pieces))      # model_type UNIGRAM, vocab_size
-               + _field_varint(40, ids["UNKNOWN"]) + _field_varint(41, -1)  # unk_id, bos_id
-               + _field_varint(42, -1) + _field_varint(43, pad_id))       # eos_id, pad_id
-    out += _field_bytes(2, trainer)                   # ModelProto.trainer_spec = 2
-    normalizer = (_field_bytes(1, normalizer_name if precompiled_charsmap else "identity")
-                  + _field_bytes(2, precompiled_charsmap) + _field_varint(3, add_dummy_prefix)
-                  + _field_varint(4, True) + _field_varint(5, True))
-    out += _field_bytes(3, normalizer)                # ModelProto.normalizer_spec = 3
+        out += field_bytes(1, field_bytes(1, piece) + field_float(2, score)
+                            + field_varint(3, _PIECE_TYPES[kind]))
+    trainer = (field_varint(3, 1) + field_varint(4, len(pieces))      # model_type UNIGRAM, vocab_size
+               + field_varint(40, ids["UNKNOWN"]) + field_varint(41, -1)  # unk_id, bos_id
+               + field_varint(42, -1) + field_varint(43, pad_id))       # eos_id, pad_id
+    out += field_bytes(2, trainer)                   # ModelProto.trainer_spec = 2
+    normalizer = (field_bytes(1, normalizer_name if precompiled_charsmap else "identity")
+                  + field_bytes(2, precompiled_charsmap) + field_varint(3, add_dummy_prefix)
+                  + field_varint(4, True) + field_varint(5, True))
+    out += field_bytes(3, normalizer)                # ModelProto.normalizer_spec = 3
     return bytes(out)
 
 
 def read_normalizer_spec(model_proto):
     """The NormalizerSpec of a serialised SentencePiece model, as a dict of the fields we use."""
     spec = {"name": "", "precompiled_charsmap": b"", "add_dummy_prefix": True}
-    for number, value in _read_fields(model_proto):
+    for number, value in read_fields(model_proto):
         if number == 3:
-            for field, v in _read_fields(value):
+            for field, v in read_fields(value):
                 if field == 1:
                     spec["name"] = bytes(v).decode("utf-8")
                 elif field == 2:
@@ -127,10 +70,10 @@ def read_piece_types(model_proto):
     """
     names = {number: name for name, number in _PIECE_TYPES.items()}
     types = []
-    for number, value in _read_fields(model_proto):
+    for number, value in read_fields(model_proto):
         if number == 1:                                   # ModelProto.pieces
             kind = 1                                      # NORMAL when the field is absent
-            for field, v in _read_fields(value):
+            for field, v in read_fields(value):
                 if field == 3:
                     kind = v
             types.append(names.get(kind, "NORMAL"))
