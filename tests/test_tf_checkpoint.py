@@ -75,6 +75,22 @@ def test_every_tensor_equals_tensorflows_reader(case):
         assert tensors[name].dtype == expected, name
 
 
+@pytest.mark.parity
+@pytest.mark.parametrize("case", CASES)
+def test_every_tensor_equals_live_tensorflow(case):
+    """The same check against TensorFlow itself (the parity extra), not only its recorded output."""
+    tf = pytest.importorskip("tensorflow", reason="tensorflow-cpu (the parity extra) is not installed")
+    reader = tf.train.load_checkpoint(prefix_of(case))
+    tensors, _ = read_bundle(prefix_of(case))
+    names = sorted(reader.get_variable_to_shape_map())
+    assert sorted(tensors) == names
+    for name in names:
+        ref = reader.get_tensor(name)
+        np.testing.assert_array_equal(tensors[name], np.asarray(ref, dtype=np.float64).astype(tensors[name].dtype)
+                                      if ref.dtype.kind == "V" or str(ref.dtype) == "bfloat16" else ref,
+                                      err_msg=name)
+
+
 def test_names_map_to_hf_and_training_state_is_skipped():
     layer = "bert/encoder/transformer/group_1/inner_group_0/"
     assert hf_name(layer + "attention_1/self/query/kernel") == (
