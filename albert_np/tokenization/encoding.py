@@ -155,7 +155,7 @@ def as_batch(value, name, is_split_into_words):
                 check_str(word, f"{name}[{i}]" if is_batched else name, j)
         return [list(words) for words in examples], is_batched
     if isinstance(value, str):
-        return [value], False
+        return [check_str(value, name)], False
     if isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
             if isinstance(item, (list, tuple)):
