@@ -190,7 +190,7 @@ class AlbertConfig:
                 raise ValueError(f"config field name {key!r} is not a field of AlbertConfig")
         model_type = d.pop("model_type", "albert")
         if model_type != "albert":
-            raise ValueError(f"this config.json describes a {model_type!r} model, not 'albert'; "
+            raise ValueError(f"this config.json describes a {model_type!r:.40} model (model_type), not 'albert'; "
                              f"albert_np only runs ALBERT checkpoints")
         return cls(**d)
 

@@ -104,7 +104,7 @@ def encode(model, batch):
 def as_text_list(texts, name="texts"):
     """(list of str, was_single) from one str or a non-empty list of str."""
     if isinstance(texts, str):
-        return [texts], True
+        return [check_str(texts, name)], True
     if isinstance(texts, (list, tuple)):
         if not texts:
             raise ValueError(f"{name} is an empty list: give at least one text")
