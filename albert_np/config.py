@@ -255,7 +255,8 @@ def _check_int(name, value, low):
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"AlbertConfig.{name} must be an int, got {type(value).__name__} {value!r:.80}")
     if value < low:
-        raise ValueError(f"AlbertConfig.{name} must be an int >= {low}, got {value!r}")
+        raise ValueError(f"AlbertConfig.{name} must be " + ("a positive int" if low == 1 else f"an int >= {low}")
+                         + f", got {value!r}")
 
 
 def _check_number(name, value):

@@ -303,7 +303,7 @@ def test_train_tokenizer_empty_file_and_bad_vocab_size(tmp_path):
     ("id2label", {"0": "x", "2": "y"}, ValueError, r"id2label keys must be 0..1"),
     ("id2label", ["x"], TypeError, "id2label must be a dict"),
     ("label2id", {"x": "zero"}, ValueError, r"label2id\['x'\] must be a label id"),
-    ("num_labels", 0, ValueError, "num_labels must be an int >= 1"),
+    ("num_labels", 0, ValueError, "num_labels must be a positive int"),
     ("num_labels", "3", TypeError, "num_labels must be an int"),
     ("embedding_size", 16.0, TypeError, "embedding_size must be an int"),
     ("hidden_act", ["gelu"], ValueError, "hidden_act"),

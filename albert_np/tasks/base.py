@@ -183,6 +183,9 @@ def windows_of_row(row, max_length, cls_id, sep_id):
     (input_ids, token_type_ids, start = s), where size = max_length - 2 and positions count
     in the text's tokens (without [CLS]).
     """
+    if max_length < 3:
+        raise ValueError(f"this model takes at most {max_length} tokens (max_position_embeddings, or the "
+                         f"tokenizer's model_max_length): too few for [CLS], one token and [SEP]")
     content = row["input_ids"][1:-1]
     size = max_length - 2
     starts = window_starts(len(content), size)
