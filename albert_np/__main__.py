@@ -23,6 +23,7 @@ from . import __version__, finetuning, model_card, pretraining
 from .auto import TASK_OF_CLASS, check_model_type, read_json
 from .checkpoint import CheckpointError
 from .hub import HubUnreachableError, resolve_file
+from .io import describe_os_error
 from .modeling import MODEL_CLASSES, AlbertForPreTraining
 from .tf_checkpoint import find_tf_release
 from .tasks import TextClassificationPipeline, answer_question, embed, fill_mask, tag_tokens
@@ -54,8 +55,17 @@ def task_kwargs(args):
 def read_texts(texts):
     """The TEXT arguments, with "-" replaced by the non-empty lines of standard input."""
     out = []
-    for t in texts:
-        out += [line.rstrip("\n") for line in sys.stdin if line.strip()] if t == "-" else [t]
+    for i, t in enumerate(texts):
+        try:
+            t.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"TEXT argument {i + 1} is not valid UTF-8 (bytes {os.fsencode(t)[:40]!r}): "
+                             f"pass UTF-8 text (e.g. convert it with iconv -t UTF-8)") from None
+        try:
+            out += [line.rstrip("\n") for line in sys.stdin if line.strip()] if t == "-" else [t]
+        except UnicodeDecodeError as e:
+            raise ValueError(f"standard input is not valid UTF-8 ({e.reason} at byte {e.start}): "
+                             f"pass UTF-8 text (e.g. convert it with iconv -t UTF-8)") from None
     if not out:
         raise ValueError("no text given (pass TEXT arguments, or - to read lines from standard input)")
     return out
@@ -340,6 +350,17 @@ def main(argv=None):
         print(f"albert_np: error: {e}", file=sys.stderr)
         if isinstance(e, HubUnreachableError):
             print("albert_np: on the command line, pass that folder as --model /path/to/folder", file=sys.stderr)
+        return EXIT_ERROR
+    except OSError as e:                       # read-only folder, disk full, a folder given for a file
+        if args.debug:
+            raise
+        print(f"albert_np: error: {describe_os_error(e)}", file=sys.stderr)
+        return EXIT_ERROR
+    except MemoryError:
+        if args.debug:
+            raise
+        print("albert_np: error: out of memory: use a smaller model, fewer texts or --batch-size 1",
+              file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130

@@ -7,7 +7,11 @@ same config.json that transformers does, so a folder saved by one loads in the o
 import copy
 import json
 import logging
+import math
+import numbers
 import os
+
+import numpy as np
 
 from .hub import resolve_file
 from .io import atomic_write_text, read_json_object
@@ -28,6 +32,7 @@ LEGACY_KEYS = (
     "finetuning_task", "tokenizer_class", "position_embedding_type", "model_type",
     "_attn_implementation", "attn_implementation", "_commit_hash",
 )
+MAX_LAYER_APPLICATIONS = 4096      # num_hidden_layers above this: a forward pass that never ends
 
 
 
@@ -71,19 +76,8 @@ class AlbertConfig:
         self.eos_token_id = eos_token_id
         self.tie_word_embeddings = tie_word_embeddings
         self.problem_type = problem_type
-        # Labels, as HF: id2label wins, then num_labels, then the default of 2.
-        if id2label is not None:
-            id2label = {int(k): str(v) for k, v in dict(id2label).items()}
-            if num_labels is not None and num_labels != len(id2label):
-                raise ValueError(f"num_labels={num_labels} disagrees with id2label, which has "
-                                 f"{len(id2label)} entries: {id2label}. Give one or make them agree.")
-        elif num_labels is not None:
-            id2label = {i: f"LABEL_{i}" for i in range(int(num_labels))}
-        else:
-            id2label = {0: "LABEL_0", 1: "LABEL_1"}
-        self.id2label = id2label
-        self.label2id = ({str(k): int(v) for k, v in dict(label2id).items()} if label2id is not None
-                         else {v: k for k, v in id2label.items()})
+        self.validate_sizes()          # before the labels: num_labels=10**9 must not build a dict first
+        self.id2label, self.label2id = _labels(num_labels, id2label, label2id, self.hidden_size)
         self.extra = {}  # legacy / unknown keys, kept so that a round trip loses nothing
         for key, value in kwargs.items():
             if key not in LEGACY_KEYS:
@@ -98,35 +92,67 @@ class AlbertConfig:
 
     @num_labels.setter
     def num_labels(self, n):
-        self.id2label = {i: f"LABEL_{i}" for i in range(int(n))}
-        self.label2id = {v: k for k, v in self.id2label.items()}
+        self.id2label, self.label2id = _labels(n, None, None, self.hidden_size)
+        self.validate()
 
-    def validate(self):
-        """Raise ValueError naming the offending fields when the sizes cannot work."""
-        ints = ("vocab_size", "embedding_size", "hidden_size", "num_hidden_layers",
-                "num_hidden_groups", "num_attention_heads", "intermediate_size",
-                "inner_group_num", "max_position_embeddings", "type_vocab_size")
-        for name in ints:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"AlbertConfig.{name} must be a positive int, got {value!r}")
+    INT_FIELDS = ("vocab_size", "embedding_size", "hidden_size", "num_hidden_layers", "num_hidden_groups",
+                  "num_attention_heads", "intermediate_size", "inner_group_num", "max_position_embeddings",
+                  "type_vocab_size")
+
+    def validate_sizes(self):
+        """TypeError / ValueError naming the field when a size, a rate or a flag cannot work.
+
+        Also refuses, before anything is allocated, a model whose float32 parameters would not
+        fit in this machine's memory (the estimate is in the message), and more than
+        MAX_LAYER_APPLICATIONS layer applications (a forward pass would never end).
+        """
+        for name in self.INT_FIELDS:
+            _check_int(name, getattr(self, name), low=1)
+        if self.num_hidden_layers * self.inner_group_num > MAX_LAYER_APPLICATIONS:
+            raise ValueError(f"AlbertConfig.num_hidden_layers={self.num_hidden_layers} x inner_group_num="
+                             f"{self.inner_group_num} is more layer applications than albert_np runs (at most "
+                             f"{MAX_LAYER_APPLICATIONS}; ALBERT uses 12-24): lower num_hidden_layers or "
+                             f"inner_group_num")
         if self.hidden_size % self.num_attention_heads:
             raise ValueError(f"hidden_size ({self.hidden_size}) is not a multiple of "
                              f"num_attention_heads ({self.num_attention_heads})")
         if self.num_hidden_groups > self.num_hidden_layers:
             raise ValueError(f"num_hidden_groups ({self.num_hidden_groups}) exceeds "
                              f"num_hidden_layers ({self.num_hidden_layers}): some groups would never run")
-        if self.hidden_act not in ACTIVATIONS:
-            raise ValueError(f"hidden_act {self.hidden_act!r} is not supported; "
+        if not isinstance(self.hidden_act, str) or self.hidden_act not in ACTIVATIONS:
+            raise ValueError(f"AlbertConfig.hidden_act {self.hidden_act!r} is not supported; "
                              f"choose one of {', '.join(ACTIVATIONS)}")
-        if self.problem_type is not None and self.problem_type not in PROBLEM_TYPES:
-            raise ValueError(f"problem_type {self.problem_type!r} is not one of {PROBLEM_TYPES}")
-        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob"):
+        if self.problem_type is not None and (not isinstance(self.problem_type, str)
+                                              or self.problem_type not in PROBLEM_TYPES):
+            raise ValueError(f"AlbertConfig.problem_type {self.problem_type!r} is not one of {PROBLEM_TYPES}")
+        for name in ("hidden_dropout_prob", "attention_probs_dropout_prob", "classifier_dropout_prob"):
             p = getattr(self, name)
+            if name == "classifier_dropout_prob" and p is None:
+                continue
+            _check_number(name, p)
             if not 0.0 <= float(p) < 1.0:
-                raise ValueError(f"{name} must be in [0, 1), got {p!r}")
-        if self.classifier_dropout_prob is not None and not 0.0 <= float(self.classifier_dropout_prob) < 1.0:
-            raise ValueError(f"classifier_dropout_prob must be in [0, 1), got {self.classifier_dropout_prob!r}")
+                raise ValueError(f"AlbertConfig.{name} must be in [0, 1), got {p!r}")
+        _check_number("layer_norm_eps", self.layer_norm_eps)
+        if not 0.0 < float(self.layer_norm_eps) < math.inf:
+            raise ValueError(f"AlbertConfig.layer_norm_eps must be a positive number (ALBERT uses 1e-12), "
+                             f"got {self.layer_norm_eps!r}")
+        _check_number("initializer_range", self.initializer_range)
+        if not 0.0 <= float(self.initializer_range) < math.inf:
+            raise ValueError(f"AlbertConfig.initializer_range must be a number >= 0 (ALBERT uses 0.02), "
+                             f"got {self.initializer_range!r}")
+        for name in ("pad_token_id", "bos_token_id", "eos_token_id"):
+            if getattr(self, name) is not None:
+                _check_int(name, getattr(self, name), low=0)
+        if not isinstance(self.tie_word_embeddings, bool):
+            raise TypeError(f"AlbertConfig.tie_word_embeddings must be true or false, "
+                            f"got {self.tie_word_embeddings!r}")
+        labels = len(getattr(self, "id2label", None) or ()) or 2
+        _check_memory(self, labels)
+
+    def validate(self):
+        """Raise ValueError / TypeError naming the offending fields when the config cannot work."""
+        self.validate_sizes()
+        self.id2label, self.label2id = _labels(None, self.id2label, self.label2id, self.hidden_size)
 
     def group_of_layer(self, i):
         """Index of the parameter group that layer application i uses (HF's rule).
@@ -157,10 +183,15 @@ class AlbertConfig:
 
     @classmethod
     def from_dict(cls, d):
+        if not isinstance(d, dict):
+            raise TypeError(f"a config must be a JSON object (a dict of fields), got {type(d).__name__}")
         d = dict(d)
+        for key in d:
+            if not isinstance(key, str) or key in ("self", "kwargs"):
+                raise ValueError(f"config field name {key!r} is not a field of AlbertConfig")
         model_type = d.pop("model_type", "albert")
         if model_type != "albert":
-            raise ValueError(f"this config.json describes a {model_type!r} model, not 'albert'; "
+            raise ValueError(f"this config.json describes a {model_type!r:.40} model (model_type), not 'albert'; "
                              f"albert_np only runs ALBERT checkpoints")
         return cls(**d)
 
@@ -169,7 +200,12 @@ class AlbertConfig:
 
     @classmethod
     def from_json_file(cls, path):
-        return cls.from_dict(read_json_object(path))
+        try:
+            return cls.from_dict(read_json_object(path))
+        except (ValueError, TypeError) as e:
+            if os.fspath(path) in str(e):
+                raise
+            raise type(e)(f"{path}: {e}") from e
 
     def to_json_file(self, path):
         atomic_write_text(path, self.to_json_string())
@@ -221,6 +257,112 @@ class AlbertConfig:
 
     def __repr__(self):
         return f"AlbertConfig {self.to_json_string()}"
+
+
+def _check_int(name, value, low):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"AlbertConfig.{name} must be an int, got {type(value).__name__} {value!r:.80}")
+    if value < low:
+        raise ValueError(f"AlbertConfig.{name} must be " + ("a positive int" if low == 1 else f"an int >= {low}")
+                         + f", got {value!r}")
+
+
+def _check_number(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"AlbertConfig.{name} must be a number, got {type(value).__name__} {value!r:.80}")
+    if not math.isfinite(float(value)):
+        raise ValueError(f"AlbertConfig.{name} must be a finite number, got {value!r}")
+
+
+def _machine_memory():
+    """Bytes of RAM of this machine, or None where the OS does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def parameter_count(config, num_labels=2):
+    """Parameters of the encoder plus the largest head (MLM or a classifier), from the sizes alone.
+
+    Nothing is allocated: used to refuse a config that cannot fit before a weight is made.
+    """
+    V, E, H, F = config.vocab_size, config.embedding_size, config.hidden_size, config.intermediate_size
+    embeddings = (V + config.max_position_embeddings + config.type_vocab_size + 2) * E
+    layer = 4 * (H * H + H) + 2 * H + F * H + F + H * F + H + 2 * H
+    encoder = embeddings + H * E + H + config.num_hidden_groups * config.inner_group_num * layer + H * H + H
+    mlm = E * H + E + 2 * E + V
+    classifier = num_labels * H + num_labels
+    return encoder + max(mlm, classifier)
+
+
+def _check_memory(config, num_labels):
+    ram = _machine_memory()
+    need = parameter_count(config, num_labels) * 4
+    if ram is not None and need > ram:
+        raise ValueError(f"this config needs about {need / 2**30:,.1f} GiB for its float32 parameters "
+                         f"({parameter_count(config, num_labels):,} parameters: vocab_size={config.vocab_size}, "
+                         f"hidden_size={config.hidden_size}, intermediate_size={config.intermediate_size}, "
+                         f"num_hidden_groups={config.num_hidden_groups}, inner_group_num={config.inner_group_num}, "
+                         f"{num_labels} labels), more than this machine's {ram / 2**30:,.1f} GiB of memory: "
+                         f"lower those sizes")
+
+
+def _labels(num_labels, id2label, label2id, hidden_size):
+    """(id2label {int: str}, label2id {str: int}) checked, as HF: id2label wins, then num_labels, then 2."""
+    if id2label is not None:
+        if not isinstance(id2label, dict):
+            raise TypeError(f"AlbertConfig.id2label must be a dict {{id: label}}, got {type(id2label).__name__}")
+        checked = {}
+        for k, v in id2label.items():
+            try:
+                i = int(k)
+            except (TypeError, ValueError):
+                raise ValueError(f"AlbertConfig.id2label has the key {k!r}, not a label id: its keys must be "
+                                 f"0, 1, 2, ... (as strings in config.json)") from None
+            if isinstance(k, bool) or isinstance(k, float) and k != i:
+                raise ValueError(f"AlbertConfig.id2label has the key {k!r}, not a label id")
+            if not isinstance(v, (str, int)) or isinstance(v, bool):
+                raise TypeError(f"AlbertConfig.id2label[{k!r}] must be a label name (str), got {v!r:.80}")
+            checked[i] = str(v)
+        if sorted(checked) != list(range(len(checked))):
+            raise ValueError(f"AlbertConfig.id2label keys must be 0..{len(checked) - 1}, one per label; "
+                             f"got {sorted(checked)[:20]}")
+        if not checked:
+            raise ValueError("AlbertConfig.id2label is empty: give at least one label")
+        if num_labels is not None:
+            _check_int("num_labels", num_labels, low=1)
+            if num_labels != len(checked):
+                raise ValueError(f"num_labels={num_labels} disagrees with id2label, which has "
+                                 f"{len(checked)} entries: {checked!r:.200}. Give one or make them agree.")
+        id2label = dict(sorted(checked.items()))
+    elif num_labels is not None:
+        _check_int("num_labels", num_labels, low=1)
+        ram = _machine_memory()
+        need = int(num_labels) * (hidden_size * 4 + 200)     # classifier row + the label names
+        if ram is not None and need > ram:
+            raise ValueError(f"AlbertConfig.num_labels={num_labels} needs about {need / 2**30:,.1f} GiB "
+                             f"(the classifier and its label names), more than this machine's "
+                             f"{ram / 2**30:,.1f} GiB: lower num_labels")
+        id2label = {i: f"LABEL_{i}" for i in range(int(num_labels))}
+    else:
+        id2label = {0: "LABEL_0", 1: "LABEL_1"}
+    if label2id is None:
+        return id2label, {v: k for k, v in id2label.items()}
+    if not isinstance(label2id, dict):
+        raise TypeError(f"AlbertConfig.label2id must be a dict {{label: id}}, got {type(label2id).__name__}")
+    checked = {}
+    for k, v in label2id.items():
+        if isinstance(v, bool) or not isinstance(v, int):
+            try:
+                v = int(v) if isinstance(v, str) else None
+            except ValueError:
+                v = None
+            if v is None:
+                raise ValueError(f"AlbertConfig.label2id[{k!r}] must be a label id (int), "
+                                 f"got {label2id[k]!r:.80}")
+        checked[str(k)] = v
+    return id2label, checked
 
 
 def _preset(size, version):

@@ -32,6 +32,7 @@ from . import datasets
 from . import features as F
 from .modeling import model_class
 from .tokenization import AlbertTokenizerFast
+from .io import describe_os_error
 from .train import (LOG_FILE, STATE_FILE, LoopArgs, NonFiniteLossError, Trainer, latest_checkpoint,
                     list_checkpoints, plot_curves)
 
@@ -109,6 +110,10 @@ class FinetuneArgs:
             raise ValueError(f"max_grad_norm must be >= 0 (0 = no clipping), got {self.max_grad_norm!r}")
         if not self.weight_decay >= 0:
             raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        eps = self.adam_eps
+        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < math.inf:
+            raise ValueError(f"adam_eps must be a positive number (e.g. 1e-8; 0 divides 0 by 0 wherever a "
+                             f"gradient is zero, which makes the loss nan), got {eps!r}")
         return self
 
 
@@ -333,6 +338,12 @@ def finetune(task, model, train, dev=None, output_dir="finetune_output", tokeniz
     """
     unknown = sorted(set(kwargs) - {f.name for f in dataclasses.fields(FinetuneArgs)})
     output_dir = os.fspath(output_dir)
+    if os.path.exists(output_dir) and not os.path.isdir(output_dir):
+        raise ValueError(f"output_dir (--out) {output_dir!r} is a file, not a folder: give a folder")
+    for name, source in (("train", train), ("dev", dev)):
+        if isinstance(source, (str, os.PathLike)) and os.path.isdir(source):
+            raise ValueError(f"{name} (--{name}) {os.fspath(source)!r} is a folder: give the data file in it "
+                             f"(TSV, CSV, JSONL, CoNLL or SQuAD JSON)")
     earlier = [os.path.basename(p) for _, p in list_checkpoints(output_dir)]
     if resume_from in (None, False) and not overwrite_output_dir and earlier:
         raise ValueError(f"{output_dir} already holds checkpoints {earlier}: pass resume_from='latest' "
@@ -491,6 +502,9 @@ def finetune_from_namespace(ns):
                           config_overrides=overrides or None, **_args_from_cli(ns))
     except (ValueError, TypeError, FileNotFoundError, NonFiniteLossError) as e:
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:                       # read-only --out, disk full, a path through a file
+        print(f"error: {describe_os_error(e)}", file=sys.stderr)
         return 2
     print(f"task {task.name}: {result.global_step} steps, {result.examples_per_second:.1f} training examples/s")
     if result.metrics:

@@ -34,6 +34,8 @@ def check_inputs(config, input_ids=None, attention_mask=None, token_type_ids=Non
             raise ValueError(f"inputs_embeds must have shape (batch, tokens, embedding_size="
                              f"{config.embedding_size}), got {inputs_embeds.shape}")
         shape = inputs_embeds.shape[:2]
+        if not np.all(np.isfinite(inputs_embeds)):
+            raise ValueError("inputs_embeds holds nan or inf values: every embedding must be a finite number")
     B, T = shape
     if T == 0:
         raise ValueError("the input has no tokens (sequence length 0)")
@@ -46,6 +48,9 @@ def check_inputs(config, input_ids=None, attention_mask=None, token_type_ids=Non
         if attention_mask.shape != shape:
             raise ValueError(f"attention_mask has shape {attention_mask.shape} but the input is {shape}; "
                              f"it needs one 0/1 entry per token")
+        if attention_mask.size and not np.all((attention_mask == 0) | (attention_mask == 1)):
+            raise ValueError(f"attention_mask must hold only 0 (padding) and 1 (a token), got values "
+                             f"{np.unique(attention_mask).tolist()[:10]}")
     if token_type_ids is not None:
         token_type_ids = _int_array("token_type_ids", token_type_ids)
         if token_type_ids.shape != shape:

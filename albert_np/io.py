@@ -4,6 +4,7 @@ A reader never sees a half-written file, and a crash mid-write leaves the old
 file in place: nothing a user saved is lost.
 """
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -58,11 +59,24 @@ def read_json_object(path):
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
-    except json.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON ({e})") from e
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not valid JSON ({e}): fix or replace that file") from e
     if not isinstance(data, dict):
         raise ValueError(f"{path} should hold a JSON object, got {type(data).__name__}")
     return data
+
+
+def describe_os_error(e):
+    """One line for an OSError the user can act on: what failed, on which file, what to do."""
+    name = e.filename if e.filename is not None else "a file"
+    hints = {errno.ENOSPC: "the disk is full: free some space or choose another folder (files written "
+                           "before are intact)",
+             errno.EACCES: "permission denied: choose a folder you can write to, or fix its permissions",
+             errno.EROFS: "the file system is read-only: choose another folder",
+             errno.EISDIR: "it is a folder: give a file",
+             errno.ENOTDIR: "a part of the path is a file, not a folder: give a folder path",
+             errno.EEXIST: "it already exists (as a file?): choose another path"}
+    return f"{name!s}: {e.strerror or e}; {hints.get(e.errno, 'check the path and try again')}"
 
 
 def make_temp_dir(parent, prefix):

@@ -5,24 +5,54 @@
 """
 import json
 import os
+import shutil
 
 from .io import make_temp_dir
 from .modeling import AlbertForPreTraining
 from .pretraining import (SHARED_DATA, evaluate_pretraining, fixed_batches, load_spiece_tokenizer,
                           wikitext_documents)
-from .train import read_checkpoint_state, replace_dir
+from .train import read_checkpoint_state
 
 __all__ = ["export_bundled", "model_card", "add_export_arguments", "export_main"]
 
 
-def export_bundled(checkpoint, out_dir, *, tokenizer, data_dir=SHARED_DATA, examples=4000, note=""):
+def check_export_target(out_dir, overwrite=False):
+    """ValueError when out_dir is a file, or a folder holding anything, unless overwrite is asked."""
+    out_dir = os.fspath(out_dir)
+    if os.path.exists(out_dir) and not os.path.isdir(out_dir):
+        raise ValueError(f"--out {out_dir!r} is a file, not a folder: give a new or empty folder")
+    if os.path.isdir(out_dir) and os.listdir(out_dir) and not overwrite:
+        raise ValueError(f"--out {out_dir!r} is not empty ({len(os.listdir(out_dir))} entries): give a new or "
+                         f"empty folder, or pass --overwrite (overwrite=True) to replace the files the export "
+                         f"writes there (other files are left alone)")
+
+
+def move_files_into(tmp, out_dir):
+    """Move every file of the finished folder tmp into out_dir (os.replace, one file at a time).
+
+    Only the files the export wrote are replaced; whatever else out_dir holds stays.
+    Returns the names moved.
+    """
+    os.makedirs(out_dir, exist_ok=True)
+    names = sorted(os.listdir(tmp))
+    for name in names:
+        os.replace(os.path.join(tmp, name), os.path.join(out_dir, name))
+    shutil.rmtree(tmp, ignore_errors=True)
+    return names
+
+
+def export_bundled(checkpoint, out_dir, *, tokenizer, data_dir=SHARED_DATA, examples=4000, note="",
+                   overwrite=False):
     """Ship a pretraining checkpoint: float16 weights, tokenizer files and a model card.
 
     Measures masked-token and SOP accuracy on WikiText-103 test (raw) with fixed
     masks and writes them, with the run's data, config, steps and compute, into
-    README.md. The folder is built aside and renamed into place (atomic).
+    README.md. The files are built aside, then moved into out_dir one by one (each
+    replace is atomic). out_dir must be new or empty unless overwrite=True; even then only
+    the files the export writes are replaced, nothing else in the folder is touched.
     Returns the evaluation results.
     """
+    check_export_target(out_dir, overwrite)                        # before minutes of evaluation
     state, model_dir, log = read_checkpoint_state(checkpoint)      # older layouts too
     model = AlbertForPreTraining.from_pretrained(model_dir)
     test = os.path.join(data_dir, "wikitext-103", "wiki.test.raw")
@@ -34,12 +64,16 @@ def export_bundled(checkpoint, out_dir, *, tokenizer, data_dir=SHARED_DATA, exam
     evals = [e for e in log if e["type"] == "eval"]
     os.makedirs(os.path.dirname(os.path.abspath(out_dir)), exist_ok=True)
     tmp = make_temp_dir(os.path.dirname(os.path.abspath(out_dir)), ".tmp-export-")
-    model.save_pretrained(tmp, storage_dtype="float16")
-    tokenizer.save_pretrained(tmp)
-    card = model_card(model, state, results, train, evals, note)
-    with open(os.path.join(tmp, "README.md"), "w", encoding="utf-8") as f:
-        f.write(card)
-    replace_dir(tmp, out_dir)
+    try:
+        model.save_pretrained(tmp, storage_dtype="float16")
+        tokenizer.save_pretrained(tmp)
+        card = model_card(model, state, results, train, evals, note)
+        with open(os.path.join(tmp, "README.md"), "w", encoding="utf-8") as f:
+            f.write(card)
+        check_export_target(out_dir, overwrite)                    # again: it may have changed meanwhile
+        move_files_into(tmp, out_dir)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return results
 
 
@@ -132,12 +166,15 @@ def add_export_arguments(p):
     p.add_argument("--data-dir", default=SHARED_DATA)
     p.add_argument("--examples", type=int, default=4000)
     p.add_argument("--note", default="")
+    p.add_argument("--overwrite", action="store_true",
+                   help="write into a non-empty --out, replacing only the files the export writes")
 
 
 def export_main(args):
     """`python -m albert_np pretrain-export`."""
+    check_export_target(args.out, args.overwrite)
     tok = load_spiece_tokenizer(args.tokenizer)
     results = export_bundled(args.checkpoint, args.out, tokenizer=tok, data_dir=args.data_dir,
-                             examples=args.examples, note=args.note)
+                             examples=args.examples, note=args.note, overwrite=args.overwrite)
     print(json.dumps(results, indent=1))
 

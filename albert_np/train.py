@@ -46,14 +46,16 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import time
+import zipfile
 from typing import Optional
 
 import numpy as np
 
 from . import heads
-from .io import atomic_open, atomic_write_text, make_temp_dir
+from .io import atomic_open, atomic_write_text, make_temp_dir, read_json_object
 from .optim import (LAMB, AdamW, clip_grad_norm, constant_with_warmup, linear_warmup_linear_decay,
                     polynomial_decay)
 from .parallel import GradientWorkers, split_rows
@@ -63,7 +65,7 @@ from .progress import progress_bar
 logger = logging.getLogger(__name__)
 
 __all__ = ["LoopArgs", "Trainer", "NonFiniteLossError", "list_checkpoints", "latest_checkpoint",
-           "read_checkpoint_state", "read_log", "replace_dir", "plot_curves"]
+           "read_checkpoint_state", "read_log", "replace_dir", "remove_stale_temp_dirs", "plot_curves"]
 
 STATE_FILE = "trainer_state.json"
 OPTIMIZER_FILE = "optimizer.npz"
@@ -125,7 +127,7 @@ def list_checkpoints(output_dir):
     for name in os.listdir(output_dir):
         tail = name[len(CHECKPOINT_PREFIX):] if name.startswith(CHECKPOINT_PREFIX) else ""
         path = os.path.join(output_dir, name)
-        if tail.isdigit() and os.path.isfile(os.path.join(path, STATE_FILE)):
+        if tail.isascii() and tail.isdigit() and os.path.isfile(os.path.join(path, STATE_FILE)):
             found.append((int(tail), path))
     return sorted(found)
 
@@ -134,6 +136,30 @@ def latest_checkpoint(output_dir):
     """Path of the newest complete checkpoint in output_dir, or None."""
     found = list_checkpoints(output_dir)
     return found[-1][1] if found else None
+
+
+TEMP_DIR_RE = re.compile(r"\.tmp-(checkpoint-\d+|best)-[A-Za-z0-9_]{8}")   # make_temp_dir's names
+
+
+def remove_stale_temp_dirs(output_dir):
+    """Delete the temp folders that a killed save left in output_dir; returns their paths.
+
+    Only albert_np's own: folders named .tmp-checkpoint-<step>-XXXXXXXX or .tmp-best-XXXXXXXX
+    (tempfile.mkdtemp's 8-character suffix). Anything else in the folder is left alone.
+    """
+    output_dir = os.fspath(output_dir)
+    removed = []
+    if not os.path.isdir(output_dir):
+        return removed
+    for name in os.listdir(output_dir):
+        path = os.path.join(output_dir, name)
+        if TEMP_DIR_RE.fullmatch(name) and os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    if removed:
+        logger.info("removed %d unfinished checkpoint folder(s) left by an interrupted save: %s",
+                    len(removed), ", ".join(removed))
+    return removed
 
 
 def replace_dir(tmp, final):
@@ -160,8 +186,18 @@ def read_log(path):
     """The entries of a log.jsonl ([] when there is none)."""
     if not os.path.isfile(path):
         return []
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    with open(path, encoding="utf-8", errors="replace") as f:
+        lines = [line for line in f if line.strip()]
+    entries = []
+    for i, line in enumerate(lines):
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError as e:
+            if i == len(lines) - 1:         # a line cut short by a killed run: drop it
+                logger.warning("%s: its last line is incomplete (an interrupted write); ignored", path)
+                break
+            raise ValueError(f"{path}, line {i + 1}, is not valid JSON ({e}): fix or delete that line") from e
+    return entries
 
 
 def read_checkpoint_state(path):
@@ -171,8 +207,20 @@ def read_checkpoint_state(path):
     same files, without cpu_seconds) and pretraining's (no version: "step", "rng",
     "data_state"; the model in model/; the log only in the run's log.jsonl).
     """
-    with open(os.path.join(path, STATE_FILE), encoding="utf-8") as f:
-        state = json.load(f)
+    state_file = os.path.join(path, STATE_FILE)
+    if not os.path.isfile(state_file):
+        raise FileNotFoundError(f"{path} is not a checkpoint folder: it has no {STATE_FILE} (pass a "
+                                f"{CHECKPOINT_PREFIX}<step> folder written by albert_np)")
+    try:
+        state = read_json_object(state_file)
+        return _checkpoint_state(path, state)
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"{state_file} is damaged or not albert_np's (missing or wrong field {e}): "
+                         f"resume from an earlier checkpoint") from e
+
+
+def _checkpoint_state(path, state):
+    """read_checkpoint_state's conversion of a parsed trainer_state.json."""
     log_path = os.path.join(path, LOG_FILE)
     model_dir = path
     if state.get("version") == 1:
@@ -196,10 +244,16 @@ def read_checkpoint_state(path):
 def _read_moments(path):
     """{"exp_avg": {name: m}, "exp_avg_sq": {name: v}} from optimizer.npz ("::" or the old "/")."""
     moments = {"exp_avg": {}, "exp_avg_sq": {}}
-    with np.load(path) as z:
-        for key in z.files:
-            kind, name = key.split("::", 1) if "::" in key else key.split("/", 1)
-            moments[kind][name] = z[key]
+    try:
+        with np.load(path) as z:
+            for key in z.files:
+                kind, name = key.split("::", 1) if "::" in key else key.split("/", 1)
+                moments[kind][name] = z[key]
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
+        raise ValueError(f"{path} is damaged ({type(e).__name__}: {e}): resume from an earlier checkpoint, "
+                         f"or delete this one's folder") from e
     return moments
 
 
@@ -427,6 +481,7 @@ class Trainer:
     def save_checkpoint(self):
         """Write checkpoint-<step> atomically (temp folder + rename); drop old ones."""
         final = os.path.join(self.output_dir, f"{CHECKPOINT_PREFIX}{self.step}")
+        remove_stale_temp_dirs(self.output_dir)
         tmp = make_temp_dir(self.output_dir, f".tmp-{CHECKPOINT_PREFIX}{self.step}-")
         try:
             self.model.save_pretrained(tmp)
@@ -474,10 +529,15 @@ class Trainer:
         opt = state["optimizer"]
         if opt["name"] != self.args.optimizer:
             raise ValueError(f"{path} holds {opt['name']} state but optimizer={self.args.optimizer!r}")
+        remove_stale_temp_dirs(self.output_dir)
         data_state = dict(state)
         if os.path.isfile(os.path.join(path, ORDER_FILE)):
-            with np.load(os.path.join(path, ORDER_FILE)) as z:
-                data_state.update({k: z[k] for k in z.files})
+            try:
+                with np.load(os.path.join(path, ORDER_FILE)) as z:
+                    data_state.update({k: z[k] for k in z.files})
+            except (OSError, ValueError, EOFError, zipfile.BadZipFile) as e:
+                raise ValueError(f"{os.path.join(path, ORDER_FILE)} is damaged ({type(e).__name__}: {e}): "
+                                 f"resume from an earlier checkpoint") from e
         self.source.restore(data_state)                 # checks that the data fits, first
         loaded = type(self.model).from_pretrained(model_dir).state_dict()
         for name, arr in self.params.items():

@@ -60,10 +60,26 @@ def ids(calls):
 FILL_MASK = [c for c in expected("mlm") if "kwargs" in c]
 
 
+BARE_WORD_START = 13            # the piece "▁" alone in the fixture vocabulary
+
+
+def like_transformers_but_bare_word_start(ours, ref):
+    """Deliberate difference: for a target word that is not a piece ("team" -> "▁", "te", "am"),
+    transformers scores its first piece, the bare "▁"; albert_np scores the first piece that
+    carries letters ("te"). Every other filler must agree with transformers."""
+    ref = [e for e in ref if e["token"] != BARE_WORD_START]
+    assert BARE_WORD_START not in [e["token"] for e in ours]
+    assert_like([e for e in ours if e["token"] in {r["token"] for r in ref}], ref)
+
+
 @pytest.mark.parametrize("call", FILL_MASK, ids=ids(FILL_MASK))
 def test_fill_mask_matches_transformers(call):
     kwargs = dict(call["kwargs"])
-    assert_like(tasks.fill_mask(kwargs.pop("inputs"), model=MLM, **kwargs), call["output"])
+    ours = tasks.fill_mask(kwargs.pop("inputs"), model=MLM, **kwargs)
+    if "team" in (kwargs.get("targets") or ()):
+        like_transformers_but_bare_word_start(ours, call["output"])
+    else:
+        assert_like(ours, call["output"])
 
 
 def test_fill_mask_pipeline_object_and_loaded_model():
@@ -79,7 +95,9 @@ def test_fill_mask_multi_piece_target_warns(caplog):
     with caplog.at_level(logging.WARNING, logger="albert_np.tasks"):
         out = tasks.fill_mask(call["kwargs"]["inputs"], model=MLM, targets=call["kwargs"]["targets"])
     assert "'released' is not a vocabulary piece: using its first piece '\u2581re' (it has 4 pieces)" in caplog.text
-    assert_like(out, call["output"])
+    assert "'team' is not a vocabulary piece: using its first piece 'te'" in caplog.text
+    like_transformers_but_bare_word_start(out, call["output"])
+    assert "te" in [e["token_str"] for e in out]
 
 
 def test_fill_mask_default_model_is_announced(monkeypatch, caplog):

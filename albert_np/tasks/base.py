@@ -6,13 +6,17 @@ padded only to its own longest row, and the results are put back in input
 order. Lists of PROGRESS_MIN_ITEMS or more show a progress bar.
 """
 import inspect
+import logging
 
 import numpy as np
 
 from ..inputs import check_inputs
 from ..model import albert_model
 from ..progress import progress_bar
+from ..tokenization.encoding import check_str
 from .loading import resolve
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_BATCH_SIZE = 8
 
@@ -100,15 +104,21 @@ def encode(model, batch):
 def as_text_list(texts, name="texts"):
     """(list of str, was_single) from one str or a non-empty list of str."""
     if isinstance(texts, str):
-        return [texts], True
+        return [check_str(texts, name)], True
     if isinstance(texts, (list, tuple)):
         if not texts:
             raise ValueError(f"{name} is an empty list: give at least one text")
         for i, t in enumerate(texts):
-            if not isinstance(t, str):
-                raise TypeError(f"{name}[{i}] must be a str, got {type(t).__name__}: {t!r:.80}")
+            check_str(t, f"{name}[{i}]")
         return list(texts), False
-    raise TypeError(f"{name} must be a str or a list of str, got {type(texts).__name__}")
+    raise TypeError(f"{name} must be a str or a list of str, got {type(texts).__name__}: {texts!r:.80}")
+
+
+def check_flag(name, value):
+    """TypeError unless value is True or False (numpy bools too)."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r:.80}")
+    return bool(value)
 
 
 def check_top_k(top_k, allow_none=False):
@@ -116,12 +126,72 @@ def check_top_k(top_k, allow_none=False):
     if top_k is None and allow_none:
         return
     if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
-        raise ValueError(f"top_k must be an int >= 1, got {top_k!r}")
+        raise ValueError(f"top_k must be an int >= 1, got {top_k!r:.80}")
 
 
 def max_input_length(model, tokenizer):
     """The most tokens one input may have: the smaller of the model's and the tokenizer's limits."""
     return min(model.config.max_position_embeddings, tokenizer.model_max_length)
+
+
+def encode_or_truncate(tok, texts, pairs, max_length, truncation, single=False, name="inputs"):
+    """Tokenise texts (and pairs) for a one-window task; inputs over max_length are cut or refused.
+
+    truncation=True: longer inputs are cut to max_length tokens, with a logged warning saying
+    how many tokens were dropped; False: ValueError naming the input and the limit.
+    """
+    check_flag("truncation", truncation)
+    enc = tok(texts, pairs)
+    lengths = [len(ids) for ids in enc["input_ids"]]
+    over = [(i, n) for i, n in enumerate(lengths) if n > max_length]
+    if not over:
+        return enc
+    i, n = over[0]
+    what = name if single else f"{name}[{i}]"
+    more = f" (and {len(over) - 1} more input(s))" if len(over) > 1 else ""
+    if not truncation:
+        raise ValueError(f"{what} has {n} tokens{more}, more than the {max_length} this model takes "
+                         f"(max_position_embeddings): shorten or split the text, or pass truncation=True "
+                         f"to use its first {max_length} tokens")
+    logger.warning("%s has %d tokens%s: only the first %d were used, %d cut (the model's limit, "
+                   "max_position_embeddings). Split the text to use all of it, or pass truncation=False "
+                   "to get an error instead", what, n, more, max_length, n - max_length)
+    return tok(texts, pairs, truncation=True, max_length=max_length)
+
+
+# %% Windows over long texts ---------------------------------------------------------------------
+
+def window_starts(n, size):
+    """Starts of windows of `size` tokens over n tokens, neighbours overlapping by half a window."""
+    if n <= size:
+        return [0]
+    step = max(1, size // 2)
+    starts = list(range(0, n - size, step))
+    return starts + [n - size]
+
+
+def central_window(position, starts, size):
+    """Index of the window in which `position` has the most context on its shorter side."""
+    return max(range(len(starts)),
+               key=lambda w: (min(position - starts[w], starts[w] + size - 1 - position), -w))
+
+
+def windows_of_row(row, max_length, cls_id, sep_id):
+    """Split one "[CLS] text [SEP]" row into overlapping rows of at most max_length tokens.
+
+    Returns (windows, starts, size): each window a row dict "[CLS] text[s:s+size] [SEP]"
+    (input_ids, token_type_ids, start = s), where size = max_length - 2 and positions count
+    in the text's tokens (without [CLS]).
+    """
+    if max_length < 3:
+        raise ValueError(f"this model takes at most {max_length} tokens (max_position_embeddings, or the "
+                         f"tokenizer's model_max_length): too few for [CLS], one token and [SEP]")
+    content = row["input_ids"][1:-1]
+    size = max_length - 2
+    starts = window_starts(len(content), size)
+    windows = [{"input_ids": [cls_id] + list(content[s:s + size]) + [sep_id],
+                "token_type_ids": [0] * (len(content[s:s + size]) + 2), "start": s} for s in starts]
+    return windows, starts, size
 
 
 # %% The base class ------------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """feature-extraction: contextual vectors of texts, per token or pooled to one per text."""
 import numpy as np
 
-from .base import DEFAULT_BATCH_SIZE, Pipeline, as_text_list, encode, max_input_length, split_rows
+from .base import (DEFAULT_BATCH_SIZE, Pipeline, as_text_list, encode, encode_or_truncate, max_input_length,
+                   split_rows)
 
 POOLINGS = ("cls", "mean")
 
@@ -14,7 +15,7 @@ class FeatureExtractionPipeline(Pipeline):
 
     task = "feature-extraction"
 
-    def run(self, inputs, pooling=None, return_tensors=False, batch_size=None):
+    def run(self, inputs, pooling=None, return_tensors=False, batch_size=None, truncation=True):
         """Vectors of one text or a list of texts.
 
         Args:
@@ -22,14 +23,16 @@ class FeatureExtractionPipeline(Pipeline):
                 (1, T, H) per text (np.ndarray with return_tensors=True);
                 "cls" -> the [CLS] token's last hidden state; "mean" -> the mean over the
                 text's tokens ([CLS] and [SEP] included, padding excluded).
+            truncation: True -> a text over the model's limit (max_position_embeddings tokens) is
+                cut to it, with a logged warning saying how much was cut; False -> ValueError.
         Returns:
             with pooling: float32 array (H,) for a str, (N, H) for a list of N texts.
         """
-        if pooling is not None and pooling not in POOLINGS:
+        if pooling is not None and (not isinstance(pooling, str) or pooling not in POOLINGS):
             raise ValueError(f"pooling must be one of {POOLINGS} or None, got {pooling!r}")
         texts, single = as_text_list(inputs, "inputs")
         tok = self.tokenizer
-        enc = tok(texts, truncation=True, max_length=max_input_length(self.model, tok))
+        enc = encode_or_truncate(tok, texts, None, max_input_length(self.model, tok), truncation, single)
         rows = split_rows(enc, len(texts))
         states = self._run(rows, lambda batch: self._vectors(batch, pooling), batch_size=batch_size)
         if pooling is not None:
@@ -49,13 +52,14 @@ class FeatureExtractionPipeline(Pipeline):
         return [h[b, :len(r["input_ids"])] for b, r in enumerate(rows)]
 
 
-def embed(texts, model=None, pooling="cls", *, tokenizer=None, batch_size=DEFAULT_BATCH_SIZE, **load_kwargs):
+def embed(texts, model=None, pooling="cls", *, tokenizer=None, batch_size=DEFAULT_BATCH_SIZE, truncation=True,
+          **load_kwargs):
     """One vector per text: (H,) for a str, (N, H) float32 for a list of N texts.
 
     pooling: "cls" (the [CLS] token's last hidden state) or "mean" (over the text's tokens).
     Any ALBERT checkpoint works (only its encoder is used); None uses DEFAULT_MODEL.
     """
-    if pooling not in POOLINGS:
+    if not isinstance(pooling, str) or pooling not in POOLINGS:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
     return FeatureExtractionPipeline(model, tokenizer, batch_size=batch_size, **load_kwargs).run(
-        texts, pooling=pooling)
+        texts, pooling=pooling, truncation=truncation)

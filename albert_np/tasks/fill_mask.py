@@ -5,7 +5,10 @@ import numpy as np
 
 from ..model import mlm_head
 from ..ops import activation, softmax
-from .base import DEFAULT_BATCH_SIZE, Pipeline, as_text_list, check_top_k, encode, max_input_length, split_rows
+from ..tokenization.encoding import check_str
+from ..tokenization.normalization import SPIECE_UNDERLINE
+from .base import (DEFAULT_BATCH_SIZE, Pipeline, as_text_list, central_window, check_flag, check_top_k, encode,
+                   max_input_length, split_rows, windows_of_row)
 
 logger = logging.getLogger(__name__)
 
@@ -15,14 +18,17 @@ class FillMaskPipeline(Pipeline):
 
     task = "fill-mask"
 
-    def run(self, inputs, top_k=5, targets=None, batch_size=None):
+    def run(self, inputs, top_k=5, targets=None, batch_size=None, windows=True):
         """Top-k fillers for every [MASK] of one text or a list of texts.
 
         Args:
             inputs: str or list of str; each holds one or more [MASK] (tokenizer.mask_token).
-            top_k: fillers per mask (at most the number of targets, when given).
+            top_k: fillers per mask (at most the vocabulary, or the number of targets when given).
             targets: str or list of str restricting the candidates. A target that is
                 not a vocabulary piece is tokenised and its first piece used, with a warning.
+            windows: a text longer than the model's limit (max_position_embeddings tokens) is
+                read in overlapping windows, each mask predicted from the window where it has
+                the most context on both sides (True, the default); False raises a ValueError instead.
         Returns (as transformers):
             one text, one mask:   [{"score", "token", "token_str", "sequence"}, ...] best first
             one text, n masks:    a list per mask (sequences then keep the special tokens, as HF)
@@ -30,17 +36,38 @@ class FillMaskPipeline(Pipeline):
         """
         texts, single = as_text_list(inputs, "inputs")
         check_top_k(top_k)
+        windows = check_flag("windows", windows)
         tok = self.tokenizer
         target_ids = None if targets is None else self.target_ids(targets)
-        enc = tok(texts, truncation=True, max_length=max_input_length(self.model, tok))
-        rows = split_rows(enc, len(texts))
-        for text, row in zip(texts, rows):
+        max_length = max_input_length(self.model, tok)
+        rows = split_rows(tok(texts), len(texts))
+        pieces = []                                   # (row index, window row)
+        for r, (text, row) in enumerate(zip(texts, rows)):
             row["masks"] = [i for i, t in enumerate(row["input_ids"]) if t == tok.mask_token_id]
+            where = "inputs" if single else f"inputs[{r}]"
             if not row["masks"]:
-                raise ValueError(f"no {tok.mask_token} in {text!r:.100}: put the mask token "
+                raise ValueError(f"no {tok.mask_token} in {text!r:.100} ({where}): put the mask token "
                                  f"{tok.mask_token!r} where the missing word goes")
-        probs = self._run(rows, self._mask_probs, batch_size=batch_size)
-        results = [self._postprocess(row, p, top_k, target_ids) for row, p in zip(rows, probs)]
+            if len(row["input_ids"]) <= max_length:
+                pieces.append((r, dict(row, start=0, local=row["masks"])))
+                continue
+            if not windows:
+                raise ValueError(f"{where} has {len(row['input_ids'])} tokens, more than the {max_length} "
+                                 f"this model takes (max_position_embeddings): shorten it, or pass "
+                                 f"windows=True to read it in overlapping windows")
+            parts, starts, size = windows_of_row(row, max_length, tok.cls_token_id, tok.sep_token_id)
+            chosen = {}
+            for m in row["masks"]:                   # m counts [CLS]; window positions do not
+                chosen.setdefault(central_window(m - 1, starts, size), []).append(m)
+            for w, masks in sorted(chosen.items()):
+                pieces.append((r, dict(parts[w], local=[m - parts[w]["start"] for m in masks])))
+        found = self._run([p for _, p in pieces], self._mask_probs, batch_size=batch_size)
+        probs = [{} for _ in rows]                    # row -> {position in the row: probabilities}
+        for (r, piece), p in zip(pieces, found):
+            for m, pm in zip(piece["local"], p):
+                probs[r][m + piece["start"]] = pm
+        results = [self._postprocess(row, np.stack([p[m] for m in row["masks"]]), top_k, target_ids)
+                   for row, p in zip(rows, probs)]
         return results[0] if single or len(results) == 1 else results
 
     def _mask_probs(self, rows):
@@ -50,13 +77,13 @@ class FillMaskPipeline(Pipeline):
         """
         batch = self._batch(rows)
         h = encode(self.model, batch)                                     # (B, T, H)
-        b_idx = np.concatenate([[b] * len(r["masks"]) for b, r in enumerate(rows)]).astype(np.int64)
-        t_idx = np.concatenate([r["masks"] for r in rows]).astype(np.int64)
+        b_idx = np.concatenate([[b] * len(r["local"]) for b, r in enumerate(rows)]).astype(np.int64)
+        t_idx = np.concatenate([r["local"] for r in rows]).astype(np.int64)
         c = self.model.config
         logits = mlm_head(h[b_idx, t_idx], **self.model.params["predictions"],
                           act=activation(c.hidden_act), eps=c.layer_norm_eps)   # (M, H) -> (M, V)
         probs = softmax(logits, axis=-1)
-        return np.split(probs, np.cumsum([len(r["masks"]) for r in rows])[:-1])
+        return np.split(probs, np.cumsum([len(r["local"]) for r in rows])[:-1])
 
     def _postprocess(self, row, probs, top_k, target_ids):
         tok = self.tokenizer
@@ -80,8 +107,10 @@ class FillMaskPipeline(Pipeline):
     def target_ids(self, targets):
         """Vocabulary ids of the targets (duplicates dropped), as transformers resolves them."""
         targets = [targets] if isinstance(targets, str) else targets
-        if not isinstance(targets, (list, tuple)) or not all(isinstance(t, str) for t in targets):
-            raise TypeError(f"targets must be a str or a list of str, got {targets!r:.100}")
+        if not isinstance(targets, (list, tuple)):
+            raise TypeError(f"targets must be a str or a list of str, got {type(targets).__name__}: {targets!r:.100}")
+        for i, t in enumerate(targets):
+            check_str(t, f"targets[{i}]")
         tok = self.tokenizer
         vocab = tok.get_vocab()
         ids = []
@@ -90,6 +119,8 @@ class FillMaskPipeline(Pipeline):
                 ids.append(vocab[target])
                 continue
             pieces = tok(target, add_special_tokens=False)["input_ids"]
+            if len(pieces) > 1 and tok.convert_ids_to_tokens(pieces[0]) == SPIECE_UNDERLINE:
+                pieces = pieces[1:]          # the bare word-start piece says nothing about the word
             if not pieces:
                 logger.warning("target %r is empty after tokenisation: ignored", target)
                 continue
@@ -104,7 +135,7 @@ class FillMaskPipeline(Pipeline):
 
 
 def fill_mask(text, model=None, top_k=5, targets=None, *, tokenizer=None, batch_size=DEFAULT_BATCH_SIZE,
-              **load_kwargs):
+              windows=True, **load_kwargs):
     """Fill the [MASK] tokens of `text` (str or list of str): transformers' fill-mask pipeline.
 
         fill_mask("Paris is the [MASK] of France.")
@@ -113,4 +144,5 @@ def fill_mask(text, model=None, top_k=5, targets=None, *, tokenizer=None, batch_
     model: Hub id, folder or loaded AlbertForMaskedLM / AlbertForPreTraining; None
     uses DEFAULT_MODEL. See FillMaskPipeline.__call__ for targets and the output nesting.
     """
-    return FillMaskPipeline(model, tokenizer, batch_size=batch_size, **load_kwargs).run(text, top_k, targets)
+    return FillMaskPipeline(model, tokenizer, batch_size=batch_size, **load_kwargs).run(text, top_k, targets,
+                                                                                        windows=windows)

@@ -5,7 +5,9 @@ id, a folder, a loaded object) into a (model, tokenizer) pair that can run the
 task. A checkpoint is checked for the task's head before it is loaded, so that a
 wrong checkpoint fails with a clear ValueError instead of running a random head.
 Loaded models and tokenizers are kept in a small cache: a second call with the
-same name costs only the forward pass.
+same name costs only the forward pass. A local folder is remembered with the size and
+modification time of each file in it, so a folder rewritten on disk (a new checkpoint saved
+over it) is loaded again at the next call.
 """
 import collections
 import json
@@ -41,13 +43,44 @@ def clear_cache():
     _cache.clear()
 
 
+def folder_signature(name_or_path):
+    """(file name, size, mtime_ns) of each file in a local folder; None for a Hub id.
+
+    Cheap (one scandir): checked on every cache hit, so that a rewritten folder is reloaded.
+    """
+    name = os.fspath(name_or_path)
+    if not os.path.isdir(name):
+        return None
+    try:
+        entries = [(e.name, e.stat()) for e in os.scandir(name) if e.is_file()]
+    except OSError:
+        return None
+    return tuple(sorted((n, st.st_size, st.st_mtime_ns) for n, st in entries))
+
+
+def _fresh(key):
+    """True when _cache holds key and its folder has not changed on disk since it was loaded."""
+    if key not in _cache:
+        return False
+    signature, _ = _cache[key]
+    if signature != folder_signature(key[1]):
+        logger.info("%s changed on disk: loading it again", key[1])
+        del _cache[key]
+        return False
+    return True
+
+
 def _cached(key, load):
-    """Return _cache[key], calling load() on a miss; keeps the CACHE_SIZE most recent models."""
-    if key in _cache:
+    """Return the cached value of key, calling load() on a miss or when its folder changed on disk.
+
+    Keeps the CACHE_SIZE most recent models.
+    """
+    if _fresh(key):
         _cache.move_to_end(key)
-        return _cache[key]
+        return _cache[key][1]
+    signature = folder_signature(key[1])
     value = load()
-    _cache[key] = value
+    _cache[key] = (signature, value)
     models = [k for k in _cache if k[0] != "tokenizer"]
     while len(models) > CACHE_SIZE:
         del _cache[models.pop(0)]
@@ -140,7 +173,7 @@ def load_model(name_or_path, task, *, revision=None, dtype="auto", local_files_o
     """
     spec = TASK_SPECS[task]
     key = (task, _cache_name(name_or_path), revision, str(dtype))
-    if key in _cache:
+    if _fresh(key):
         return _cached(key, None)
     kw = dict(revision=revision, local_files_only=local_files_only)
     config = AlbertConfig.from_pretrained(name_or_path, **kw)

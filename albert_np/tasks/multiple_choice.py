@@ -26,6 +26,7 @@ class MultipleChoicePipeline(Pipeline):
             a list of these for a list of prompts.
         """
         if isinstance(prompt, str):
+            as_text_list(prompt, "prompt")
             prompts, choice_lists, single = [prompt], [choices], True
         else:
             prompts, _ = as_text_list(prompt, "prompt")
@@ -36,13 +37,14 @@ class MultipleChoicePipeline(Pipeline):
         for i, options in enumerate(choice_lists):
             if isinstance(options, str) or not isinstance(options, (list, tuple)):
                 raise TypeError(f"choices must be a list of str per prompt, got {options!r:.80}")
-            as_text_list(list(options), "choices")
+            as_text_list(list(options), "choices" if single else f"choices[{i}]")
             if len(options) < 2:
                 raise ValueError(f"prompt {i} has {len(options)} choice(s): give at least two")
         tok = self.tokenizer
         max_length = max_input_length(self.model, tok)
         items = []
-        for p, options in zip(prompts, choice_lists):
+        for i, (p, options) in enumerate(zip(prompts, choice_lists)):
+            self._check_choice_lengths(i, options, max_length, single)
             enc = tok([p] * len(options), list(options), truncation="only_first", max_length=max_length)
             items.append(split_rows(enc, len(options)))
         logits = self._run(items, self._choice_logits, size=lambda it: max(len(r["input_ids"]) for r in it),
@@ -53,6 +55,17 @@ class MultipleChoicePipeline(Pipeline):
             order = np.argsort(-probs, kind="stable")
             results.append([{"choice": options[i], "index": int(i), "score": float(probs[i])} for i in order])
         return results[0] if single else results
+
+    def _check_choice_lengths(self, i, options, max_length, single):
+        """ValueError naming a choice too long to fit with at least one prompt token."""
+        room = max_length - 4                      # [CLS] >= 1 prompt token [SEP] choice [SEP]
+        lengths = [len(ids) for ids in self.tokenizer(list(options), add_special_tokens=False)["input_ids"]]
+        for j, n in enumerate(lengths):
+            if n > room:
+                where = f"choices[{j}]" if single else f"choices[{i}][{j}]"
+                raise ValueError(f"{where} has {n} tokens, but this model takes {max_length} tokens in all "
+                                 f"(max_position_embeddings), so a choice may have at most {room} (the prompt is "
+                                 f"cut to make room, never a choice): shorten that choice")
 
     def _choice_logits(self, items):
         C = len(items[0])

@@ -51,6 +51,10 @@ class QuestionAnsweringPipeline(Pipeline):
                                  ("doc_stride", 0 if doc_stride is None else doc_stride, 0)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
                 raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+        if max_question_len is not None and (isinstance(max_question_len, bool) or not isinstance(
+                max_question_len, (int, np.integer)) or max_question_len < 1):
+            raise ValueError(f"max_question_len must be an int >= 1 (or None: never cut the question), "
+                             f"got {max_question_len!r}")
         if doc_stride is not None and doc_stride > max_seq_len:
             raise ValueError(f"doc_stride ({doc_stride}) is larger than max_seq_len ({max_seq_len})")
         limit = self.model.config.max_position_embeddings

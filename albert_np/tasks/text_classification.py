@@ -1,6 +1,7 @@
 """text-classification: a label (or scores of every label) for each text or text pair."""
 from ..ops import sigmoid, softmax
-from .base import DEFAULT_BATCH_SIZE, Pipeline, as_text_list, check_top_k, max_input_length, split_rows
+from .base import (DEFAULT_BATCH_SIZE, Pipeline, as_text_list, check_top_k, encode_or_truncate, max_input_length,
+                   split_rows)
 
 FUNCTIONS = ("softmax", "sigmoid", "none")
 _LEGACY = object()     # "top_k not given": transformers' one-dict-per-text output
@@ -11,7 +12,7 @@ class TextClassificationPipeline(Pipeline):
 
     task = "text-classification"
 
-    def run(self, inputs, top_k=_LEGACY, function_to_apply=None, text_pair=None, batch_size=None):
+    def run(self, inputs, top_k=_LEGACY, function_to_apply=None, text_pair=None, batch_size=None, truncation=True):
         """Scores of the labels of each text (or pair).
 
         Args:
@@ -21,6 +22,8 @@ class TextClassificationPipeline(Pipeline):
             function_to_apply: None (chosen from the config as transformers does: regression ->
                 "none"; multi-label or a single label -> "sigmoid"; else "softmax"), or one of FUNCTIONS.
             text_pair: second texts (str or list), instead of dicts.
+            truncation: True -> an input over the model's limit (max_position_embeddings tokens)
+                is cut to it, with a logged warning saying how much was cut; False -> ValueError.
         Returns:
             one str without top_k: [{"label", "score"}]; a list without top_k: [{"label", "score"}, ...];
             with top_k: a list of dicts for one str, a list of such lists for a list.
@@ -33,7 +36,7 @@ class TextClassificationPipeline(Pipeline):
         fn = self.function(function_to_apply)
         tok = self.tokenizer
         max_length = max_input_length(self.model, tok)
-        enc = tok(texts, pairs, truncation=True, max_length=max_length)
+        enc = encode_or_truncate(tok, texts, pairs, max_length, truncation, single=bool(single))
         rows = split_rows(enc, len(texts))
         logits = self._run(rows, self._logits, batch_size=batch_size)
         id2label = self.model.config.id2label
@@ -102,7 +105,7 @@ class TextClassificationPipeline(Pipeline):
 
 
 def classify(texts, model, text_pair=None, function_to_apply=None, top_k=1, *, tokenizer=None,
-             batch_size=DEFAULT_BATCH_SIZE, **load_kwargs):
+             batch_size=DEFAULT_BATCH_SIZE, truncation=True, **load_kwargs):
     """Classify texts (or pairs): transformers' text-classification pipeline.
 
         classify("a great film", model="path/to/sst2")      -> [{'label': 'positive', 'score': 0.98}]
@@ -114,4 +117,4 @@ def classify(texts, model, text_pair=None, function_to_apply=None, top_k=1, *, t
     """
     pipe = TextClassificationPipeline(model, tokenizer, batch_size=batch_size, **load_kwargs)
     return pipe.run(texts, top_k=_LEGACY if top_k == 1 and not isinstance(top_k, bool) else top_k,
-                    function_to_apply=function_to_apply, text_pair=text_pair)
+                    function_to_apply=function_to_apply, text_pair=text_pair, truncation=truncation)

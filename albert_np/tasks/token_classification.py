@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..ops import softmax
-from .base import DEFAULT_BATCH_SIZE, Pipeline, as_text_list, max_input_length, split_rows
+from .base import DEFAULT_BATCH_SIZE, Pipeline, as_text_list, check_flag, max_input_length, split_rows, windows_of_row
 
 AGGREGATION_STRATEGIES = ("none", "simple", "first", "average", "max")
 
@@ -19,7 +19,7 @@ class TokenClassificationPipeline(Pipeline):
 
     task = "token-classification"
 
-    def run(self, inputs, aggregation_strategy="none", ignore_labels=("O",), batch_size=None):
+    def run(self, inputs, aggregation_strategy="none", ignore_labels=("O",), batch_size=None, windows=True):
         """Entities of one text or a list of texts.
 
         Args:
@@ -29,22 +29,75 @@ class TokenClassificationPipeline(Pipeline):
                 (each word takes one tag: its first token's, the mean scores', or its most
                 confident token's; then grouped as "simple").
             ignore_labels: labels (or entity groups) left out of the result.
+            windows: a text longer than the model's limit (max_position_embeddings tokens) is read
+                in overlapping windows, each token tagged from the window where it has the most
+                context, and the entities grouped once over the whole text (True, the default);
+                False raises a ValueError instead.
         Returns:
             per text, a list of {"entity", "score", "index", "word", "start", "end"} ("none") or
             {"entity_group", "score", "word", "start", "end"}; start/end index the original text.
         """
         strategy = self.strategy(aggregation_strategy)
         texts, single = as_text_list(inputs, "inputs")
+        windows = check_flag("windows", windows)
+        ignore = self.ignored(ignore_labels)
         tok = self.tokenizer
-        enc = tok(texts, truncation=True, max_length=max_input_length(self.model, tok), return_offsets_mapping=True)
-        rows = split_rows(enc, len(texts))
-        probs = self._run(rows, self._token_probs, batch_size=batch_size)
+        max_length = max_input_length(self.model, tok)
+        rows = split_rows(tok(texts, return_offsets_mapping=True), len(texts))
+        pieces = []                                   # (row index, window row)
+        for r, row in enumerate(rows):
+            if len(row["input_ids"]) <= max_length:
+                pieces.append((r, dict(row, start=0)))
+                continue
+            if not windows:
+                where = "inputs" if single else f"inputs[{r}]"
+                raise ValueError(f"{where} has {len(row['input_ids'])} tokens, more than the {max_length} "
+                                 f"this model takes (max_position_embeddings): shorten it, or pass "
+                                 f"windows=True to read it in overlapping windows")
+            parts, _, _ = windows_of_row(row, max_length, tok.cls_token_id, tok.sep_token_id)
+            pieces += [(r, part) for part in parts]
+        found = self._run([p for _, p in pieces], self._token_probs, batch_size=batch_size)
+        probs = self.merge_windows(rows, pieces, found, max_length)
         results = []
         for text, row, p in zip(texts, rows, probs):
             entities = self.aggregate(self.pre_entities(text, row, p), strategy)
-            results.append([e for e in entities
-                            if e.get("entity", e.get("entity_group")) not in set(ignore_labels or ())])
+            results.append([e for e in entities if e.get("entity", e.get("entity_group")) not in ignore])
         return results[0] if single else results
+
+    @staticmethod
+    def ignored(ignore_labels):
+        """The set of labels to leave out, from None, a str or a list of str."""
+        if ignore_labels is None:
+            return set()
+        if isinstance(ignore_labels, str):
+            return {ignore_labels}
+        if not isinstance(ignore_labels, (list, tuple, set, frozenset)):
+            raise TypeError(f"ignore_labels must be a list of labels (str), got {type(ignore_labels).__name__}")
+        return set(ignore_labels)
+
+    @staticmethod
+    def merge_windows(rows, pieces, found, max_length):
+        """Per text, one (T, num_labels) probability array over all its tokens.
+
+        A token seen by several windows takes the probabilities of the window where it has
+        the most context on its shorter side ([CLS] and [SEP] rows come from the first window).
+        """
+        size = max_length - 2
+        merged = [None] * len(rows)
+        best = [None] * len(rows)
+        for (r, piece), p in zip(pieces, found):
+            n = len(rows[r]["input_ids"])
+            if merged[r] is None:
+                merged[r] = np.zeros((n, p.shape[-1]), dtype=p.dtype)
+                best[r] = np.full(n, -1, dtype=np.int64)
+                merged[r][0], merged[r][-1] = p[0], p[-1]
+            s = piece["start"]
+            for i in range(1, len(piece["input_ids"]) - 1):
+                context = min(i - 1, size - i) if n > max_length else 0   # tokens on its shorter side
+                if context > best[r][s + i]:
+                    best[r][s + i] = context
+                    merged[r][s + i] = p[i]
+        return merged
 
     @staticmethod
     def strategy(aggregation_strategy):
@@ -146,7 +199,7 @@ class TokenClassificationPipeline(Pipeline):
 
 
 def tag_tokens(texts, model, aggregation_strategy="simple", *, ignore_labels=("O",), tokenizer=None,
-               batch_size=DEFAULT_BATCH_SIZE, **load_kwargs):
+               batch_size=DEFAULT_BATCH_SIZE, windows=True, **load_kwargs):
     """Named entities (or per-token tags) of texts: transformers' token-classification pipeline.
 
         tag_tokens("Ada Lovelace lived in London", model="path/to/ner-albert")
@@ -156,4 +209,4 @@ def tag_tokens(texts, model, aggregation_strategy="simple", *, ignore_labels=("O
     See TokenClassificationPipeline for the strategies and the differences from transformers.
     """
     pipe = TokenClassificationPipeline(model, tokenizer, batch_size=batch_size, **load_kwargs)
-    return pipe.run(texts, aggregation_strategy=aggregation_strategy, ignore_labels=ignore_labels)
+    return pipe.run(texts, aggregation_strategy=aggregation_strategy, ignore_labels=ignore_labels, windows=windows)

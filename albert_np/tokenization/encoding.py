@@ -123,10 +123,20 @@ class BatchEncoding(dict):
 # %% Checking the inputs --------------------------------------------------------------------------
 
 def check_str(value, what, index=None):
-    """`value` itself when it is a str; otherwise a TypeError naming `what` (and its index in a list)."""
+    """`value` itself when it is a str; otherwise a TypeError naming `what` (and its index in a list).
+
+    A str holding a lone surrogate (U+D800-U+DFFF: half of a UTF-16 pair, or the undecodable
+    bytes of a command-line argument) is not text and raises ValueError, naming where it is.
+    """
+    where = f" at index {index}" if index is not None else ""
     if not isinstance(value, str):
-        where = f" at index {index}" if index is not None else ""
         raise TypeError(f"{what}{where} must be a str, got {type(value).__name__}: {value!r:.80}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(f"{what}{where} holds a lone surrogate {value[e.start]!r} at character {e.start}, "
+                         f"which is not text: decode the bytes it came from as UTF-8 (errors='replace' "
+                         f"turns bad bytes into U+FFFD), or remove it") from None
     return value
 
 
@@ -145,7 +155,7 @@ def as_batch(value, name, is_split_into_words):
                 check_str(word, f"{name}[{i}]" if is_batched else name, j)
         return [list(words) for words in examples], is_batched
     if isinstance(value, str):
-        return [value], False
+        return [check_str(value, name)], False
     if isinstance(value, (list, tuple)):
         for i, item in enumerate(value):
             if isinstance(item, (list, tuple)):

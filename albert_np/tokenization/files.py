@@ -12,7 +12,7 @@ import logging
 import os
 
 from .. import hub
-from ..io import atomic_write_bytes
+from ..io import atomic_write_bytes, read_json_object
 from ..tf_checkpoint import find_tf_release
 from .sentencepiece_proto import sentencepiece_model_from_tokenizer_json, tokenizer_json
 
@@ -46,8 +46,7 @@ def pretrained_init_kwargs(name_or_path, *, revision=None, cache_dir=None, local
     for filename in (SPECIAL_TOKENS_MAP_FILE, TOKENIZER_CONFIG_FILE):
         path = get(filename)
         if path is not None:
-            with open(path, encoding="utf-8") as f:
-                settings.update(json.load(f))
+            settings.update(read_json_object(path))        # ValueError naming the file when damaged
     init_kwargs = {}
     vocab_file = release.vocab_file if release is not None and release.vocab_file else get(VOCAB_FILE)
     if vocab_file is not None:
@@ -74,12 +73,29 @@ def pretrained_init_kwargs(name_or_path, *, revision=None, cache_dir=None, local
     for key, value in settings.items():
         if key in known and value is not None:
             init_kwargs[key] = value
+    _check_settings(init_kwargs, name_or_path)
     if init_kwargs.get("model_max_length", 0) > 1e20:   # transformers writes int(1e30) for "none"
         init_kwargs["model_max_length"] = DEFAULT_MODEL_MAX_LENGTH
     ignored = sorted(set(settings) - known)
     if ignored:
         logger.debug("tokenizer settings not used by %s: %s", class_name, ignored)
     return init_kwargs
+
+
+def _check_settings(kwargs, source):
+    """TypeError naming the tokenizer_config.json field whose value has the wrong type."""
+    where = f"{TOKENIZER_CONFIG_FILE} of {source}"
+    for key in ("do_lower_case", "remove_space", "keep_accents", "clean_up_tokenization_spaces"):
+        if key in kwargs and not isinstance(kwargs[key], bool):
+            raise TypeError(f"{where}: {key} must be true or false, got {kwargs[key]!r:.80}")
+    if "model_max_length" in kwargs:
+        value = kwargs["model_max_length"]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 1:
+            raise ValueError(f"{where}: model_max_length must be a positive int, got {value!r:.80}")
+    if "sp_model_kwargs" in kwargs and not isinstance(kwargs["sp_model_kwargs"], dict):
+        raise TypeError(f"{where}: sp_model_kwargs must be a JSON object, got {kwargs['sp_model_kwargs']!r:.80}")
+    if "padding_side" in kwargs and kwargs["padding_side"] not in ("right", "left"):
+        raise ValueError(f"{where}: padding_side must be 'right' or 'left', got {kwargs['padding_side']!r:.80}")
 
 
 def save_pretrained(tok, save_directory):

@@ -8,6 +8,7 @@ transformers 5 describes the same tokenizer in the `tokenizers` library's tokeni
 sentencepiece_model_from_tokenizer_json rebuilds a spiece.model from one, tokenizer_json writes one.
 """
 import base64
+import binascii
 import json
 
 from ..protobuf_wire import field_bytes, field_float, field_varint, read_fields
@@ -100,8 +101,22 @@ def sentencepiece_model_from_tokenizer_json(path):
     Returns:
         (model_proto bytes, settings dict with do_lower_case / keep_accents read from the normaliser)
     """
-    with open(path, encoding="utf-8") as f:
-        spec = json.load(f)
+    try:
+        with open(path, encoding="utf-8") as f:
+            spec = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"{path} is not valid JSON ({e}): download or save the tokenizer again") from e
+    if not isinstance(spec, dict) or not isinstance(spec.get("model") or {}, dict):
+        raise ValueError(f"{path} is not a tokenizer.json (no 'model' object): download or save the tokenizer again")
+    try:
+        return _model_from_spec(spec, path)
+    except (KeyError, TypeError, IndexError, AttributeError, binascii.Error) as e:
+        raise ValueError(f"{path} is not a complete tokenizer.json ({type(e).__name__}: {e}): download or "
+                         f"save the tokenizer again") from e
+
+
+def _model_from_spec(spec, path):
+    """sentencepiece_model_from_tokenizer_json's work on the parsed file."""
     model = spec.get("model") or {}
     if model.get("type") != "Unigram":
         raise ValueError(f"{path} holds a {model.get('type')!r} model; an ALBERT tokenizer needs a "

@@ -5,6 +5,7 @@ pieces -> the digit-comma rule -> ids; encoding.py then adds [CLS]/[SEP], trunca
 Reading and writing a tokenizer's folder is in files.py. The package docstring has the whole
 pipeline and the known differences from transformers.
 """
+import logging
 import os
 import re
 
@@ -17,6 +18,8 @@ from .files import (DEFAULT_MODEL_MAX_LENGTH, SPECIAL_TOKEN_NAMES, VOCAB_FILE, p
                     save_pretrained)
 from .normalization import (SPIECE_UNDERLINE, is_digit_comma_piece, lowercase_each_char, preprocess_text,
                             split_digit_comma_piece)
+
+logger = logging.getLogger(__name__)
 
 
 def _token_text(token, name="token"):
@@ -122,6 +125,11 @@ class AlbertTokenizer:
                     f"define [CLS] [SEP] [MASK] as control symbols and <pad> <unk>; train one with "
                     f"train_tokenizer(), or pass the special tokens this model uses")
             self._special_ids[token] = token_id
+        if self.sp_model_kwargs.get("enable_sampling"):
+            logger.warning(
+                "sp_model_kwargs %s turns on sampling (subword regularisation): the same text gets different "
+                "ids on every call, which suits training only. For repeatable ids, drop enable_sampling "
+                "from sp_model_kwargs (tokenizer_config.json, or pass sp_model_kwargs={})", self.sp_model_kwargs)
         self.all_special_tokens = list(dict.fromkeys(self.special_tokens_map.values()))
         self.all_special_ids = [self._special_ids[t] for t in self.all_special_tokens]
         alternatives = "|".join(re.escape(t) for t in sorted(self.all_special_tokens, key=len, reverse=True))
@@ -168,17 +176,24 @@ class AlbertTokenizer:
     def convert_tokens_to_ids(self, tokens):
         """Piece (str) -> id, or list of pieces -> list of ids; unknown pieces -> unk_token_id."""
         if isinstance(tokens, str):
-            return self.sp_model.piece_to_id(tokens)
+            return self.sp_model.piece_to_id(check_str(tokens, "token"))
+        if not isinstance(tokens, (list, tuple)):
+            raise TypeError(f"tokens must be a str or a list of str, got {type(tokens).__name__}")
         return [self.sp_model.piece_to_id(check_str(t, "token")) for t in tokens]
 
     def convert_ids_to_tokens(self, ids, skip_special_tokens=False):
         """Id -> piece, or list of ids -> list of pieces (dropping special ids if asked)."""
         if isinstance(ids, (int, np.integer)):
             return self.sp_model.id_to_piece(self._check_id(ids))
+        if isinstance(ids, (str, bytes)) or not hasattr(ids, "__iter__"):
+            raise TypeError(f"token ids must be an int or a list of ints, got {type(ids).__name__}: {ids!r:.80}")
         skip = set(self.all_special_ids) if skip_special_tokens else ()
-        return [self.sp_model.id_to_piece(self._check_id(i)) for i in ids if int(i) not in skip]
+        return [self.sp_model.id_to_piece(i) for i in map(self._check_id, ids) if i not in skip]
 
     def _check_id(self, token_id):
+        if isinstance(token_id, (bool, np.bool_)) or not isinstance(token_id, (int, np.integer)):
+            raise TypeError(f"token ids must be ints, got {type(token_id).__name__} {token_id!r:.80}: "
+                            f"pass the ids the tokenizer returned (an int dtype array, or a list of int)")
         token_id = int(token_id)
         if not 0 <= token_id < self.vocab_size:
             raise ValueError(f"token id {token_id} is outside the vocabulary [0, {self.vocab_size})")

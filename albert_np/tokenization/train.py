@@ -47,9 +47,16 @@ def train_tokenizer(files, vocab_size, model_prefix, *, max_chars_per_file=None,
         sentencepiece_options: more SentencePieceTrainer options (they override the recipe).
     """
     files = [files] if isinstance(files, (str, os.PathLike)) else list(files)
+    if not files:
+        raise ValueError("files is empty: give at least one text file to train the vocabulary on")
     for path in files:
         if not os.path.isfile(path):
-            raise FileNotFoundError(f"training file {str(path)!r} not found")
+            raise FileNotFoundError(f"training file {str(path)!r} not found" +
+                                    (" (it is a folder: pass the files in it)" if os.path.isdir(path) else ""))
+    n_special = 2 + len(ALBERT_CONTROL_SYMBOLS) + len(ALBERT_USER_DEFINED_SYMBOLS)
+    if isinstance(vocab_size, bool) or not isinstance(vocab_size, int) or vocab_size <= n_special:
+        raise ValueError(f"vocab_size must be an int above the {n_special} special pieces (<pad> <unk> "
+                         f"[CLS] [SEP] [MASK] and 8 symbols); ALBERT uses 30000. Got {vocab_size!r}")
     limits = (list(max_chars_per_file) if isinstance(max_chars_per_file, (list, tuple))
               else [max_chars_per_file] * len(files))
     if len(limits) != len(files):
@@ -69,5 +76,13 @@ def train_tokenizer(files, vocab_size, model_prefix, *, max_chars_per_file=None,
                    shuffle_input_sentence=True, num_threads=num_threads or os.cpu_count() or 1,
                    minloglevel=2)
     options.update(sentencepiece_options)
-    spm.SentencePieceTrainer.train(sentence_iterator=sentences(), model_prefix=str(model_prefix), **options)
+    if not any(True for path, limit in zip(files, limits) for _ in _read_lines(path, limit)):
+        raise ValueError(f"the training files hold no text (no non-empty line in {', '.join(map(str, files))}): "
+                         f"give files with one sentence or paragraph per line")
+    try:
+        spm.SentencePieceTrainer.train(sentence_iterator=sentences(), model_prefix=str(model_prefix), **options)
+    except RuntimeError as e:          # sentencepiece's own checks, e.g. a vocabulary too large for the text
+        raise ValueError(f"sentencepiece could not train a {vocab_size}-piece vocabulary on "
+                         f"{', '.join(map(str, files))}: {str(e).strip()}. A smaller vocab_size or more "
+                         f"text usually fixes it (or hard_vocab_limit=False)") from e
     return str(model_prefix) + ".model"
