@@ -1,24 +1,33 @@
-"""Checkpoints in Hugging Face's format: config.json + model.safetensors.
+"""Checkpoints in Hugging Face's format: config.json + model.safetensors (or pytorch_model.bin).
 
-- read: single or sharded safetensors (model.safetensors.index.json), parsed
-  here directly so that float16 and bfloat16 tensors (NumPy has no bfloat16)
-  become float32, and a truncated or corrupt file gets a clear error;
+- read: model.safetensors through the `safetensors` library (safe_open, which
+  memory-maps the file and checks its header: offsets, sizes, dtypes), with
+  float16 / bfloat16 (NumPy has no bfloat16: its raw bits are read here) made
+  float32; pytorch_model.bin through torch_bin's restricted unpickler, no torch
+  needed; sharded checkpoints of either kind (*.index.json), whose index may
+  name only files inside the model's folder. Any fault of a file comes out as
+  CheckpointError naming the file;
 - keys: HF's state-dict names; buffers (position_ids) dropped; the tied MLM
   decoder (predictions.decoder.weight/bias) restored from the word embeddings
   and predictions.bias; missing / unexpected keys reported in one message;
   shapes checked against the config;
-- write: model.safetensors + config.json, atomically, loadable by transformers.
+- write: model.safetensors, loadable by transformers (the model's folder is
+  swapped in as a whole by io.staged_folder; see modeling.save_pretrained).
 """
+import contextlib
 import json
 import logging
 import os
 import struct
 
 import numpy as np
+from safetensors import SafetensorError, safe_open    # ~1 ms to import: at the top
 
+from . import torch_bin
 from .heads import expected_shapes
-from .hub import resolve_file
+from .hub import is_local, resolve_file
 from .io import atomic_write_bytes
+from .torch_bin import bf16_to_float32
 
 logger = logging.getLogger(__name__)
 
@@ -28,6 +37,7 @@ SAFETENSORS_DTYPES = {
     "BOOL": np.bool_,
 }
 BUFFERS = ("albert.embeddings.position_ids", "albert.embeddings.token_type_ids")
+WEIGHTS_FILES = ("model.safetensors", "pytorch_model.bin")     # in order of preference, each maybe sharded
 
 
 class CheckpointError(ValueError):
@@ -35,11 +45,6 @@ class CheckpointError(ValueError):
 
 
 # ------------------------------------------------------------- safetensors
-def bf16_to_float32(bits):
-    """bfloat16 raw bits (uint16) -> float32: bfloat16 is the top half of a float32."""
-    return (bits.astype(np.uint32) << 16).view(np.float32)
-
-
 def float32_to_bf16(x):
     """float32 -> bfloat16 raw bits (uint16), rounding to nearest even (as torch)."""
     bits = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32)
@@ -50,31 +55,36 @@ def float32_to_bf16(x):
     return out
 
 
-def _read_header(f, path, size):
-    """(header dict without __metadata__, header length n) of an open .safetensors file.
-
-    Layout: 8 bytes little-endian n, n bytes of JSON {name: {dtype, shape, data_offsets}}, then the data.
-    """
-    head = f.read(8)
-    if len(head) < 8:
-        raise CheckpointError(f"{path} is not a safetensors file: only {size} bytes long")
-    (n,) = struct.unpack("<Q", head)
-    if n > size - 8 or n > 100_000_000:
-        raise CheckpointError(f"{path} is truncated or not a safetensors file "
-                              f"(header claims {n} bytes, the file has {size})")
+@contextlib.contextmanager
+def _safe_open(path):
+    """safetensors.safe_open (numpy), its errors (bad header, overlapping or
+    out-of-range offsets, truncated data, ...) raised as CheckpointError naming the file."""
     try:
+        with safe_open(path, framework="numpy") as f:
+            yield f
+    except SafetensorError as e:
+        raise CheckpointError(f"{path} is truncated or not a safetensors file ({e}). "
+                              f"Download or save the checkpoint again.") from e
+
+
+def _bf16_bits(path, names):
+    """{name: uint16 array} of BF16 tensors, read from the raw bytes (safetensors' numpy
+    framework has no bfloat16). Called after safe_open has validated the header."""
+    with open(path, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
         header = json.loads(f.read(n))
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{path}: unreadable safetensors header ({e})") from e
-    header.pop("__metadata__", None)
-    return header, n
+        out = {}
+        for name in names:
+            (start, end), shape = header[name]["data_offsets"], header[name]["shape"]
+            f.seek(8 + n + start)
+            out[name] = np.frombuffer(f.read(end - start), dtype="<u2").reshape(shape).astype(np.uint16)
+    return out
 
 
 def safetensors_shapes(path):
     """{tensor name: shape tuple} of a .safetensors file, from its header only (no data read)."""
-    with open(path, "rb") as f:
-        header, _ = _read_header(f, path, os.path.getsize(path))
-    return {name: tuple(info["shape"]) for name, info in header.items()}
+    with _safe_open(path) as f:
+        return {name: tuple(f.get_slice(name).get_shape()) for name in f.keys()}
 
 
 def read_safetensors(path, dtype=np.float32):
@@ -83,32 +93,75 @@ def read_safetensors(path, dtype=np.float32):
     Returns {name: np.ndarray}. Raises CheckpointError for a truncated or
     malformed file, naming the file and what is wrong.
     """
-    size = os.path.getsize(path)
-    with open(path, "rb") as f:
-        header, n = _read_header(f, path, size)
-        data = bytearray(size - 8 - n)              # one writable buffer: tensors are views of it
-        f.readinto(data)
     out = {}
-    for name, info in header.items():
-        kind, shape, (start, end) = info["dtype"], info["shape"], info["data_offsets"]
-        if kind not in SAFETENSORS_DTYPES:
-            raise CheckpointError(f"{path}: tensor {name!r} has dtype {kind}, which albert_np cannot read")
-        if end > len(data):
-            raise CheckpointError(f"{path} is truncated: tensor {name!r} needs bytes up to {end} "
-                                  f"of the data section but only {len(data)} are there. "
-                                  f"Download or save the checkpoint again.")
-        stored = np.dtype(SAFETENSORS_DTYPES[kind])
-        count = int(np.prod(shape, dtype=np.int64))
-        if (start + 8 + n) % stored.itemsize:       # unaligned: copy out of the buffer
-            raw = np.frombuffer(bytes(data[start:end]), dtype=stored, count=count).reshape(shape)
-        else:
-            raw = np.frombuffer(data, dtype=stored, count=count, offset=start).reshape(shape)
-        if kind == "BF16":
-            raw = bf16_to_float32(raw)
-        if np.issubdtype(raw.dtype, np.floating) and dtype is not None:
-            raw = raw.astype(dtype, copy=False)      # float32 stays a view: no copy
-        out[name] = raw
-    return out
+    with _safe_open(path) as f:
+        kinds = {name: f.get_slice(name).get_dtype() for name in f.keys()}
+        for name, kind in kinds.items():
+            if kind not in SAFETENSORS_DTYPES:
+                raise CheckpointError(f"{path}: tensor {name!r} has dtype {kind}, which albert_np cannot read")
+            if kind != "BF16":
+                out[name] = f.get_tensor(name)
+    bf16 = [name for name, kind in kinds.items() if kind == "BF16"]
+    if bf16:
+        out.update({name: bf16_to_float32(bits) for name, bits in _bf16_bits(path, bf16).items()})
+    if dtype is not None:
+        out = {k: v.astype(dtype, copy=False) if np.issubdtype(v.dtype, np.floating) else v
+               for k, v in out.items()}
+    return {name: out[name] for name in kinds}      # the file's order
+
+
+# ------------------------------------------------------------- pytorch_model.bin
+def read_torch_bin(path, dtype=np.float32):
+    """Read a torch.save'd state dict (zip or legacy layout) without torch; floats cast to `dtype`.
+
+    Only the globals a state dict needs are resolved (torch_bin.ALLOWED_GLOBALS);
+    anything else, and any damage, raises CheckpointError naming the file.
+    """
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        return torch_bin.read_torch_bin(data, dtype)
+    except torch_bin.UnsafePickleError as e:
+        raise CheckpointError(f"{path}: {e}") from None
+    except Exception as e:        # a damaged pickle can raise nearly anything: say which file
+        raise CheckpointError(f"{path} is not a readable pytorch_model.bin "
+                              f"({type(e).__name__}: {e}). Download or save it again.") from e
+
+
+READERS = {"model.safetensors": read_safetensors, "pytorch_model.bin": read_torch_bin}
+
+
+# ------------------------------------------------------------- shard indexes
+def _inside(folder, path):
+    """True when `path` (symlinks resolved) lies in `folder`; in a Hugging Face cache
+    snapshot, the repo's blobs/ folder (where the snapshot's symlinks point) counts too."""
+    real, root = os.path.realpath(path), os.path.realpath(folder)
+    roots = [root]
+    if os.path.basename(os.path.dirname(root)) == "snapshots":
+        roots.append(os.path.join(os.path.dirname(os.path.dirname(root)), "blobs"))
+    return any(real.startswith(r + os.sep) for r in roots)
+
+
+def read_index(index_path, local=True):
+    """(weight_map, shard file names) of a *.index.json; the names checked to stay in its folder."""
+    try:
+        with open(index_path, encoding="utf-8") as f:
+            index = json.load(f)
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise CheckpointError(f"{index_path} is not valid JSON ({e})") from e
+    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    if not isinstance(weight_map, dict) or not weight_map or \
+            not all(isinstance(k, str) and isinstance(v, str) for k, v in weight_map.items()):
+        raise CheckpointError(f"{index_path} should hold {{\"weight_map\": {{tensor name: shard file}}}}")
+    shards = sorted(set(weight_map.values()))
+    folder = os.path.dirname(index_path)
+    for shard in shards:
+        parts = shard.replace("\\", "/").split("/")
+        if os.path.isabs(shard) or "" in parts or ".." in parts or "." in parts \
+                or (local and not _inside(folder, os.path.join(folder, shard))):
+            raise CheckpointError(f"{index_path} names the shard {shard!r}, which is not a file inside "
+                                  f"the model's folder; refusing to read it")
+    return weight_map, shards
 
 
 def safetensors_bytes(tensors, metadata=None, storage_dtype=None):
@@ -172,30 +225,27 @@ _HEAD_ROOTS = ("predictions", "sop_classifier", "classifier", "qa_outputs")
 
 def load_state_dict(name_or_path, revision=None, cache_dir=None, local_files_only=False,
                     dtype=np.float32):
-    """Read the weights of a folder or Hub repo: model.safetensors, or its shards.
+    """Read the weights of a folder or Hub repo: model.safetensors, else pytorch_model.bin, each
+    single or sharded (<file>.index.json).
 
     Returns ({name: array}, [paths read]).
     """
     kw = dict(revision=revision, cache_dir=cache_dir, local_files_only=local_files_only)
-    single = resolve_file(name_or_path, "model.safetensors", required=False, **kw)
-    if single is not None:
-        return read_safetensors(single, dtype), [single]
-    index = resolve_file(name_or_path, "model.safetensors.index.json", required=False, **kw)
-    if index is not None:
-        with open(index, encoding="utf-8") as f:
-            weight_map = json.load(f)["weight_map"]
-        state, paths = {}, []
-        for shard in sorted(set(weight_map.values())):
-            p = resolve_file(name_or_path, shard, **kw)
-            state.update(read_safetensors(p, dtype))
-            paths.append(p)
-        return state, paths
-    if resolve_file(name_or_path, "pytorch_model.bin", required=False, **kw) is not None:
-        raise CheckpointError(
-            f"{name_or_path} has only pytorch_model.bin (a pickle, readable only with torch). "
-            f"Convert it once where torch is installed: "
-            f"transformers.AutoModel.from_pretrained(path).save_pretrained(path) writes model.safetensors.")
-    raise FileNotFoundError(f"no model.safetensors (or sharded index) found in {name_or_path!r}")
+    for filename in WEIGHTS_FILES:
+        single = resolve_file(name_or_path, filename, required=False, **kw)
+        if single is not None:
+            return READERS[filename](single, dtype), [single]
+        index = resolve_file(name_or_path, filename + ".index.json", required=False, **kw)
+        if index is not None:
+            _, shards = read_index(index, local=is_local(name_or_path))
+            state, paths = {}, []
+            for shard in shards:
+                p = resolve_file(name_or_path, shard, **kw)
+                state.update(READERS[filename](p, dtype))
+                paths.append(p)
+            return state, paths
+    raise FileNotFoundError(f"no model.safetensors or pytorch_model.bin (or a sharded index of "
+                            f"either) found in {name_or_path!r}")
 
 
 def save_state_dict(state, folder, storage_dtype=None):

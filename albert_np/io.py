@@ -1,13 +1,20 @@
-"""Atomic file writes: a temp file in the same folder, fsync, then os.replace.
+"""Atomic writes: of one file (atomic_open), and of a whole folder (staged_folder).
 
-A reader never sees a half-written file, and a crash mid-write leaves the old
-file in place: nothing a user saved is lost.
+One file: a temp file in the same folder, fsync, then os.replace. A reader never
+sees a half-written file, and a crash mid-write leaves the old file in place.
+
+A folder (a model's config.json + model.safetensors, a tokenizer's four files)
+is written by staged_folder: see its docstring.
 """
 import contextlib
 import errno
 import json
+import logging
 import os
+import shutil
 import tempfile
+
+logger = logging.getLogger(__name__)
 
 
 def _current_umask():
@@ -85,3 +92,189 @@ def make_temp_dir(parent, prefix):
     path = tempfile.mkdtemp(prefix=prefix, dir=parent)
     make_readable(path, folder=True)
     return path
+
+
+# ---------------------------------------------------------------- whole folders
+STAGE_TAG = ".albert_np-"          # in the names of staging / swapped-out siblings: .<name>.albert_np-new-XXXX
+
+
+@contextlib.contextmanager
+def staged_folder(folder):
+    """Yield an empty staging folder; on clean exit it becomes `folder`, as one unit.
+
+    Why a folder and not file by file: a save writes several files (config.json
+    and model.safetensors) that only make sense together. Renaming each into
+    place is atomic per file, but a kill between two renames leaves a new
+    config beside old weights. So the caller writes everything into a sibling
+    folder `.<name>.albert_np-new-XXXX`, and then:
+
+    1. files of `folder` that this save does not write (a tokenizer's files
+       beside a model's, a user's README, ...) are hard-linked (copied where
+       links fail) into the staging folder: albert_np never deletes them;
+    2. every file and the folder are fsync'ed (the data is on disk before the
+       rename that publishes it);
+    3. the staging folder and `folder` are exchanged in one step
+       (renameat2 RENAME_EXCHANGE, Linux); the old folder, now under the
+       staging name, is deleted. Where the exchange is unsupported, two
+       renames (folder -> .albert_np-old-, staging -> folder) are used, and a
+       kill between them is repaired by the next save (the old folder is put back);
+    4. saves to the same parent folder are serialised by an flock on the parent,
+       so two processes saving at once each publish a complete folder, the
+       second on top of the first (no lost or mixed files);
+    5. staging folders left by killed processes are deleted by the next save
+       (under the lock, so none of them belongs to a live save), and on any
+       error (a full disk) the staging folder is deleted before re-raising.
+
+    A reader therefore sees the old folder or the new one, never a mixture.
+    Where no sibling can be made (an unwritable parent) or `folder` cannot be
+    renamed (a mount point), the files are renamed into `folder` one by one:
+    each file is still atomic but not the set, and a warning says so.
+    """
+    final = os.path.realpath(os.fspath(folder))
+    parent, name = os.path.split(final)
+    os.makedirs(parent, exist_ok=True)
+    with _parent_lock(parent):
+        _clean_leftovers(parent, name)
+        try:
+            if os.path.ismount(final):
+                raise OSError(errno.EBUSY, "a mount point cannot be renamed")
+            tmp = tempfile.mkdtemp(prefix=f".{name}{STAGE_TAG}new-", dir=parent)
+        except OSError as e:                       # stage inside the folder instead
+            logger.warning("cannot swap a new %s in (%s): its files are replaced one by one, "
+                           "each atomically but not as a set", final, e)
+            yield from _stage_inside(final)
+            return
+        try:
+            yield tmp
+            _publish(tmp, final)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)   # gone after _publish; the old folder if swapped
+
+
+def _publish(tmp, final):
+    """Carry over the files of `final` that `tmp` lacks, fsync, and swap `tmp` in for `final`."""
+    exists = os.path.isdir(final)
+    if exists:
+        _link_missing(final, tmp)
+        os.chmod(tmp, os.stat(final).st_mode & 0o7777)
+    else:
+        make_readable(tmp, folder=True)
+    _fsync_tree(tmp)
+    if not exists:
+        os.rename(tmp, final)
+    elif not _exchange(tmp, final):
+        old = os.path.join(os.path.dirname(final), f".{os.path.basename(final)}{STAGE_TAG}old-{os.getpid()}")
+        os.rename(final, old)
+        os.rename(tmp, final)                      # a kill just before: the next save puts `old` back
+        shutil.rmtree(old, ignore_errors=True)
+    _fsync_dir(os.path.dirname(final))
+    with contextlib.suppress(OSError):             # the process stood in the folder: follow the new one
+        if os.path.samefile(os.getcwd(), tmp):
+            os.chdir(final)
+
+
+def _stage_inside(final):
+    """The fallback of staged_folder: a hidden staging subfolder, its files renamed one by one."""
+    os.makedirs(final, exist_ok=True)
+    for entry in os.listdir(final):                # staging folders of killed saves
+        if entry.startswith(STAGE_TAG):
+            shutil.rmtree(os.path.join(final, entry), ignore_errors=True)
+    tmp = tempfile.mkdtemp(prefix=STAGE_TAG + "new-", dir=final)
+    try:
+        yield tmp
+        for entry in os.listdir(tmp):
+            _fsync_file(os.path.join(tmp, entry))
+            make_readable(os.path.join(tmp, entry))
+            os.replace(os.path.join(tmp, entry), os.path.join(final, entry))
+        _fsync_dir(final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _exchange(a, b):
+    """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
+    import ctypes                                  # only here: a save's cost, not an import's
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (AttributeError, OSError):
+        return False
+    AT_FDCWD, RENAME_EXCHANGE = -100, 2
+    if renameat2(AT_FDCWD, os.fsencode(a), AT_FDCWD, os.fsencode(b), RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
+        return False
+    raise OSError(err, f"cannot swap {a} and {b}: {os.strerror(err)}")
+
+
+@contextlib.contextmanager
+def _parent_lock(parent):
+    """An exclusive flock on the parent folder, held for one save (no lock where flock fails)."""
+    try:
+        import fcntl
+        fd = os.open(parent, os.O_RDONLY)
+    except (ImportError, OSError):
+        yield
+        return
+    try:
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)                               # closing releases the lock
+
+
+def _clean_leftovers(parent, name):
+    """Remove staging folders of killed saves; put back a folder swapped out by a kill mid-rename."""
+    prefix = f".{name}{STAGE_TAG}"
+    leftovers = sorted(e for e in os.listdir(parent) if e.startswith(prefix))
+    final = os.path.join(parent, name)
+    for entry in leftovers:
+        path = os.path.join(parent, entry)
+        if entry.startswith(prefix + "old-") and not os.path.exists(final):
+            os.rename(path, final)                 # killed between the two renames: the old save
+            logger.warning("restored %s from an interrupted save", final)
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _link_missing(src, dst):
+    """Hard-link (or copy) into `dst` every entry of `src` that `dst` lacks, recursively."""
+    for entry in os.scandir(src):
+        target = os.path.join(dst, entry.name)
+        if os.path.lexists(target):
+            if entry.is_dir(follow_symlinks=False) and os.path.isdir(target):
+                _link_missing(entry.path, target)
+            continue
+        if entry.is_symlink():
+            os.symlink(os.readlink(entry.path), target)
+        elif entry.is_dir():
+            os.mkdir(target)
+            shutil.copystat(entry.path, target)
+            _link_missing(entry.path, target)
+        else:
+            try:
+                os.link(entry.path, target)
+            except OSError:
+                shutil.copy2(entry.path, target)
+
+
+def _fsync_file(path):
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(path):
+    with contextlib.suppress(OSError):             # some filesystems cannot fsync a folder
+        _fsync_file(path)
+
+
+def _fsync_tree(root):
+    for folder, _, files in os.walk(root):
+        for f in files:
+            if not os.path.islink(os.path.join(folder, f)):
+                _fsync_file(os.path.join(folder, f))
+        _fsync_dir(folder)

@@ -10,7 +10,6 @@ weights, outputs, labels and loss) is one row of heads.HEADS.
 """
 import dataclasses
 import logging
-import os
 from typing import Optional
 
 import numpy as np
@@ -18,6 +17,7 @@ import numpy as np
 from . import checkpoint, tf_checkpoint
 from .config import AlbertConfig
 from .heads import HEADS, check_labels, expected_shapes, prepare_inputs
+from .io import staged_folder
 from .model import albert_model
 from .params import flatten, init_weights, nest, tie_decoder
 
@@ -201,16 +201,21 @@ class AlbertPreTrainedModel:
         return model
 
     def save_pretrained(self, folder, storage_dtype=None):
-        """Write config.json and model.safetensors (atomically) in HF's format.
+        """Write config.json and model.safetensors in HF's format, as one unit.
 
+        The two files are written into a staging folder that then replaces
+        `folder` in one step (io.staged_folder): killed, out of disk or racing
+        another save, the folder holds the old save or the new one, never a
+        new config beside old weights. Other files in `folder` are kept.
         storage_dtype: None (as computed, float32), "float16" or "bfloat16".
         transformers' from_pretrained loads the folder back.
         """
-        os.makedirs(folder, exist_ok=True)
         d = self.config.to_dict()
         d["architectures"] = [type(self).__name__]
-        AlbertConfig.from_dict(d).save_pretrained(folder)
-        checkpoint.save_state_dict(self.state_dict(), folder, storage_dtype=storage_dtype)
+        config = AlbertConfig.from_dict(d)
+        with staged_folder(folder) as tmp:
+            config.save_pretrained(tmp)
+            checkpoint.save_state_dict(self.state_dict(), tmp, storage_dtype=storage_dtype)
 
     # -- the forward every class shares ----------------------------------------
     def _forward(self, inputs, labels, output_attentions, output_hidden_states, return_dict):

@@ -5,14 +5,15 @@
     tokenizer_config.json    do_lower_case, keep_accents, model_max_length, special tokens, ...
     special_tokens_map.json  the special tokens again ([MASK] with lstrip=True)
 
-Every file is written atomically (albert_np.io), so a folder is never left half-written.
+The files are written into a staging folder swapped in as one unit (albert_np.io.staged_folder),
+so a folder never holds files of two saves.
 """
 import json
 import logging
 import os
 
 from .. import hub
-from ..io import atomic_write_bytes, read_json_object
+from ..io import atomic_write_bytes, read_json_object, staged_folder
 from ..tf_checkpoint import find_tf_release
 from .sentencepiece_proto import sentencepiece_model_from_tokenizer_json, tokenizer_json
 
@@ -100,7 +101,6 @@ def _check_settings(kwargs, source):
 
 def save_pretrained(tok, save_directory):
     """Write AlbertTokenizer `tok` to a folder (AlbertTokenizer.save_pretrained); returns the paths."""
-    os.makedirs(save_directory, exist_ok=True)
     added = {str(tok._special_ids[t]): {"content": t, "lstrip": t == tok.mask_token, "normalized": False,
                                         "rstrip": False, "single_word": False, "special": True}
              for t in tok.all_special_tokens}
@@ -113,10 +113,11 @@ def save_pretrained(tok, save_directory):
     special_map = dict(tok.special_tokens_map)
     special_map["mask_token"] = {"content": tok.mask_token, "lstrip": True, "normalized": False,
                                  "rstrip": False, "single_word": False}
-    paths = tok.save_vocabulary(save_directory)
-    for name, content in ((TOKENIZER_CONFIG_FILE, config), (SPECIAL_TOKENS_MAP_FILE, special_map),
-                          (TOKENIZER_JSON_FILE, tokenizer_json(tok))):
-        path = os.path.join(save_directory, name)
-        atomic_write_bytes(path, (json.dumps(content, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
-        paths += (path,)
-    return paths
+    files = {TOKENIZER_CONFIG_FILE: config, SPECIAL_TOKENS_MAP_FILE: special_map,
+             TOKENIZER_JSON_FILE: tokenizer_json(tok)}
+    with staged_folder(save_directory) as tmp:      # the four files replace the old ones as one unit
+        tok.save_vocabulary(tmp)
+        for name, content in files.items():
+            atomic_write_bytes(os.path.join(tmp, name),
+                               (json.dumps(content, indent=2, ensure_ascii=False) + "\n").encode("utf-8"))
+    return tuple(os.path.join(save_directory, name) for name in (VOCAB_FILE, *files))

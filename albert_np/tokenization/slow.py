@@ -449,7 +449,8 @@ class AlbertTokenizer:
         """Write spiece.model, tokenizer_config.json, special_tokens_map.json and tokenizer.json.
 
         transformers loads the folder back: 4.x's AlbertTokenizer from spiece.model, 5.x's
-        (tokenizers-backed) AlbertTokenizer from tokenizer.json. Every file is written atomically.
+        (tokenizers-backed) AlbertTokenizer from tokenizer.json. The four files replace the
+        old ones as one unit (io.staged_folder); other files in the folder are kept.
         Returns the tuple of paths written.
         """
         return save_pretrained(self, save_directory)
