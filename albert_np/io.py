@@ -162,7 +162,7 @@ def _publish(tmp, final):
     _fsync_tree(tmp)
     if not exists:
         os.rename(tmp, final)
-    elif not _exchange(tmp, final):
+    elif not exchange_paths(tmp, final):
         old = os.path.join(os.path.dirname(final), f".{os.path.basename(final)}{STAGE_TAG}old-{os.getpid()}")
         os.rename(final, old)
         os.rename(tmp, final)                      # a kill just before: the next save puts `old` back
@@ -191,7 +191,7 @@ def _stage_inside(final):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _exchange(a, b):
+def exchange_paths(a, b):
     """Swap two paths in one step (Linux renameat2 RENAME_EXCHANGE); False where unsupported."""
     import ctypes                                  # only here: a save's cost, not an import's
     try:

@@ -55,7 +55,7 @@ from typing import Optional
 import numpy as np
 
 from . import heads
-from .io import atomic_open, atomic_write_text, make_temp_dir, read_json_object
+from .io import atomic_open, atomic_write_text, exchange_paths, make_temp_dir, read_json_object
 from .optim import (LAMB, AdamW, clip_grad_norm, constant_with_warmup, linear_warmup_linear_decay,
                     polynomial_decay)
 from .parallel import GradientWorkers, split_rows
@@ -163,7 +163,11 @@ def remove_stale_temp_dirs(output_dir):
 
 
 def replace_dir(tmp, final):
-    """Move the finished folder `tmp` to `final`; an old `final` is removed after the swap."""
+    """Move the finished folder `tmp` to `final`. An old `final` is swapped out in one step
+    (io.exchange_paths) and then removed; where the system cannot swap, it is renamed away first."""
+    if os.path.exists(final) and exchange_paths(tmp, final):
+        shutil.rmtree(tmp, ignore_errors=True)        # now the old folder
+        return
     old = None
     if os.path.exists(final):
         old = final + f".old-{os.getpid()}"
