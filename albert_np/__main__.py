@@ -340,6 +340,11 @@ def main(argv=None):
     if args.command is None:
         parser.print_help()
         return EXIT_ERROR
+    if getattr(args, "workers", None) is not None:          # the old worker pool's option
+        print(f"albert_np: error: --workers is gone: run `mpiexec -n {args.workers} python -m albert_np "
+              f"{args.command} ...` (pip install 'albert_np[mpi]'; --batch-size is the global batch)",
+              file=sys.stderr)
+        return EXIT_ERROR
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="albert_np: %(message)s")
     try:

@@ -30,6 +30,7 @@ import numpy as np
 
 from . import datasets
 from . import features as F
+from .distributed import world
 from .modeling import model_class
 from .tokenization import AlbertTokenizerFast
 from .io import describe_os_error
@@ -50,7 +51,8 @@ class FinetuneArgs:
 
     epochs: passes over the training set (a float is a step budget: 0.5 = half an epoch).
     max_steps: optimiser steps; overrides epochs when set.
-    batch_size: examples per micro-batch; grad_accum micro-batches make one step.
+    batch_size: examples per micro-batch (the global batch: under mpiexec -n N each rank
+        takes batch_size / N rows of it); grad_accum micro-batches make one step.
     learning_rate: peak rate (> 0). warmup: steps if >= 1, else a fraction of all steps.
     schedule: "linear" (warmup, then linear decay to 0), "constant", "polynomial".
     optimizer: "adamw" (HF's default) or "lamb".
@@ -287,7 +289,8 @@ def make_trainer(task, model, tokenizer, train_features, dev_features, output_di
                     schedule=args.schedule, optimizer=args.optimizer, weight_decay=args.weight_decay,
                     adam_eps=args.adam_eps, max_grad_norm=args.max_grad_norm, grad_accum=args.grad_accum,
                     eval_every=args.eval_every, save_every=args.save_every,
-                    keep_checkpoints=args.keep_checkpoints, seed=args.seed, progress=args.progress,
+                    keep_checkpoints=args.keep_checkpoints, seed=args.seed, batch_size=args.batch_size,
+                    progress=args.progress,
                     plot=args.plot, desc=f"finetune {task.name}")
     evaluate_dev = None
     if dev_features is not None:
@@ -363,17 +366,19 @@ def finetune(task, model, train, dev=None, output_dir="finetune_output", tokeniz
     dev_features = _prepare(task, dev, tok, args, limit_dev, "dev")
     os.makedirs(output_dir, exist_ok=True)
     trainer = make_trainer(task, net, tok, train_features, dev_features, output_dir, args)
+    main_rank = trainer.world.is_main       # under mpiexec, rank 0 alone writes files
     if resume is not None:
         trainer.load_checkpoint(resume)
-    else:
+    elif main_rank:
         _start_afresh(output_dir, overwrite_output_dir)
     if trainer.step < trainer.args.total_steps:
         trainer.train()
-    elif trainer.last_checkpoint is None:
+    elif trainer.last_checkpoint is None and main_rank:
         trainer.save_checkpoint()
-    trainer.export_best()
+    if main_rank:                           # the other ranks return the last weights
+        trainer.export_best()
     metrics = trainer.best_metrics()
-    if args.plot:
+    if args.plot and main_rank:
         plot_curves(trainer.log, os.path.join(output_dir, "curves.png"), trainer.metric_name,
                     f"{task.name}: {trainer.step} steps of {args.batch_size * args.grad_accum} examples, "
                     f"peak lr {args.learning_rate:g}")
@@ -454,6 +459,7 @@ def add_finetune_arguments(parser):
     p.add_argument("--overwrite", action="store_true",
                    help="start afresh in an --out folder that holds checkpoints (deletes them)")
     p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
+    p.add_argument("--workers", type=int, default=None, help=argparse.SUPPRESS)   # gone: mpiexec -n N
     p.add_argument("--no-plot", action="store_true", help="do not write curves.png")
     p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
     return parser
@@ -487,6 +493,10 @@ def finetune_from_namespace(ns):
     """
     logging.basicConfig(format="%(asctime)s %(name)s: %(message)s")     # no-op when already set up
     logging.getLogger("albert_np").setLevel(getattr(logging, ns.log_level))
+    if getattr(ns, "workers", None) is not None:
+        print(f"error: --workers is gone: run `mpiexec -n {ns.workers} python -m albert_np finetune ...`",
+              file=sys.stderr)
+        return 2
     try:
         task = datasets.get_task(ns.task, text_columns=ns.text_columns, label_column=ns.label_column,
                              labels=ns.labels, format=ns.format)
@@ -506,6 +516,8 @@ def finetune_from_namespace(ns):
     except OSError as e:                       # read-only --out, disk full, a path through a file
         print(f"error: {describe_os_error(e)}", file=sys.stderr)
         return 2
+    if not world().is_main:
+        return 0
     print(f"task {task.name}: {result.global_step} steps, {result.examples_per_second:.1f} training examples/s")
     if result.metrics:
         print(f"best step {result.best_step}: " + ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items()))

@@ -249,18 +249,19 @@ def pretraining_labels(config, labels, B, T, dtype, hf_view=False):
 
 def pretraining_loss(config, outputs, labels):
     """MLM CE + SOP CE (HF), each term only when its labels are given."""
-    total, cache = 0.0, {}
+    total, cache, terms = 0.0, {}, {}
     if "mlm_labels" in labels:
         loss, cache["prediction_logits"] = losses.cross_entropy(outputs["prediction_logits"], labels["mlm_labels"])
-        total = total + loss
+        total, terms["prediction_logits"] = total + loss, float(loss)
     if "sentence_order_label" in labels:
         loss, cache["sop_logits"] = losses.cross_entropy(outputs["sop_logits"], labels["sentence_order_label"])
-        total = total + loss
+        total, terms["sop_logits"] = total + loss, float(loss)
+    cache["terms"] = terms          # each term's own mean (loss_and_grads weights them)
     return total, cache
 
 
 def pretraining_loss_backward(cache):
-    return {k: losses.cross_entropy_backward(1.0, c) for k, c in cache.items()}
+    return {k: losses.cross_entropy_backward(1.0, c) for k, c in cache.items() if k != "terms"}
 
 
 # ================================================= sequence classification (pooled)
@@ -497,7 +498,39 @@ def model_backward(d_outputs, cache, grads):
     return d_emb
 
 
-def loss_and_grads(params, config, head, inputs, labels, rng=None, training=False):
+def loss_items(head, labels):
+    """How many items each loss term of one batch is a mean over, labels as loss_and_grads takes them.
+
+    pretraining: {"prediction_logits": masked tokens ("mlm_weights" 1, or labels != -100),
+                  "sop_logits": rows}
+    other heads: {"loss": masked tokens (mlm), labelled tokens (token: labels != -100),
+                  or rows (sequence, multiple_choice, qa)}
+    The training loop weights each shard's terms by their share of a step's items.
+    """
+    spec = get_head(head)
+    given = [v for v in labels.values() if v is not None] if isinstance(labels, dict) else []
+    if not given:
+        raise ValueError(f"head {head!r} trains on labels with keys among {list(spec.label_keys)}; got {labels!r}")
+    rows = len(given[0])
+    if head in ("mlm", "pretraining"):
+        if "mlm_weights" in labels:
+            n = int(np.sum(np.asarray(labels["mlm_weights"]) > 0))
+        elif "mlm_ids" in labels:
+            n = int(np.asarray(labels["mlm_ids"]).size)
+        elif "labels" in labels:
+            n = int(np.sum(np.asarray(labels["labels"]) != -100))
+        else:
+            n = 0                                   # no MLM term (pretraining: SOP alone)
+        return {"prediction_logits": n, "sop_logits": rows} if head == "pretraining" else {"loss": n}
+    if head == "token":
+        _require("token", labels, ("labels",), "{'labels': (B, T) ints, -100 = ignored}")
+        return {"loss": int(np.sum(np.asarray(labels["labels"]) != -100))}
+    if head is None:
+        raise ValueError("head None has no loss to average: train a head among " + str(tuple(HEADS)[1:]))
+    return {"loss": rows}
+
+
+def loss_and_grads(params, config, head, inputs, labels, rng=None, training=False, weights=None):
     """Forward, loss and backward in one call: the entry point of the training loop.
 
     params: model.params of the class for `head` (nested; the MLM decoder tied to
@@ -519,6 +552,10 @@ def loss_and_grads(params, config, head, inputs, labels, rng=None, training=Fals
         None             {"d_last_hidden_state": (B, T, H), "d_pooler_output": (B, H)}:
                          upstream gradients; loss = sum(d * output)
     rng: numpy Generator for dropout; training: apply dropout (needs rng when any p > 0).
+    weights: None, or {term: w} (the keys of loss_items): each loss term, and its
+        gradient, multiplied by w, the shard's share of the term's items over a whole step;
+        a term with w = 0 adds nothing (not even a nan loss). The returned loss is
+        sum(w * term), so the weighted losses of a step's shards add up to its loss.
     Returns (loss: float, outputs: dict named as the model classes name them,
         grads: {HF name: array}), one gradient per distinct parameter, named as
         params.named_parameters(params) (the tied decoder's gradient is summed into
@@ -539,8 +576,18 @@ def loss_and_grads(params, config, head, inputs, labels, rng=None, training=Fals
     cache = {}
     outputs = run_model(params, config, head, args, C, rng if training else None, cache, lab.get("mlm_positions"))
     loss, loss_cache = spec.loss(config, outputs, lab)
+    d_outputs = spec.loss_backward(loss_cache)
+    if weights is not None:
+        if isinstance(loss_cache, dict) and "terms" in loss_cache:       # pretraining: MLM + SOP
+            w, terms = weights, loss_cache["terms"]
+        else:                                                            # one term: all outputs share it
+            w = {k: weights["loss"] for k in d_outputs}
+            terms = {"loss": float(loss)}
+            w["loss"] = weights["loss"]
+        loss = sum(w[k] * t for k, t in terms.items() if w[k])
+        d_outputs = {k: d * d.dtype.type(w[k]) for k, d in d_outputs.items()}
     grads = zeros_like_params(params)
-    model_backward(spec.loss_backward(loss_cache), cache, grads)
+    model_backward(d_outputs, cache, grads)
     flat = flatten(grads)
     return float(loss), outputs, {name: flat[name] for name in named_parameters(params)}
 

@@ -95,8 +95,10 @@ def model_card(model, state, results, train, evals, note=""):
             cpu += f" (steps before {timed[0]['step']:,} were not timed)"
     else:
         cpu = "not recorded"
-    workers = a.get("workers", 1)
-    procs = (f"at the end {workers} single-threaded data-parallel worker processes" if workers > 1
+    ranks = state.get("mpi_ranks", 1)
+    workers = a.get("workers", 1)           # checkpoints of the worker pool that MPI replaced
+    procs = (f"at the end {ranks} single-threaded MPI ranks (mpiexec -n {ranks})" if ranks > 1 else
+             f"at the end {workers} single-threaded data-parallel worker processes" if workers > 1
              else "one process with BLAS threads")
     return f"""# albert-tiny-en
 

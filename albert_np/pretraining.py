@@ -8,9 +8,10 @@ masking), batched by StreamBatches (train.py's batch source: a background thread
 makes the batches while the model runs, and the stream's position is saved in
 each checkpoint); the gradients come from heads.py's "pretraining" head, with
 the MLM head run only at the masked positions. The loop, its checkpoints and
-exact resume are train.py's; with --workers N each batch is split over N
-processes (parallel.py). Shipping a checkpoint with a model card: model_card.py.
+exact resume are train.py's; under `mpiexec -n N` each batch (the global
+batch) is split over N ranks (distributed.py). Shipping a checkpoint with a model card: model_card.py.
 """
+import argparse
 import dataclasses
 import json
 import logging
@@ -215,7 +216,6 @@ class PretrainArgs:
     heldout_examples: int = 1024
     seed: int = 0
     block_docs: int = 256
-    workers: int = 1                   # >1: that many single-threaded processes share each batch
     progress: bool = True
 
     def validate(self):
@@ -223,11 +223,6 @@ class PretrainArgs:
                      "eval_every", "save_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.workers < 1:
-            raise ValueError(f"workers must be >= 1, got {self.workers}")
-        if self.batch_size % self.workers:
-            raise ValueError(f"batch_size ({self.batch_size}) must be a multiple of workers "
-                             f"({self.workers}): each worker takes an equal share of the rows")
         if not self.lr > 0:
             raise ValueError(f"learning rate must be > 0, got {self.lr}")
         if self.optimizer not in ("lamb", "adamw"):
@@ -323,7 +318,7 @@ def make_trainer(model, tokenizer, documents, out_dir, args, heldout=None):
                     schedule="polynomial", lr_end=0.0, optimizer=args.optimizer,
                     weight_decay=args.weight_decay, max_grad_norm=args.max_grad_norm,
                     grad_accum=args.grad_accum, eval_every=args.eval_every, save_every=args.save_every,
-                    keep_checkpoints=2, seed=args.seed, workers=args.workers, progress=args.progress,
+                    keep_checkpoints=2, seed=args.seed, batch_size=args.batch_size, progress=args.progress,
                     plot=True, desc="pretrain")
     evaluate = None
     if heldout:
@@ -347,14 +342,14 @@ def add_pretrain_arguments(p):
                           ("num-attention-heads", 4), ("intermediate-size", 1024)):
         p.add_argument("--" + name, type=int, default=default)
     p.add_argument("--hidden-act", default="gelu_new")
-    helps = {"workers": "split each batch over N single-threaded processes (data parallel; "
-                        "batch size must be a multiple of N)",
-             "grad_accum": "batches whose mean gradient makes one step"}
+    helps = {"batch_size": "examples per batch: the global batch, split over the ranks of mpiexec -n N",
+             "grad_accum": "batches whose gradient (as one batch) makes one step"}
     for f in dataclasses.fields(PretrainArgs):
         if f.name != "progress":
             p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
                            help=helps.get(f.name))
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--workers", type=int, default=None, help=argparse.SUPPRESS)   # gone: mpiexec -n N
 
 
 def load_spiece_tokenizer(path):
@@ -390,12 +385,16 @@ def pretrain_main(args):
                             max_predictions=targs.max_predictions)
     trainer = make_trainer(model, tok, documents, args.out, targs, heldout=heldout)
     last = latest_checkpoint(args.out)
+    main_rank = trainer.world.is_main
     if last:
         trainer.load_checkpoint(last)
-        print(f"resuming from {last} (step {trainer.step})")
-    tok.save_pretrained(args.out)
+        if main_rank:
+            print(f"resuming from {last} (step {trainer.step})")
+    if main_rank:
+        tok.save_pretrained(args.out)
     trainer.train()
-    print(f"done: step {trainer.step}; checkpoints and log in {args.out}")
+    if main_rank:
+        print(f"done: step {trainer.step}; checkpoints and log in {args.out}")
 
 
 def add_vocab_arguments(p):

@@ -2,13 +2,19 @@
 
 One optimiser step:
     micro_batches = source.next_step(grad_accum)           (the use's data)
+    items = the step's loss items (heads.loss_items: masked tokens, rows, ...)
     for each (inputs, labels) in micro_batches:
-        loss, _, grads = heads.loss_and_grads(params, config, head, inputs, labels,
-                                                  rng, training=True)     (dropout on)
-        total += grads / len(micro_batches)                  (the mean gradient)
+        loss, _, grads = heads.loss_and_grads(params, config, head, inputs, labels, rng,
+                                              training=True,                    (dropout on)
+                                              weights=its items / the step's items)
+        total += grads                 (= the gradient of the whole step taken as one batch)
     clip the global gradient norm; lr = base lr x schedule(step); AdamW (or LAMB) step.
-With LoopArgs.workers > 1 every micro-batch is split over that many processes
-(parallel.py), each with its own dropout seed drawn from the run's RNG.
+Each micro-batch's dropout generator is seeded by a number drawn from the run's
+generator (the rng_state of a checkpoint), one per shard. Under mpiexec
+(distributed.py) rank r of N takes rows [r B/N, (r+1) B/N) of every micro-batch, and
+the gradients of the ranks are summed with one Allreduce; --grad-accum N in one
+process computes the same step. Rank 0 alone writes the log, checkpoints and the
+progress bar, and runs the evaluation (its scores are broadcast to the others).
 
 A use of the loop supplies its data, as a batch source, and its head:
     source.next_step(n)  -> [(inputs, labels)], at most n micro-batches of one step
@@ -30,9 +36,10 @@ is either complete or absent:
         log.jsonl                        the log up to this step
         trainer_state.json               written last: marks the folder complete. Keys:
             version (2), global_step, total_steps, warmup_steps, head, rng_state (the
-            dropout Generator's bit_generator.state), optimizer {name, step, lr, betas, eps,
-            weight_decay}, best {metric, value, step}, examples_seen, train_seconds,
-            cpu_seconds, args (the use's settings), and the source's JSON state
+            run's Generator's bit_generator.state: it draws the dropout seeds), optimizer
+            {name, step, lr, betas, eps, weight_decay}, best {metric, value, step},
+            examples_seen (global), train_seconds, cpu_seconds (all ranks), mpi_ranks,
+            args (the use's settings), and the source's JSON state
             (fine-tuning: epoch, batch_pos, num_train_features; pretraining: data_state)
 
 Resuming restores all of it, so a resumed run continues with exactly the losses of
@@ -58,7 +65,7 @@ from . import heads
 from .io import atomic_open, atomic_write_text, exchange_paths, make_temp_dir, read_json_object
 from .optim import (LAMB, AdamW, clip_grad_norm, constant_with_warmup, linear_warmup_linear_decay,
                     polynomial_decay)
-from .parallel import GradientWorkers, split_rows
+from .distributed import CHECK_EVERY, RankMismatchError, shard_rows, trim_padding, world
 from .params import named_parameters
 from .progress import progress_bar
 
@@ -93,7 +100,8 @@ class LoopArgs:
     save_every: steps between checkpoints; None = only at evaluations and at the end
         (with metric_for_best a checkpoint is always written at an evaluation).
     keep_checkpoints: newest checkpoints kept (the best one is kept as well).
-    workers: > 1 splits each micro-batch over that many processes (rows must divide).
+    batch_size: rows of a micro-batch (the global batch); under mpiexec -n N it must be
+        a multiple of N (each rank takes batch_size / N rows). None: not checked.
     plot: write curves.png at every checkpoint. desc: the progress bar's label.
     """
     total_steps: int
@@ -110,7 +118,7 @@ class LoopArgs:
     save_every: Optional[int] = None
     keep_checkpoints: int = 2
     seed: int = 0
-    workers: int = 1
+    batch_size: Optional[int] = None
     progress: bool = True
     plot: bool = False
     desc: str = "train"
@@ -300,15 +308,34 @@ class Trainer:
         else:
             self.optimizer = AdamW(self.params, lr=args.learning_rate, eps=args.adam_eps,
                                    weight_decay=args.weight_decay)
-        self.rng = np.random.default_rng(args.seed)
+        self.rng = np.random.default_rng(args.seed)      # draws one dropout seed per shard and step
+        self.world = world()
+        n = self.world.size
+        if n > 1 and args.batch_size is not None and args.batch_size < n:
+            raise ValueError(f"--batch-size {args.batch_size} is the global batch, split over the {n} MPI ranks: "
+                             f"it has fewer rows than ranks; use a batch of at least {n} rows (a multiple "
+                             f"of {n}) or mpiexec -n {args.batch_size} or fewer")
+        if n > 1 and args.batch_size is not None and args.batch_size % n:
+            raise ValueError(
+                f"--batch-size {args.batch_size} is the global batch, split over the {n} MPI ranks: it must be "
+                f"a multiple of {n} (each rank takes batch_size / {n} rows), e.g. {max(n, args.batch_size // n * n)} "
+                f"or {(args.batch_size // n + 1) * n}; or run mpiexec with fewer ranks")
+        # the gradients of a step, packed in one float32 buffer (named_parameters order) with two
+        # more numbers, the loss and the CPU seconds: the ranks sum the whole buffer at once
+        dtype = next(iter(self.params.values())).dtype
+        self._flat = np.zeros(sum(a.size for a in self.params.values()) + 2, dtype=dtype)
+        self._grads, offset = {}, 0
+        for name, a in self.params.items():
+            self._grads[name] = self._flat[offset:offset + a.size].reshape(a.shape)
+            offset += a.size
+        self.allreduce_seconds = 0.0    # time in the Allreduce, this call of train()
         self.step = 0
         self.best = {"metric": metric_for_best, "value": None, "step": None}
         self.log = []
         self.examples_seen, self.train_seconds = 0, 0.0
-        self.cpu_seconds = 0.0          # process time of all threads and worker processes, over resumes
-        self.worker_cpu_seconds = 0.0   # of the worker processes, this call of train()
+        self.cpu_seconds = 0.0          # process time of all threads of all ranks, over resumes
+        self._cpu_mark = time.process_time()
         self.last_checkpoint = None
-        self._workers = None
         os.makedirs(self.output_dir, exist_ok=True)
 
     def lr_at(self, step):
@@ -324,42 +351,50 @@ class Trainer:
         return a.learning_rate * mult
 
     # -- one step ---------------------------------------------------------------------------
-    def _loss_and_grads(self, inputs, labels):
-        """(loss, [(labels, argmax outputs)] or None, grads) of one micro-batch, here or on the workers."""
-        w = self._workers
-        if w is None:
-            loss, out, grads = heads.loss_and_grads(self.model.params, self.model.config, self.head,
-                                                       inputs, labels, rng=self.rng, training=True)
-            predicted = None
-            if self.step_metrics is not None:
-                predicted = [(labels, {k: v.argmax(-1) for k, v in out.items() if isinstance(v, np.ndarray)})]
-            return float(loss), predicted, grads
-        shards = list(zip(split_rows(inputs, w.n), split_rows(labels, w.n)))
-        seeds = self.rng.integers(0, 2**63 - 1, size=w.n)
-        loss, argmax, grads, cpu = w.loss_and_grads(shards, seeds)
-        self.worker_cpu_seconds += cpu
-        return loss, [(lab, am) for (_, lab), am in zip(shards, argmax)], grads
-
     def train_step(self, micro_batches):
-        """One optimiser update from the mean gradient of `micro_batches` [(inputs, labels)].
+        """One optimiser update from the gradient of `micro_batches` [(inputs, labels)] as one batch.
 
-        Returns (loss, grad norm, examples, [(labels, argmax outputs)]).
+        Each loss term is weighted by the shard's share of the step's items (heads.loss_items),
+        so the gradient is the one of the whole step's mean loss, however it is split into
+        micro-batches and over ranks. Returns (loss, grad norm, examples, [(labels, argmax outputs)]).
         """
-        total, losses, n_examples, predicted = None, [], 0, []
-        scale = np.float32(1.0 / len(micro_batches))
-        for inputs, labels in micro_batches:
-            loss, pred, grads = self._loss_and_grads(inputs, labels)
-            losses.append(loss)
-            predicted += pred or []
+        W, flat = self.world, self._flat
+        items = {}
+        for _, labels in micro_batches:            # every rank sees whole micro-batches: global counts
+            for k, n in heads.loss_items(self.head, labels).items():
+                items[k] = items.get(k, 0) + n
+        seeds = self.rng.integers(0, 2**63 - 1, size=len(micro_batches) * W.size)   # shard j N + r
+        flat[:] = 0
+        n_examples, predicted = 0, []
+        for j, (inputs, labels) in enumerate(micro_batches):
             n_examples += len(inputs["input_ids"])
-            if total is None:
-                total = {k: g * scale for k, g in grads.items()}
-            else:
-                for k, g in grads.items():
-                    total[k] += g * scale
-        loss = float(np.mean(losses))
+            if W.size > 1:
+                inputs, labels = shard_rows(inputs, W.rank, W.size), shard_rows(labels, W.rank, W.size)
+                if len(inputs["input_ids"]) == 0:   # a short last batch of an epoch: nothing here
+                    continue
+                inputs, labels = trim_padding(self.head, inputs, labels)
+            mine = heads.loss_items(self.head, labels)
+            weights = {k: mine[k] / items[k] if items[k] else 0.0 for k in mine}
+            loss, out, grads = heads.loss_and_grads(
+                self.model.params, self.model.config, self.head, inputs, labels,
+                rng=np.random.default_rng(seeds[j * W.size + W.rank]), training=True, weights=weights)
+            flat[-2] += loss
+            for k, g in grads.items():
+                self._grads[k] += g
+            if self.step_metrics is not None:
+                predicted.append((labels, {k: v.argmax(-1) for k, v in out.items() if isinstance(v, np.ndarray)}))
+        now = time.process_time()
+        flat[-1], self._cpu_mark = now - self._cpu_mark, now
+        t0 = time.perf_counter()
+        W.allreduce_sum_(flat)                      # the one collective of a step
+        self.allreduce_seconds += time.perf_counter() - t0
+        if self.step_metrics is not None and W.size > 1:
+            parts = W.gather(predicted)
+            predicted = [p for part in parts for p in part] if W.is_main else []
+        loss, self.cpu_seconds = float(flat[-2]), self.cpu_seconds + float(flat[-1])
         if not math.isfinite(loss):
             raise self._non_finite("loss", loss)
+        total = self._grads
         norm = clip_grad_norm(total, self.args.max_grad_norm) if self.args.max_grad_norm > 0 \
             else float(np.sqrt(sum(float(np.sum(g * g)) for g in total.values())))
         if not math.isfinite(norm):
@@ -380,18 +415,16 @@ class Trainer:
     # -- the loop --------------------------------------------------------------------------
     def train(self):
         """Run until args.total_steps; evaluate and checkpoint on schedule. Returns the log."""
-        a = self.args
-        cpu0, cpu_before = time.process_time(), self.cpu_seconds
-        self.worker_cpu_seconds = 0.0
-        bar = progress_bar(a.total_steps, a.desc, initial=self.step, enabled=a.progress)
+        a, W = self.args, self.world
+        self.allreduce_seconds = 0.0
+        bar = progress_bar(a.total_steps, a.desc, initial=self.step, enabled=a.progress and W.is_main)
         postfix = {}
-        logger.info("%s: steps %d to %d, %d micro-batches a step, warmup %d, peak lr %g", a.desc,
-                    self.step + 1, a.total_steps, a.grad_accum, a.warmup_steps, a.learning_rate)
+        if W.is_main:
+            logger.info("%s: steps %d to %d, %d micro-batches a step, %d MPI rank(s), warmup %d, peak lr %g",
+                        a.desc, self.step + 1, a.total_steps, a.grad_accum, W.size, a.warmup_steps,
+                        a.learning_rate)
         try:
-            if a.workers > 1 and self.step < a.total_steps:
-                self._workers = GradientWorkers(self.model.params, self.params, self.model.config,
-                                                self.head, a.workers, threads=1)
-                self.worker_cpu_seconds = self._workers.startup_cpu_seconds
+            W.check_same(self.params, self.step)    # the same weights and step everywhere (a resume)
             while self.step < a.total_steps:
                 t0 = time.perf_counter()
                 micro_batches = self.source.next_step(a.grad_accum)
@@ -400,8 +433,6 @@ class Trainer:
                 lr = self.lr_at(self.step)
                 self.step += 1
                 self.examples_seen += n
-                self.cpu_seconds = (cpu_before + time.process_time() - cpu0   # this process, all threads
-                                    + self.worker_cpu_seconds)                # + the worker processes
                 entry = {"type": "train", "step": self.step, **self.source.log_fields(), "loss": loss,
                          "lr": lr, "grad_norm": norm, "examples": n}
                 if self.step_metrics is not None:
@@ -413,12 +444,15 @@ class Trainer:
                 postfix["loss"] = f"{loss:.4f}"
                 bar.set_postfix(postfix, refresh=False)
                 self._after_step(self.source.epoch_done, bar, postfix)
+        except (NonFiniteLossError, RankMismatchError):
+            raise                                   # raised alike on every rank: no rank is left waiting
+        except BaseException as e:
+            if W.size > 1:                          # this rank alone: end the job, naming it
+                W.abort(e, self.step + 1)
+            raise
         finally:
             bar.close()
             self.source.close()
-            if self._workers is not None:
-                self._workers.close()
-                self._workers = None
         return self.log
 
     def _after_step(self, epoch_done, bar, postfix):
@@ -432,14 +466,19 @@ class Trainer:
                 postfix[self.metric_name] = f"{scores[self.metric_name]:.4f}"
                 bar.set_postfix(postfix, refresh=False)
             evaluated = True
-        if ((evaluated and (self.metric_name or a.save_every is None)) or last
-                or (a.save_every and self.step % a.save_every == 0)):
+        save = ((evaluated and (self.metric_name or a.save_every is None)) or last
+                or (a.save_every and self.step % a.save_every == 0))
+        if save or self.step % CHECK_EVERY == 0:
+            self.world.check_same(self.params, self.step)   # collective: every rank, the same steps
+        if save and self.world.is_main:
             self.save_checkpoint()
+        elif save:
+            self.last_checkpoint = os.path.join(self.output_dir, f"{CHECKPOINT_PREFIX}{self.step}")
 
     def run_evaluation(self):
         """Evaluate, log it, update the best; returns the metric dict."""
         t0 = time.perf_counter()
-        scores = self.evaluate(self.model)
+        scores = self.world.bcast(self.evaluate(self.model) if self.world.is_main else None)
         if self.metric_name:
             if self.metric_name not in scores:
                 raise ValueError(f"metric_for_best={self.metric_name!r} is not among the metrics "
@@ -451,7 +490,8 @@ class Trainer:
                           **{k: _plain(v) for k, v in scores.items()},
                           "eval_seconds": round(time.perf_counter() - t0, 3),
                           "train_examples_per_second": self.examples_per_second()})
-        logger.info("step %d: %s", self.step, ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
+        if self.world.is_main:
+            logger.info("step %d: %s", self.step, ", ".join(f"{k} {v:.4f}" for k, v in scores.items()))
         return scores
 
     def examples_per_second(self):
@@ -461,6 +501,8 @@ class Trainer:
     def _append_log(self, entry):
         entry = dict(entry, time=round(time.time(), 3))
         self.log.append(entry)
+        if not self.world.is_main:
+            return
         with open(os.path.join(self.output_dir, LOG_FILE), "a", encoding="utf-8") as f:
             f.write(json.dumps(entry) + "\n")
         logger.debug("%s", entry)
@@ -479,7 +521,7 @@ class Trainer:
                           "weight_decay": opt["weight_decay"]},
             "best": self.best, "examples_seen": self.examples_seen,
             "train_seconds": self.train_seconds, "cpu_seconds": self.cpu_seconds,
-            "args": self.run_args, **data_json,
+            "mpi_ranks": self.world.size, "args": self.run_args, **data_json,
         }
 
     def save_checkpoint(self):
@@ -555,7 +597,8 @@ class Trainer:
         self.examples_seen, self.train_seconds = state["examples_seen"], state["train_seconds"]
         self.cpu_seconds = state["cpu_seconds"]
         self.log = log
-        _write_log(os.path.join(self.output_dir, LOG_FILE), self.log)    # drop what came after it
+        if self.world.is_main:
+            _write_log(os.path.join(self.output_dir, LOG_FILE), self.log)    # drop what came after it
         self.last_checkpoint = path
         logger.info("resumed from %s at step %d", path, self.step)
 

@@ -42,12 +42,11 @@ def make(tmp_path, steps, dropout=0.1, **kw):
     return pt.make_trainer(model, tok, documents, str(tmp_path), args, heldout=heldout_batches())
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_resume_after_a_kill_is_identical(tmp_path, workers):
-    straight = make(tmp_path / "a", 6, workers=workers).train()
-    first = make(tmp_path / "b", 3, workers=workers)
+def test_resume_after_a_kill_is_identical(tmp_path):
+    straight = make(tmp_path / "a", 6).train()
+    first = make(tmp_path / "b", 3)
     first.train()                                   # "killed" after its step-3 checkpoint
-    resumed = make(tmp_path / "b", 6, workers=workers)
+    resumed = make(tmp_path / "b", 6)
     resumed.load_checkpoint(latest_checkpoint(str(tmp_path / "b")))
     assert resumed.step == 3
     log = resumed.train()
@@ -61,49 +60,42 @@ def test_resume_after_a_kill_is_identical(tmp_path, workers):
     assert os.path.isfile(tmp_path / "b" / "checkpoint-6" / "model.safetensors")
 
 
-def test_workers_compute_what_gradient_accumulation_computes(tmp_path):
-    """2 worker processes on halves of a batch of 4 = one process accumulating 2 batches of 2."""
-    parallel = make(tmp_path / "p", 4, dropout=0.0, workers=2)
-    serial = make(tmp_path / "s", 4, dropout=0.0, batch_size=2, grad_accum=2)
-    a = [e for e in parallel.train() if e["type"] == "train"]
-    b = [e for e in serial.train() if e["type"] == "train"]
-    # the same examples and the same gradients, up to float32 rounding (a shard keeps the
-    # full batch's padded length; BLAS sums in another order)
+def test_accumulation_computes_the_step_of_the_whole_batch(tmp_path):
+    """2 batches of 2 accumulated = 1 batch of 4: the MLM term is a mean over the step's masked
+    tokens (not a mean of the two batches' means), the SOP term over its rows."""
+    whole = make(tmp_path / "w", 4, dropout=0.0)
+    accum = make(tmp_path / "a", 4, dropout=0.0, batch_size=2, grad_accum=2)
+    a = [e for e in whole.train() if e["type"] == "train"]
+    b = [e for e in accum.train() if e["type"] == "train"]
+    # the same examples; a half keeps its own padded length, so float32 rounding differs
     np.testing.assert_allclose([e["loss"] for e in a], [e["loss"] for e in b], rtol=2e-6)
+    np.testing.assert_allclose([e["grad_norm"] for e in a], [e["grad_norm"] for e in b], rtol=1e-5)
     assert [e["mlm_accuracy"] for e in a] == [e["mlm_accuracy"] for e in b]
-    for name, w in serial.params.items():
-        np.testing.assert_allclose(parallel.params[name], w, rtol=1e-4, atol=1e-6, err_msg=name)
-    assert parallel.source.state() == serial.source.state()
-    # the workers' CPU time is counted: more than this process alone spent on the steps
-    assert parallel.worker_cpu_seconds > 0
-    assert parallel.cpu_seconds > parallel.worker_cpu_seconds
+    for name, w in whole.params.items():
+        np.testing.assert_allclose(accum.params[name], w, rtol=1e-4, atol=1e-6, err_msg=name)
+    assert accum.source.state() == whole.source.state()
 
 
-def test_a_failing_worker_raises_its_error_and_stops_cleanly(tmp_path):
-    from albert_np.parallel import GradientWorkers, split_rows
+def test_the_weights_make_shard_losses_add_up_to_the_batch_loss(tmp_path):
+    from albert_np.heads import loss_and_grads, loss_items
     trainer = make(tmp_path, 1, dropout=0.0)
     inputs, labels = heldout_batches()[0]
-    bad = dict(labels, mlm_ids=labels["mlm_ids"] + trainer.model.config.vocab_size)   # out of range
-    with GradientWorkers(trainer.model.params, trainer.params, trainer.model.config, "pretraining", 2) as w:
-        shards = list(zip(split_rows(inputs, 2), split_rows(bad, 2)))
-        with pytest.raises(RuntimeError, match="worker 0 failed: ValueError"):
-            w.loss_and_grads(shards, [0, 1])
-        # both replies were read: the pool still answers, and gives the one-process result
-        good = list(zip(split_rows(inputs, 2), split_rows(labels, 2)))
-        loss, argmax, grads, cpu = w.loss_and_grads(good, [0, 1])
-        w._procs[1].kill()                          # a worker killed from outside
-        w._procs[1].join()
-        with pytest.raises(RuntimeError, match=r"worker 1 failed: the process \(pid \d+\) died with exit code -9"):
-            w.loss_and_grads(good, [0, 1])
-    from albert_np.heads import loss_and_grads
-    one = [loss_and_grads(trainer.model.params, trainer.model.config, "pretraining", i, lab)
-           for i, lab in good]
-    assert loss == pytest.approx(np.mean([o[0] for o in one]), rel=1e-6)
-    for name, g in grads.items():
-        np.testing.assert_allclose(g, (one[0][2][name] + one[1][2][name]) / 2, rtol=1e-5, atol=1e-7)
-    assert [a["sop_logits"].tolist() for a in argmax] == [o[1]["sop_logits"].argmax(-1).tolist() for o in one]
-    with pytest.raises(ValueError, match="cannot be split evenly over 3"):
-        split_rows(inputs, 3)
+    labels = dict(labels, mlm_weights=labels["mlm_weights"].copy())
+    labels["mlm_weights"][0, 1:] = 0                 # shards with different numbers of masked tokens
+    p, c = trainer.model.params, trainer.model.config
+    full_loss, _, full = loss_and_grads(p, c, "pretraining", inputs, labels)
+    items = loss_items("pretraining", labels)
+    assert items == {"prediction_logits": int(labels["mlm_weights"].sum()), "sop_logits": 4}
+    loss, grads = 0.0, {k: 0 for k in full}
+    for rows in (slice(0, 1), slice(1, 4)):
+        i, lab = {k: v[rows] for k, v in inputs.items()}, {k: v[rows] for k, v in labels.items()}
+        mine = loss_items("pretraining", lab)
+        l, _, g = loss_and_grads(p, c, "pretraining", i, lab, weights={k: mine[k] / items[k] for k in mine})
+        loss += l
+        grads = {k: grads[k] + g[k] for k in g}
+    assert loss == pytest.approx(full_loss, rel=1e-6)
+    for name, g in full.items():
+        np.testing.assert_allclose(grads[name], g, rtol=1e-4, atol=1e-7, err_msg=name)
 
 
 def test_replaced_accuracy_leaves_out_the_kept_tokens(tmp_path):
@@ -161,10 +153,6 @@ def test_bad_arguments():
         pt.PretrainArgs(lr=0).validate()
     with pytest.raises(ValueError, match="'lamb' or 'adamw'"):
         pt.PretrainArgs(optimizer="sgd").validate()
-    with pytest.raises(ValueError, match="workers must be >= 1"):
-        pt.PretrainArgs(workers=0).validate()
-    with pytest.raises(ValueError, match=r"batch_size \(6\) must be a multiple of workers \(4\)"):
-        pt.PretrainArgs(batch_size=6, workers=4).validate()
 
 
 def test_export_ships_fp16_weights_tokenizer_and_a_model_card(tmp_path):
