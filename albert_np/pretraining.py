@@ -241,7 +241,7 @@ class StreamBatches:
     def __init__(self, documents, tokenizer, args):
         self.documents, self.tokenizer, self.args = documents, tokenizer, args
         self.position = self._stream().state()
-        self._queue = self._stop = None
+        self._queue = self._stop = self._thread = None
 
     def _stream(self):
         a = self.args
@@ -285,13 +285,22 @@ class StreamBatches:
                     q.put((*collate_pretraining(examples, pad_id, a.max_predictions), stream.state()))
             except BaseException as e:          # surface errors in the main thread
                 q.put(e)
-        threading.Thread(target=produce, daemon=True).start()
-        self._queue, self._stop = q, stop
+        thread = threading.Thread(target=produce, daemon=True)
+        thread.start()
+        self._queue, self._stop, self._thread = q, stop, thread
 
     def close(self):
+        """Stop the producer thread and wait for it to end. A thread left running inside
+        sentencepiece's C++ code when the interpreter exits aborts the process (SIGABRT)."""
         if self._stop is not None:
             self._stop.set()
-        self._queue = self._stop = None
+            while self._thread.is_alive():      # take batches off a full queue so that put returns
+                try:
+                    self._queue.get(timeout=0.1)
+                except queue.Empty:
+                    pass
+            self._thread.join()
+        self._queue = self._stop = self._thread = None
 
 
 def training_accuracy(predicted):
