@@ -131,7 +131,7 @@ class World:
             return
         from mpi4py import MPI
         names = list(params)
-        c = np.array([step] + [float(params[k].sum(dtype=np.float64)) for k in names])
+        c = np.array([step] + [float(params[k].sum(dtype=np.float64)) for k in names])   # float64 ok: a checksum, not maths
         both = np.concatenate([c, -c])
         self.comm.Allreduce(MPI.IN_PLACE, both, op=MPI.MAX)
         hi, lo = both[:len(c)], -both[len(c):]

@@ -46,6 +46,7 @@ class Head(NamedTuple):
     check_labels: Callable    # (config, labels, B, T, dtype, hf_view) -> checked labels dict
     loss: Callable            # (config, outputs, checked labels) -> (loss 0-d array, cache)
     loss_backward: Callable   # cache -> d_outputs
+    items: Callable           # (labels, rows) -> {loss term: how many items it is a mean over}
 
 
 def classifier_dropout(config):
@@ -386,43 +387,78 @@ def multiple_choice_labels(config, labels, B, T, dtype, hf_view=False):
     return {"labels": int_labels("labels", labels["labels"], (B,), hf_view)}
 
 
+# ============================================= what each loss term is a mean over
+def masked_tokens(labels):
+    """The MLM predictions of a batch: mlm_weights 1, gathered ids, or labels != -100."""
+    if "mlm_weights" in labels:
+        return int(np.sum(np.asarray(labels["mlm_weights"]) > 0))
+    if "mlm_ids" in labels:
+        return int(np.asarray(labels["mlm_ids"]).size)
+    if "labels" in labels:
+        return int(np.sum(np.asarray(labels["labels"]) != -100))
+    return 0                                        # no MLM term (pretraining: SOP alone)
+
+
+def mlm_items(labels, rows):
+    return {"loss": masked_tokens(labels)}
+
+
+def pretraining_items(labels, rows):
+    return {"prediction_logits": masked_tokens(labels), "sop_logits": rows}
+
+
+def token_items(labels, rows):
+    _require("token", labels, ("labels",), "{'labels': (B, T) ints, -100 = ignored}")
+    return {"loss": int(np.sum(np.asarray(labels["labels"]) != -100))}
+
+
+def row_items(labels, rows):
+    return {"loss": rows}
+
+
+def encoder_items(labels, rows):
+    raise ValueError("head None has no loss to average: train a head among "
+                     "('pretraining', 'mlm', 'sequence', 'token', 'qa', 'multiple_choice')")
+
+
 # ==================================================================== the table
 HEADS = {
     None: Head(
         model_class="AlbertModel", pooler=True, classifier=False, choices=False, shapes=no_shapes,
         forward=encoder_forward, backward=encoder_backward,
         label_keys=("d_last_hidden_state", "d_pooler_output"), check_labels=encoder_labels,
-        loss=encoder_loss, loss_backward=identity),
+        loss=encoder_loss, loss_backward=identity, items=encoder_items),
     "pretraining": Head(
         model_class="AlbertForPreTraining", pooler=True, classifier=True, choices=False,
         shapes=pretraining_shapes, forward=pretraining_forward, backward=pretraining_backward,
         label_keys=("labels", "sentence_order_label", "mlm_positions", "mlm_ids", "mlm_weights"),
-        check_labels=pretraining_labels, loss=pretraining_loss, loss_backward=pretraining_loss_backward),
+        check_labels=pretraining_labels, loss=pretraining_loss, loss_backward=pretraining_loss_backward,
+        items=pretraining_items),
     "mlm": Head(
         model_class="AlbertForMaskedLM", pooler=False, classifier=False, choices=False,
         shapes=mlm_shapes, forward=mlm_forward, backward=mlm_backward,
         label_keys=("labels", "mlm_positions", "mlm_ids", "mlm_weights"),
-        check_labels=mlm_labels, loss=mlm_loss, loss_backward=mlm_loss_backward),
+        check_labels=mlm_labels, loss=mlm_loss, loss_backward=mlm_loss_backward, items=mlm_items),
     "sequence": Head(
         model_class="AlbertForSequenceClassification", pooler=True, classifier=True, choices=False,
         shapes=classifier_shapes, forward=sequence_forward, backward=sequence_backward,
         label_keys=("labels",), check_labels=sequence_labels, loss=sequence_loss,
-        loss_backward=sequence_loss_backward),
+        loss_backward=sequence_loss_backward, items=row_items),
     "token": Head(
         model_class="AlbertForTokenClassification", pooler=False, classifier=True, choices=False,
         shapes=classifier_shapes, forward=token_forward, backward=token_backward,
         label_keys=("labels",), check_labels=token_labels, loss=cross_entropy_loss,
-        loss_backward=cross_entropy_loss_backward),
+        loss_backward=cross_entropy_loss_backward, items=token_items),
     "qa": Head(
         model_class="AlbertForQuestionAnswering", pooler=False, classifier=False, choices=False,
         shapes=qa_shapes, forward=qa_forward, backward=qa_backward,
         label_keys=("start_positions", "end_positions"), check_labels=qa_labels, loss=qa_loss,
-        loss_backward=qa_loss_backward),
+        loss_backward=qa_loss_backward, items=row_items),
     "multiple_choice": Head(
         model_class="AlbertForMultipleChoice", pooler=True, classifier=True, choices=True,
         shapes=multiple_choice_shapes, forward=multiple_choice_forward, backward=multiple_choice_backward,
         label_keys=("labels",), check_labels=multiple_choice_labels, loss=cross_entropy_loss,
-        loss_backward=cross_entropy_loss_backward),
+        loss_backward=cross_entropy_loss_backward, items=row_items),
 }
 
 
@@ -511,23 +547,7 @@ def loss_items(head, labels):
     given = [v for v in labels.values() if v is not None] if isinstance(labels, dict) else []
     if not given:
         raise ValueError(f"head {head!r} trains on labels with keys among {list(spec.label_keys)}; got {labels!r}")
-    rows = len(given[0])
-    if head in ("mlm", "pretraining"):
-        if "mlm_weights" in labels:
-            n = int(np.sum(np.asarray(labels["mlm_weights"]) > 0))
-        elif "mlm_ids" in labels:
-            n = int(np.asarray(labels["mlm_ids"]).size)
-        elif "labels" in labels:
-            n = int(np.sum(np.asarray(labels["labels"]) != -100))
-        else:
-            n = 0                                   # no MLM term (pretraining: SOP alone)
-        return {"prediction_logits": n, "sop_logits": rows} if head == "pretraining" else {"loss": n}
-    if head == "token":
-        _require("token", labels, ("labels",), "{'labels': (B, T) ints, -100 = ignored}")
-        return {"loss": int(np.sum(np.asarray(labels["labels"]) != -100))}
-    if head is None:
-        raise ValueError("head None has no loss to average: train a head among " + str(tuple(HEADS)[1:]))
-    return {"loss": rows}
+    return spec.items(labels, len(given[0]))
 
 
 def loss_and_grads(params, config, head, inputs, labels, rng=None, training=False, weights=None):
