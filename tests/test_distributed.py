@@ -130,19 +130,8 @@ def test_the_workers_option_points_to_mpiexec(capsys):
 
 def tiny_model_folder(root):
     """test_training's tiny encoder (dropout 0.1) and tokenizer, as a model folder."""
-    from test_features import make_tokenizer
-    from albert_np.config import AlbertConfig
-    from albert_np.modeling import AlbertModel
-    os.makedirs(root)
-    tok = make_tokenizer(str(root))
-    config = AlbertConfig(vocab_size=tok.vocab_size, embedding_size=16, hidden_size=32, num_hidden_layers=2,
-                          num_attention_heads=2, intermediate_size=64, max_position_embeddings=64,
-                          hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1,
-                          classifier_dropout_prob=0.1)
-    path = str(root / "model")
-    AlbertModel(config, seed=0).save_pretrained(path)
-    tok.save_pretrained(path)
-    return path
+    from test_training import tiny_model_folder as make
+    return make(root)
 
 
 @needs_mpi

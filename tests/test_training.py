@@ -32,7 +32,12 @@ SIXTEEN = [(s, 1) for s in POSITIVE] + [(s, 0) for s in NEGATIVE]
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory):
     """A tiny random ALBERT (bare encoder) + tokenizer saved as a model folder."""
-    root = tmp_path_factory.mktemp("tiny")
+    return tiny_model_folder(tmp_path_factory.mktemp("tiny"))
+
+
+def tiny_model_folder(root):
+    """A tiny random ALBERT (bare encoder, dropout 0.1) + tokenizer saved in root/model; returns its path."""
+    os.makedirs(root, exist_ok=True)
     tok = make_tokenizer(str(root))
     config = AlbertConfig(vocab_size=tok.vocab_size, embedding_size=16, hidden_size=32, num_hidden_layers=2,
                           num_attention_heads=2, intermediate_size=64, max_position_embeddings=64,
