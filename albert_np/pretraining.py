@@ -131,7 +131,8 @@ def collate_pretraining(examples, pad_id, max_predictions):
              "sentence_order_label": sop})
 
 
-def make_stream(documents, tokenizer, seed, max_seq_length=128, max_predictions=20, block_docs=256):
+def make_stream(documents, tokenizer, seed, max_seq_length=128, max_predictions=20, block_docs=256,
+                masked_lm_prob=0.15, max_ngram=pdata.NGRAM_MAX):
     """A PretrainingStream over `documents` (a function returning an iterator), tokenized by `tokenizer`."""
     def encode(sentences):
         return tokenizer(list(sentences), add_special_tokens=False)["input_ids"] if sentences else []
@@ -141,7 +142,8 @@ def make_stream(documents, tokenizer, seed, max_seq_length=128, max_predictions=
     return pdata.PretrainingStream(documents, encode, pieces=pieces, cls_id=tokenizer.cls_token_id,
                                    sep_id=tokenizer.sep_token_id, mask_id=tokenizer.mask_token_id,
                                    special_ids=special, seed=seed, max_seq_length=max_seq_length,
-                                   max_predictions_per_seq=max_predictions, block_docs=block_docs)
+                                   max_predictions_per_seq=max_predictions, block_docs=block_docs,
+                                   masked_lm_prob=masked_lm_prob, max_ngram=max_ngram)
 
 
 def fixed_batches(documents, tokenizer, n_examples, batch_size, seed=12345, **stream_kw):
@@ -211,6 +213,8 @@ class PretrainArgs:
     max_grad_norm: float = 1.0
     max_seq_length: int = 128
     max_predictions: int = 20
+    masked_lm_prob: float = 0.15       # share of the tokens to predict (held-out sets keep 0.15)
+    max_ngram: int = 3                 # longest masked span in words; 1 = single words
     eval_every: int = 500
     save_every: int = 500
     heldout_examples: int = 1024
@@ -246,7 +250,7 @@ class StreamBatches:
     def _stream(self):
         a = self.args
         return make_stream(self.documents, self.tokenizer, a.seed, a.max_seq_length, a.max_predictions,
-                           a.block_docs)
+                           a.block_docs, a.masked_lm_prob, a.max_ngram)
 
     def state(self):
         return {"data_state": self.position}

@@ -14,8 +14,8 @@ stream and to be reproducible:
 3. n-gram masking over whole words (a word = a piece that starts a word, see
    word_starts, plus the pieces that continue it): 15 % of the tokens (at
    least 1, at most max_predictions_per_seq) are chosen as spans of n <= 3
-   whole words, p(n) proportional to 1/n (6/11, 3/11, 2/11), falling back to
-   shorter spans when a longer one would overshoot the budget. Each chosen
+   whole words (max_ngram; 1 gives single words), p(n) proportional to 1/n
+   (6/11, 3/11, 2/11), falling back to shorter spans when a longer one would overshoot the budget. Each chosen
    token becomes [MASK] (80 %), a random token (10 %) or stays (10 %).
 
 Where this differs from the original, on purpose:
@@ -281,9 +281,13 @@ class PretrainingStream:
 
     def __init__(self, documents, encode, *, pieces, cls_id, sep_id, mask_id, special_ids,
                  seed=0, max_seq_length=128, short_seq_prob=0.1, masked_lm_prob=0.15,
-                 max_predictions_per_seq=20, block_docs=256):
+                 max_predictions_per_seq=20, block_docs=256, max_ngram=NGRAM_MAX):
         if max_seq_length < 8:
             raise ValueError(f"max_seq_length must be >= 8, got {max_seq_length}")
+        if not 0 < masked_lm_prob < 1:
+            raise ValueError(f"masked_lm_prob must be in (0, 1), got {masked_lm_prob}")
+        if max_ngram < 1:
+            raise ValueError(f"max_ngram must be >= 1 (1 = single words), got {max_ngram}")
         self.documents, self.encode = documents, encode
         self.cls_id, self.sep_id, self.mask_id = cls_id, sep_id, mask_id
         self.is_word_start = word_starts(pieces, special_ids)
@@ -292,7 +296,7 @@ class PretrainingStream:
         self.replacement_ids = np.flatnonzero(~special)
         self.seed, self.max_seq_length, self.short_seq_prob = seed, max_seq_length, short_seq_prob
         self.masked_lm_prob, self.max_predictions = masked_lm_prob, max_predictions_per_seq
-        self.block_docs = block_docs
+        self.block_docs, self.max_ngram = block_docs, max_ngram
         self.epoch, self.block, self.offset = 0, 0, 0
 
     def state(self):
@@ -322,7 +326,8 @@ class PretrainingStream:
                 inp, pos, lab = ngram_mask(ids, special, self.is_word_start, rng,
                                            masked_lm_prob=self.masked_lm_prob,
                                            max_predictions=self.max_predictions,
-                                           mask_id=self.mask_id, replacement_ids=self.replacement_ids)
+                                           mask_id=self.mask_id, replacement_ids=self.replacement_ids,
+                                           max_ngram=self.max_ngram)
                 examples.append({"input_ids": inp, "token_type_ids": types, "positions": pos,
                                  "labels": lab, "sentence_order_label": label})
         return [examples[i] for i in rng.permutation(len(examples))]

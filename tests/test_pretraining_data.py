@@ -187,3 +187,40 @@ def test_real_corpora_read():
     books = pd.gutenberg_documents(os.path.join(SHARED, "pretrain", "gutenberg_nltk_13_books.txt.xz"))
     first = next(books)
     assert len(first) > 20 and "[" not in first[0][:1]
+
+
+def test_stream_masking_options_single_words_and_twenty_percent():
+    """max_ngram=1 chooses words independently: the share of chosen words whose next word is
+    chosen too is then about the share of all words chosen (they are drawn without
+    replacement: a little less); n-grams of up to 3 words make it far higher.
+    masked_lm_prob sets the budget; bad values are refused."""
+    def adjacent_word_share(**kw):
+        adjacent = words = total = 0
+        for e in take(iter(stream(toy_documents(200), seed=5, max_seq_length=64,
+                                  max_predictions_per_seq=40, **kw)), 1500):
+            ids = e["input_ids"].copy()
+            ids[e["positions"]] = e["labels"]            # the text before [MASK] / random tokens
+            special = np.zeros(len(ids), bool)
+            special[ids == CLS] = special[ids == SEP] = True
+            chosen = np.zeros(len(ids), bool)
+            chosen[e["positions"]] = True
+            flags = [bool(chosen[w[0]]) for w in pd.whole_words(ids, IS_START, special)]
+            words += sum(flags)
+            total += len(flags)
+            adjacent += sum(a and b for a, b in zip(flags, flags[1:]))
+        return adjacent / words, words / total
+
+    (single, chosen), (spans, _) = adjacent_word_share(max_ngram=1), adjacent_word_share(max_ngram=3)
+    assert abs(single - chosen) < 0.03 and spans > chosen + 0.15, (single, chosen, spans)
+    for p in (0.15, 0.2):               # the budget; a 2-piece word may not fit its last slot
+        got = budget = 0
+        for e in take(iter(stream(toy_documents(50), seed=1, max_seq_length=64,
+                                  max_predictions_per_seq=40, masked_lm_prob=p, max_ngram=1)), 400):
+            b = max(1, round(len(e["input_ids"]) * p))
+            assert len(e["positions"]) <= b
+            got, budget = got + len(e["positions"]), budget + b
+        assert got > 0.95 * budget, (p, got, budget)
+    with pytest.raises(ValueError, match="masked_lm_prob"):
+        stream(toy_documents(2), masked_lm_prob=1.5)
+    with pytest.raises(ValueError, match="max_ngram"):
+        stream(toy_documents(2), max_ngram=0)
