@@ -494,14 +494,16 @@ def prepare_inputs(config, head, inputs):
     return check_inputs(config, **args), C
 
 
-def run_model(params, config, head, args, num_choices=None, rng=None, cache=None, mlm_positions=None):
+def run_model(params, config, head, args, num_choices=None, rng=None, cache=None, mlm_positions=None,
+              skip_padding=False):
     """Encoder + head on checked inputs (see prepare_inputs). Returns the head's outputs.
 
     rng: dropout on (training). cache: a dict to fill for model_backward.
-    mlm_positions: (B, P), run the MLM head only there.
+    mlm_positions: (B, P), run the MLM head only there. skip_padding: see
+    model.albert_model (inference; the outputs at padding positions are not computed).
     """
     enc = albert_model(params["albert"] if head else params, config, **args, rng=rng,
-                       cache=child(cache, "encoder"))
+                       skip_padding=skip_padding, cache=child(cache, "encoder"))
     out = HEADS[head].forward(params, config, enc, rng, cache, mlm_positions, num_choices)
     if cache is not None:
         cache.update(head=head, num_choices=num_choices)

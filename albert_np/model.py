@@ -26,7 +26,7 @@ backprop.py's `<name>_backward` needs. Inference passes neither.
 import numpy as np
 
 from .ops import (activation, attention_bias, child, dropout, layer_norm, linear, merge_heads,
-                  scaled_dot_product_attention, split_heads, tanh)
+                  packed_attention, scaled_dot_product_attention, split_heads, tanh)
 
 
 # ---------------------------------------------------------------- embeddings
@@ -47,7 +47,7 @@ def embeddings(input_ids, token_type_ids, position_ids, word_embeddings, positio
         inputs_embeds = word_embeddings["weight"][input_ids]           # (B, T, E)
     x = inputs_embeds + token_type_embeddings["weight"][token_type_ids]  # (B, T, E)
     x += position_embeddings["weight"][position_ids]                   # broadcast over B
-    x = layer_norm(x, LayerNorm["weight"], LayerNorm["bias"], eps, cache=child(cache, "LayerNorm"))
+    x = layer_norm(x, LayerNorm["weight"], LayerNorm["bias"], eps, out=x, cache=child(cache, "LayerNorm"))
     if cache is not None:
         cache.update(input_ids=input_ids if from_ids else None, token_type_ids=token_type_ids,
                      position_ids=position_ids)
@@ -65,24 +65,31 @@ def embedding_hidden_mapping_in(x, weight, bias, cache=None):   # (B, T, E) -> (
 # --------------------------------------------------------------- the layer
 def albert_attention(x, bias, query, key, value, dense, LayerNorm, num_heads, eps, head_mask=None,
                      output_attentions=False, attention_dropout=0.0, hidden_dropout=0.0, rng=None,
-                     cache=None):
+                     groups=None, cache=None):
     """Multi-head self-attention block with its residual and post-LayerNorm.
 
     out = LayerNorm(x + dropout(Dense(Attention(x W_q, x W_k, x W_v))))
     x: (B, T, H); bias: additive mask (B, 1, 1, T) or None; head_mask: (A,) or None.
     Dropout when training: attention_dropout on the probabilities, hidden_dropout
     on the dense output. Returns (out (B, T, H), probs (B, A, T, T) or None).
+    groups: x holds packed sequences (1, N, H) (see packed_tokens); attention then
+    runs within each sequence, see packed_attention.
     Matches: transformers AlbertAttention.forward.
     """
-    q = split_heads(linear(x, **query, cache=child(cache, "query")), num_heads)   # (B, A, T, D)
-    k = split_heads(linear(x, **key, cache=child(cache, "key")), num_heads)       # (B, A, T, D)
-    v = split_heads(linear(x, **value, cache=child(cache, "value")), num_heads)   # (B, A, T, D)
-    ctx, probs = scaled_dot_product_attention(q, k, v, bias, head_mask, attention_dropout, rng,
-                                              output_attentions, cache=child(cache, "attention"))
-    y = linear(merge_heads(ctx), **dense, cache=child(cache, "dense"))  # (B, A, T, D) -> (B, T, H)
+    q = linear(x, **query, cache=child(cache, "query"))   # (B, T, H)
+    k = linear(x, **key, cache=child(cache, "key"))
+    v = linear(x, **value, cache=child(cache, "value"))
+    if groups is None:
+        ctx, probs = scaled_dot_product_attention(
+            split_heads(q, num_heads), split_heads(k, num_heads), split_heads(v, num_heads),   # (B, A, T, D)
+            bias, head_mask, attention_dropout, rng, output_attentions, cache=child(cache, "attention"))
+        ctx = merge_heads(ctx)                         # (B, A, T, D) -> (B, T, H)
+    else:
+        ctx, probs = packed_attention(q[0], k[0], v[0], groups, num_heads)[None], None
+    y = linear(ctx, **dense, cache=child(cache, "dense"))
     y = dropout(y, hidden_dropout, rng, cache=child(cache, "dropout"))
     y += x                                             # y is a fresh array: safe in place
-    out = layer_norm(y, LayerNorm["weight"], LayerNorm["bias"], eps, cache=child(cache, "LayerNorm"))
+    out = layer_norm(y, LayerNorm["weight"], LayerNorm["bias"], eps, out=y, cache=child(cache, "LayerNorm"))
     if cache is not None:
         cache["num_heads"] = num_heads
     return out, probs
@@ -90,7 +97,7 @@ def albert_attention(x, bias, query, key, value, dense, LayerNorm, num_heads, ep
 
 def albert_layer(x, bias, attention, ffn, ffn_output, full_layer_layer_norm, num_heads, act, eps,
                  head_mask=None, output_attentions=False, attention_dropout=0.0, hidden_dropout=0.0,
-                 rng=None, cache=None):
+                 rng=None, groups=None, cache=None):
     """One ALBERT layer: attention block, then feed-forward block, both post-LN.
 
     a = AttentionBlock(x)
@@ -103,12 +110,12 @@ def albert_layer(x, bias, attention, ffn, ffn_output, full_layer_layer_norm, num
     a, probs = albert_attention(x, bias, **attention, num_heads=num_heads, eps=eps,
                                 head_mask=head_mask, output_attentions=output_attentions,
                                 attention_dropout=attention_dropout, hidden_dropout=hidden_dropout,
-                                rng=rng, cache=child(cache, "attention"))
+                                rng=rng, groups=groups, cache=child(cache, "attention"))
     h = linear(a, **ffn, cache=child(cache, "ffn"))    # (B, T, H) -> (B, T, F)
     h = act(h, cache=child(cache, "activation"))
     y = linear(h, **ffn_output, cache=child(cache, "ffn_output"))   # (B, T, F) -> (B, T, H)
     y += a
-    out = layer_norm(y, full_layer_layer_norm["weight"], full_layer_layer_norm["bias"], eps,
+    out = layer_norm(y, full_layer_layer_norm["weight"], full_layer_layer_norm["bias"], eps, out=y,
                      cache=child(cache, "full_layer_layer_norm"))
     if cache is not None:
         cache["act"] = act
@@ -117,7 +124,7 @@ def albert_layer(x, bias, attention, ffn, ffn_output, full_layer_layer_norm, num
 
 def albert_transformer(x, bias, embedding_hidden_mapping_in, albert_layer_groups, config,
                        head_mask=None, output_hidden_states=False, output_attentions=False,
-                       rng=None, cache=None):
+                       rng=None, groups=None, cache=None):
     """Map E -> H, then apply the shared layers L times.
 
     for i in 0..L-1:  g = int(i / (L / G));  for each of the group's
@@ -128,7 +135,8 @@ def albert_transformer(x, bias, embedding_hidden_mapping_in, albert_layer_groups
     Returns (last (B, T, H), hidden_states, attentions): hidden_states holds the
     mapped-in input and the output of each of the L applications (L + 1 entries,
     as transformers 4.x); attentions one (B, A, T, T) per layer run
-    (L * inner_group_num). Both are () unless asked for.
+    (L * inner_group_num). Both are () unless asked for. groups: packed
+    sequences (see albert_attention).
     Keeps: one cache per layer application ("runs": (group, layer, cache)); the
     weights are shared, the activations of each application are not.
     Matches: transformers AlbertTransformer.forward.
@@ -148,7 +156,7 @@ def albert_transformer(x, bias, embedding_hidden_mapping_in, albert_layer_groups
                                     output_attentions=output_attentions,
                                     attention_dropout=config.attention_probs_dropout_prob,
                                     hidden_dropout=config.hidden_dropout_prob, rng=rng,
-                                    cache=layer_cache)
+                                    groups=groups, cache=layer_cache)
             runs.append((g, j, layer_cache))
             if output_attentions:
                 attentions.append(probs)
@@ -180,9 +188,24 @@ def default_inputs(params, input_ids, token_type_ids, position_ids, inputs_embed
     return token_type_ids, position_ids, inputs_embeds, dtype
 
 
+def packed_tokens(attention_mask):                 # (B, T) -> (N,), [(b, t), ...]
+    """Where the real tokens of a padded batch are, for a forward that skips the padding.
+
+    Returns (rows, groups): rows (N,) the flat indices (into B*T) of the tokens
+    whose mask is 1, in order; groups one (b, t) index array per distinct length
+    t, the rows (into the N packed tokens) of the b sequences that have t tokens.
+    """
+    m = attention_mask != 0
+    lengths = m.sum(1)                                 # (B,)
+    starts = np.cumsum(lengths) - lengths              # each sequence's first packed row
+    groups = [starts[lengths == t][:, None] + np.arange(t) for t in np.unique(lengths)]
+    return np.flatnonzero(m.reshape(-1)), groups
+
+
 def albert_model(params, config, input_ids=None, attention_mask=None, token_type_ids=None,
                  position_ids=None, inputs_embeds=None, head_mask=None,
-                 output_hidden_states=False, output_attentions=False, rng=None, cache=None):
+                 output_hidden_states=False, output_attentions=False, rng=None, skip_padding=False,
+                 cache=None):
     """The ALBERT encoder: ids -> contextual vectors, and the pooled [CLS] vector.
 
     params: the "albert" sub-dict (embeddings, encoder, optional pooler).
@@ -191,22 +214,46 @@ def albert_model(params, config, input_ids=None, attention_mask=None, token_type
     (see inputs.check_inputs). Returns a dict with last_hidden_state (B, T, H),
     pooler_output (B, H) or None, hidden_states, attentions.
     Dropout (rng given): embeddings output, attention probabilities, attention output.
+    skip_padding (inference): compute only the tokens whose attention_mask is 1.
+    They are packed into one (1, N, H) row: every linear map, the FFN and the
+    LayerNorms run on N rows instead of B*T, and attention runs per group of
+    equal-length sequences (packed_tokens, ops.packed_attention). The real
+    tokens get the same vectors as with padding; the padding rows of
+    last_hidden_state are 0 instead of transformers' (unused) values. Used when
+    the mask is (B, T) with some padding and every row has a token, without
+    cache, head_mask, hidden states or attentions; otherwise the padded forward.
     Matches: transformers AlbertModel.forward.
     """
     token_type_ids, position_ids, inputs_embeds, dtype = default_inputs(
         params, input_ids, token_type_ids, position_ids, inputs_embeds)
+    bias = rows = groups = None
+    if attention_mask is not None and not np.all(attention_mask):
+        if (skip_padding and cache is None and head_mask is None and not output_hidden_states
+                and not output_attentions and attention_mask.ndim == 2 and np.all(attention_mask.any(1))):
+            rows, groups = packed_tokens(attention_mask)
+        else:
+            bias = attention_bias(attention_mask, dtype)   # (B, 1, 1, T)
+    if rows is not None:                               # keep the real tokens only: (1, N)
+        B, T = attention_mask.shape
+
+        def pack(a):
+            return None if a is None else np.broadcast_to(a, (B, T) + a.shape[2:]).reshape(
+                B * T, *a.shape[2:])[rows][None]
+        input_ids, token_type_ids, position_ids, inputs_embeds = (
+            pack(input_ids), pack(token_type_ids), pack(position_ids), pack(inputs_embeds))
     x = embeddings(input_ids, token_type_ids, position_ids, **params["embeddings"],
                    eps=config.layer_norm_eps, inputs_embeds=inputs_embeds,
                    dropout_p=config.hidden_dropout_prob, rng=rng,
-                   cache=child(cache, "embeddings"))   # (B, T, E)
-    bias = None
-    if attention_mask is not None and not np.all(attention_mask):
-        bias = attention_bias(attention_mask, dtype)   # (B, 1, 1, T)
+                   cache=child(cache, "embeddings"))   # (B, T, E), or (1, N, E) packed
     hm = None if head_mask is None else np.asarray(head_mask, dtype=dtype)
     h, hidden_states, attentions = albert_transformer(
         x, bias, **params["encoder"], config=config, head_mask=hm,
         output_hidden_states=output_hidden_states, output_attentions=output_attentions,
-        rng=rng, cache=child(cache, "encoder"))
+        rng=rng, groups=groups, cache=child(cache, "encoder"))
+    if rows is not None:                               # back to (B, T, H), padding rows 0
+        packed, h = h[0], np.zeros((B * T, h.shape[-1]), dtype=h.dtype)
+        h[rows] = packed
+        h = h.reshape(B, T, -1)
     pooled = None
     if "pooler" in params:
         pooled = pooler(h, **params["pooler"], cache=child(cache, "pooler"))   # (B, H)

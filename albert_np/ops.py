@@ -45,16 +45,30 @@ def linear(x, weight, bias=None, cache=None):      # (..., in) -> (..., out)
     return y.reshape(*x.shape[:-1], weight.shape[0])
 
 
-def layer_norm(x, weight, bias, eps, cache=None):  # (..., H) -> (..., H)
+def row_mean(x):                                   # (..., n) -> (..., 1)
+    """The mean of the last axis, as a matrix-vector product with a vector of 1/n.
+
+    The same number as x.mean(-1, keepdims=True) up to float32 rounding, but BLAS
+    sums short rows about five times faster than NumPy's reduction over a last axis
+    of 128 or 768 (0.15 vs 0.79 ms for the (8, 12, 128, 128) attention scores).
+    """
+    n = x.shape[-1]
+    return (x @ np.full(n, 1.0 / n, dtype=x.dtype))[..., None]
+
+
+def layer_norm(x, weight, bias, eps, out=None, cache=None):   # (..., H) -> (..., H)
     """Normalise the last axis to zero mean and unit variance, then scale and shift.
 
     y = xhat * weight + bias,  xhat = (x - mean) / sqrt(var + eps)   (biased variance, as torch)
+    out: where to write y; out=x (the model's residual sums, which nothing else
+    keeps) overwrites x and saves a copy. Otherwise a new array.
     Keeps: xhat, 1 / sqrt(var + eps) and the weight.
     Matches: torch.nn.LayerNorm.
     """
-    mean = x.mean(-1, keepdims=True)               # (..., 1)
-    xhat = x - mean                                # (..., H)
-    var = np.mean(xhat * xhat, axis=-1, keepdims=True)   # (..., 1)
+    H = x.shape[-1]
+    xhat = np.subtract(x, row_mean(x), out=out)    # (..., H)
+    var = np.einsum("...h,...h->...", xhat, xhat)[..., None]   # (..., 1): row-wise xhat . xhat
+    var *= x.dtype.type(1.0 / H)
     rstd = 1.0 / np.sqrt(var + x.dtype.type(eps))  # (..., 1)
     xhat *= rstd
     if cache is None:
@@ -118,10 +132,9 @@ def _tanh_gelu(x, k, cache):
     """0.5 x (1 + tanh(k (x + 0.044715 x^3))).  Keeps: x, the tanh t, and k."""
     dt = x.dtype.type
     t = x * x                                      # x^2 (never x ** 3 on a big array)
-    t *= dt(0.044715)
-    t += dt(1.0)
-    t *= x                                         # x + 0.044715 x^3
-    t *= dt(k)
+    t *= dt(0.044715 * k)
+    t += dt(k)
+    t *= x                                         # k (x + 0.044715 x^3), one pass per step
     np.tanh(t, out=t)
     if cache is None:
         y = t                                      # nothing to keep: finish in place
@@ -196,14 +209,20 @@ def activation(name):
 
 
 # ------------------------------------------------------------------- softmax
-def softmax(x, axis=-1, cache=None):
+def softmax(x, axis=-1, out=None, cache=None):
     """exp(x - max) / sum(exp(x - max)) along `axis` (stable).  Keeps: the output.
 
+    out: where to write the result; out=x (the attention scores, used once)
+    overwrites x and saves a copy. Otherwise a new array.
     Matches: torch.softmax.
     """
-    y = x - x.max(axis=axis, keepdims=True)
+    y = np.subtract(x, x.max(axis=axis, keepdims=True), out=out)
     np.exp(y, out=y)
-    y /= y.sum(axis=axis, keepdims=True)
+    if axis in (-1, y.ndim - 1):
+        y /= row_mean(y)                           # the mean, not the sum: the n cancels
+        y *= y.dtype.type(1.0 / y.shape[-1])
+    else:
+        y /= y.sum(axis=axis, keepdims=True)
     if cache is not None:
         cache.update(y=y, axis=axis)
     return y
@@ -273,11 +292,10 @@ def scaled_dot_product_attention(q, k, v, bias=None, head_mask=None, dropout_p=0
     """
     D = q.shape[-1]
     scale = q.dtype.type(1.0 / math.sqrt(D))
-    scores = q @ k.transpose(0, 1, 3, 2)           # (B, A, T, T)
-    scores *= scale
+    scores = (q * scale) @ k.transpose(0, 1, 3, 2)   # (B, A, T, T); scaling q costs T*D, not T*T
     if bias is not None:
         scores += bias
-    probs = softmax(scores, axis=-1)               # (B, A, T, T), in the scores' memory
+    probs = softmax(scores, axis=-1, out=scores)   # (B, A, T, T), in the scores' memory
     hm = None
     if head_mask is not None:
         hm = np.asarray(head_mask, dtype=probs.dtype)
@@ -292,3 +310,20 @@ def scaled_dot_product_attention(q, k, v, bias=None, head_mask=None, dropout_p=0
     if cache is not None:
         cache.update(q=q, k=k, v=v, probs=probs, head_mask=hm, mixed=mixed, scale=scale)
     return out, (mixed if return_probs else None)
+
+
+def packed_attention(q, k, v, groups, num_heads):   # (N, H) x 3 -> (N, H)
+    """Self-attention of sequences packed one after another, without padding.
+
+    q, k, v: (N, H), the N real tokens of a batch, sequence after sequence.
+    groups: [idx (b, t), ...]: each a set of b sequences of the same length t,
+    idx their tokens' rows in q (model.packed_tokens). Each group is one
+    (b, A, t, t) attention with nothing masked, the same numbers as the padded
+    batch gives for its real tokens. Inference only (no cache, no dropout).
+    """
+    ctx = np.empty_like(q)                           # (N, H)
+    for idx in groups:
+        heads = [split_heads(z[idx], num_heads) for z in (q, k, v)]   # (b, t, H) -> (b, A, t, D)
+        out, _ = scaled_dot_product_attention(*heads)
+        ctx[idx] = merge_heads(out)                  # (b, A, t, D) -> (b, t, H)
+    return ctx

@@ -165,6 +165,58 @@ def test_layer_norm_and_softmax_by_hand():
     np.testing.assert_allclose(s, [[0.25, 0.75]], rtol=1e-6)
 
 
+def test_layer_norm_and_softmax_out_and_other_axes():
+    """out=x overwrites x with the same result; softmax over a non-last axis as well."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 5, 7)).astype(np.float32)
+    w, b = rng.standard_normal(7).astype(np.float32), rng.standard_normal(7).astype(np.float32)
+    want = (x - x.mean(-1, keepdims=True)) / np.sqrt(x.var(-1, keepdims=True) + 1e-12) * w + b
+    got = ops.layer_norm(x.copy(), w, b, 1e-12)
+    y = x.copy()
+    same = ops.layer_norm(y, w, b, 1e-12, out=y)
+    assert same is y
+    np.testing.assert_allclose(got, want, atol=2e-6)
+    np.testing.assert_allclose(same, want, atol=2e-6)
+    for axis in (0, 1, -1):
+        e = np.exp(x - x.max(axis, keepdims=True))
+        np.testing.assert_allclose(ops.softmax(x, axis=axis), e / e.sum(axis, keepdims=True), rtol=2e-6)
+
+
+@pytest.mark.parametrize("kind", ["right", "left", "holes"])
+def test_skip_padding_equals_each_sequence_alone(kind):
+    """The packed forward (skip_padding) gives every real token the vector it gets when its
+    sequence runs alone, unpadded; padding rows are 0; falls back with output_attentions."""
+    from albert_np.model import albert_model
+    model, _ = load_case("pretraining_g2_i2_gelu")
+    c, p = model.config, model.params["albert"]
+    rng = np.random.default_rng(1)
+    B, T = 6, 13
+    ids = rng.integers(5, c.vocab_size, (B, T))
+    types = rng.integers(0, 2, (B, T))
+    mask = np.zeros((B, T), np.int64)
+    for r, n in enumerate([13, 4, 9, 4, 1, 11]):
+        if kind == "right":
+            mask[r, :n] = 1
+        elif kind == "left":
+            mask[r, T - n:] = 1
+        else:
+            mask[r, rng.choice(T, n, replace=False)] = 1
+    packed = albert_model(p, c, input_ids=ids, attention_mask=mask, token_type_ids=types, skip_padding=True)
+    h = packed["last_hidden_state"]
+    for r in range(B):
+        keep = mask[r] == 1
+        pos = np.flatnonzero(keep)[None]              # the positions the padded batch gives them
+        alone = albert_model(p, c, input_ids=ids[r:r + 1, keep], token_type_ids=types[r:r + 1, keep],
+                             position_ids=pos)["last_hidden_state"][0]
+        np.testing.assert_allclose(h[r, keep], alone, atol=2e-5)
+        assert not h[r, ~keep].any()
+    padded = albert_model(p, c, input_ids=ids, attention_mask=mask, token_type_ids=types)
+    np.testing.assert_allclose(h[mask == 1], padded["last_hidden_state"][mask == 1], atol=2e-5)
+    with_probs = albert_model(p, c, input_ids=ids, attention_mask=mask, token_type_ids=types,
+                              skip_padding=True, output_attentions=True)
+    np.testing.assert_array_equal(with_probs["last_hidden_state"], padded["last_hidden_state"])
+
+
 def test_no_float64_on_the_hot_path():
     model, ref = load_case("pretraining_g2_i2_gelu")
     out = run(model, ref)

@@ -10,6 +10,7 @@ import logging
 
 import numpy as np
 
+from ..heads import prepare_inputs, run_model
 from ..inputs import check_inputs
 from ..model import albert_model
 from ..progress import progress_bar
@@ -94,9 +95,19 @@ def encoder_params(model):
 
 
 def encode(model, batch):
-    """last_hidden_state (B, T, H) of a padded batch, through the bare encoder of any model."""
+    """last_hidden_state (B, T, H) of a padded batch, through the bare encoder of any model.
+
+    The padding is not computed (albert_model's skip_padding): its rows are 0.
+    """
     args = check_inputs(model.config, batch["input_ids"], batch["attention_mask"], batch["token_type_ids"])
-    return albert_model(encoder_params(model), model.config, **args)["last_hidden_state"]
+    return albert_model(encoder_params(model), model.config, **args, skip_padding=True)["last_hidden_state"]
+
+
+def head_outputs(model, batch):
+    """The head's outputs (a dict: "logits", or "start_logits" / "end_logits") for a
+    padded batch ((B, C, T) for multiple choice), the padding not computed."""
+    args, C = prepare_inputs(model.config, model.head, batch)
+    return run_model(model.params, model.config, model.head, args, C, skip_padding=True)
 
 
 # %% Input checks --------------------------------------------------------------------------------

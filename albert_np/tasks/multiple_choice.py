@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..ops import softmax
-from .base import DEFAULT_BATCH_SIZE, Pipeline, as_text_list, max_input_length, split_rows
+from .base import DEFAULT_BATCH_SIZE, Pipeline, as_text_list, head_outputs, max_input_length, split_rows
 
 
 class MultipleChoicePipeline(Pipeline):
@@ -71,7 +71,7 @@ class MultipleChoicePipeline(Pipeline):
         C = len(items[0])
         batch = self._batch([row for item in items for row in item])       # (B*C, T)
         shaped = {k: v.reshape(len(items), C, -1) for k, v in batch.items()}   # (B, C, T)
-        return list(self.model(**shaped).logits)                          # (B, C)
+        return list(head_outputs(self.model, shaped)["logits"])          # (B, C)
 
 
 def choose(prompt, choices, model, *, tokenizer=None, batch_size=DEFAULT_BATCH_SIZE, **load_kwargs):

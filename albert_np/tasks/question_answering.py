@@ -4,7 +4,7 @@ import logging
 import numpy as np
 
 from ..ops import softmax
-from .base import DEFAULT_BATCH_SIZE, Pipeline, as_text_list, check_top_k, split_rows
+from .base import DEFAULT_BATCH_SIZE, Pipeline, as_text_list, head_outputs, check_top_k, split_rows
 
 logger = logging.getLogger(__name__)
 
@@ -134,8 +134,8 @@ class QuestionAnsweringPipeline(Pipeline):
         return question, doc_stride
 
     def _span_logits(self, rows):
-        out = self.model(**self._batch(rows))
-        return [(out.start_logits[b, :len(r["input_ids"])], out.end_logits[b, :len(r["input_ids"])])
+        out = head_outputs(self.model, self._batch(rows))
+        return [(out["start_logits"][b, :len(r["input_ids"])], out["end_logits"][b, :len(r["input_ids"])])
                 for b, r in enumerate(rows)]
 
     def best_answers(self, context, windows, top_k, max_answer_len, handle_impossible_answer, align_to_words):

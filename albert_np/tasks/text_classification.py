@@ -1,7 +1,7 @@
 """text-classification: a label (or scores of every label) for each text or text pair."""
 from ..ops import sigmoid, softmax
-from .base import (DEFAULT_BATCH_SIZE, Pipeline, as_text_list, check_top_k, encode_or_truncate, max_input_length,
-                   split_rows)
+from .base import (DEFAULT_BATCH_SIZE, Pipeline, as_text_list, check_top_k, encode_or_truncate, head_outputs,
+                   max_input_length, split_rows)
 
 FUNCTIONS = ("softmax", "sigmoid", "none")
 _LEGACY = object()     # "top_k not given": transformers' one-dict-per-text output
@@ -100,8 +100,7 @@ class TextClassificationPipeline(Pipeline):
         return "softmax"
 
     def _logits(self, rows):
-        out = self.model(**self._batch(rows))
-        return list(out.logits)
+        return list(head_outputs(self.model, self._batch(rows))["logits"])
 
 
 def classify(texts, model, text_pair=None, function_to_apply=None, top_k=1, *, tokenizer=None,

@@ -2,7 +2,7 @@
 import numpy as np
 
 from ..ops import softmax
-from .base import DEFAULT_BATCH_SIZE, Pipeline, as_text_list, check_flag, max_input_length, split_rows, windows_of_row
+from .base import DEFAULT_BATCH_SIZE, Pipeline, as_text_list, head_outputs, check_flag, max_input_length, split_rows, windows_of_row
 
 AGGREGATION_STRATEGIES = ("none", "simple", "first", "average", "max")
 
@@ -109,7 +109,7 @@ class TokenClassificationPipeline(Pipeline):
         return name
 
     def _token_probs(self, rows):
-        logits = self.model(**self._batch(rows)).logits                # (B, T, num_labels)
+        logits = head_outputs(self.model, self._batch(rows))["logits"]   # (B, T, num_labels)
         probs = softmax(logits, axis=-1)
         return [probs[b, :len(r["input_ids"])] for b, r in enumerate(rows)]
 
