@@ -31,7 +31,11 @@ parity: $(VENV)/.installed-parity
 	$(PY) -m pytest -q -rs
 
 bench: $(VENV)/.installed-parity
+	$(PY) -m pip install -q --disable-pip-version-check -e ".[test,parity,tutorials,bench]"
 	$(PY) tests/benchmarks/forward.py
+	$(PY) tests/benchmarks/ragged.py
+	$(PY) tests/benchmarks/memory.py
+	$(PY) tests/benchmarks/train_step.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

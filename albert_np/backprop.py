@@ -79,24 +79,23 @@ def gelu_backward(dout, cache):
 
 
 def gelu_new_backward(dout, cache):
-    """dx = dout * (0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 * 0.044715 x^2)),  t = tanh(...).
+    """dx = dout * 0.5 (1 + t + (1 - t^2) k x (1 + 3 * 0.044715 x^2)),  t = tanh(...).
 
     k = sqrt(2/pi) for gelu_new, 0.7978845608 for gelu_fast (the cache holds it).
     """
     x, t, k = cache["x"], cache["t"], cache["k"]
     dt = x.dtype.type
     u = x * x
-    u *= dt(3 * 0.044715)
-    u += dt(1.0)                                           # 1 + 3c x^2
+    u *= dt(3 * 0.044715 * k)
+    u += dt(k)
+    u *= x                                                 # k x (1 + 3c x^2)
     g = t * t
-    np.subtract(dt(1.0), g, out=g)                         # 1 - t^2
     g *= u
-    g *= x
-    g *= dt(k)
+    np.subtract(u, g, out=g)                               # (1 - t^2) k x (1 + 3c x^2)
     g += t
     g += dt(1.0)
-    g *= dt(0.5)
     g *= dout
+    g *= dt(0.5)
     return g
 
 
@@ -230,9 +229,13 @@ def albert_attention_backward(dout, cache, grads):  # (B, T, H) -> (B, T, H)
     dy = layer_norm_backward(dout, cache["LayerNorm"], grads["LayerNorm"])   # (B, T, H)
     dctx = linear_backward(dropout_backward(dy, cache["dropout"]), cache["dense"], grads["dense"])
     dq, dk, dv = scaled_dot_product_attention_backward(split_heads(dctx, A), cache["attention"])
-    dx = linear_backward(merge_heads(dq), cache["query"], grads["query"])   # (B, A, T, D) -> (B, T, H)
-    dx += linear_backward(merge_heads(dk), cache["key"], grads["key"])
-    dx += linear_backward(merge_heads(dv), cache["value"], grads["value"])
+    dqkv = np.concatenate([merge_heads(dq), merge_heads(dk), merge_heads(dv)], axis=-1)   # (B, T, 3H)
+    H = dq.shape[1] * dq.shape[3]
+    stacked = {"weight": np.zeros((3 * H, H), dtype=dqkv.dtype), "bias": np.zeros(3 * H, dtype=dqkv.dtype)}
+    dx = linear_backward(dqkv, cache["qkv"], stacked)       # the stacked W_q, W_k, W_v (model.stack_qkv)
+    for i, name in enumerate(("query", "key", "value")):
+        grads[name]["weight"] += stacked["weight"][i * H:(i + 1) * H]
+        grads[name]["bias"] += stacked["bias"][i * H:(i + 1) * H]
     dx += dy                                                           # the residual
     return dx
 
