@@ -72,7 +72,7 @@ def main(argv=None):
         tree = os.path.dirname(os.path.dirname(os.path.abspath(albert_np.__file__)))   # the same albert_np
         env["PYTHONPATH"] = os.pathsep.join([tree, env.get("PYTHONPATH", "")])
         r = json.loads(subprocess.run([sys.executable, "-c", CHILD, folder, str(B), str(T)], env=env,
-                                      capture_output=True, text=True, check=True).stdout)
+                                      cwd=folder, capture_output=True, text=True, check=True).stdout)
         act = needed_activations(config, B, T)
         needed = r["params"] + act
         used = r["peak"] - r["base"]
