@@ -53,6 +53,41 @@ def numpy_step_fn(model, config, inputs, labels):
     return step
 
 
+def gemm_step_fn(config, B, T, seed=0):
+    """The matrix products of one albert_np training step alone, on random inputs of their shapes.
+
+    Forward: the E -> H map; per layer the stacked Q/K/V, q k^T, probs v, the
+    output dense and the two FFN products. Backward: for every linear map dx and
+    dW (two products), for attention dv, dp, dq and dk. This is the floor any
+    NumPy implementation of the step has on this machine's BLAS.
+    """
+    rng = np.random.default_rng(seed)
+    E, H, F, A = config.embedding_size, config.hidden_size, config.intermediate_size, \
+        config.num_attention_heads
+    D, N = H // A, B * T
+
+    def r(*shape):
+        return rng.standard_normal(shape).astype(np.float32)
+    linears = [(r(N, E), r(H, E), r(N, H))] + [
+        (r(N, i), r(o, i), r(N, o)) for _ in range(config.num_hidden_layers)
+        for i, o in ((H, 3 * H), (H, H), (H, F), (F, H))]                 # x, W, dy
+    q, k, v, p = r(B, A, T, D), r(B, A, T, D), r(B, A, T, D), r(B, A, T, T)
+
+    def step():
+        for x, w, dy in linears:
+            x @ w.T                        # forward
+            dy @ w                         # dx
+            dy.T @ x                       # dW
+        for _ in range(config.num_hidden_layers):
+            q @ k.transpose(0, 1, 3, 2)    # forward scores
+            p @ v                          # forward context
+            p.transpose(0, 1, 3, 2) @ v    # dv
+            v @ v.transpose(0, 1, 3, 2)    # dp = dctx v^T
+            p @ k                          # dq
+            p.transpose(0, 1, 3, 2) @ q    # dk
+    return step
+
+
 def torch_step_fn(model, inputs, labels, threads=None, attn="sdpa"):
     """The same step in PyTorch, or None (with a message) when torch is absent."""
     try:
@@ -130,18 +165,26 @@ def main(argv=None):
             times.append(time.perf_counter() - t)
         time.sleep(1.0)
         return times
-    t_ours, t_torch = [], []
-    for _ in range(args.rounds):           # blocks alternate: OURS THEIRS OURS THEIRS ...
+    gemm = gemm_step_fn(config, args.batch, args.seq)
+    gemm()
+    t_ours, t_torch, t_gemm = [], [], []
+    for _ in range(args.rounds):           # blocks alternate: OURS THEIRS GEMM OURS THEIRS GEMM ...
         t_ours += block(ours)
         if theirs:
             t_torch += block(theirs)
+        t_gemm += block(gemm)
     m_ours = statistics.median(t_ours)
     print(f"albert_np step: median {m_ours:.3f} s, min {min(t_ours):.3f} s  "
           f"(all: {', '.join(f'{x:.3f}' for x in t_ours)})")
+    m_gemm = statistics.median(t_gemm)
+    print(f"GEMMs alone:    median {m_gemm:.3f} s, min {min(t_gemm):.3f} s  (the same products as one "
+          f"albert_np step, nothing else: ratio albert_np / GEMMs {m_ours / m_gemm:.2f})")
     if theirs:
         m_torch = statistics.median(t_torch)
         print(f"torch step:     median {m_torch:.3f} s, min {min(t_torch):.3f} s  "
               f"(all: {', '.join(f'{x:.3f}' for x in t_torch)})")
+        print(f"GEMMs alone / torch step: {m_gemm / m_torch:.2f} (above 1: NumPy's products alone "
+              f"take longer than torch's whole step)")
         print(f"ratio albert_np / torch: {m_ours / m_torch:.2f} (medians), "
               f"{min(t_ours) / min(t_torch):.2f} (minima; the steadier figure on a busy machine)  (goal <= 1)")
 
