@@ -17,6 +17,13 @@
 # Everything is computed from the checkpoint you point `MODEL` at, so the same
 # chapter works for the small bundled model and for `albert/albert-base-v2`.
 
+# %% [markdown]
+# **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another
+# checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell
+# `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/00_tour_of_the_checkpoint.py`; in Jupyter run
+# `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable
+# is read once, at import; changing it later has no effect until the kernel restarts).
+
 # %%
 from tutorial_utils import *
 
@@ -24,8 +31,9 @@ import json
 import os
 
 import albert_np
-from albert_np import AlbertConfig, AlbertForPreTraining, AlbertModel
-from albert_np.checkpoint import expected_shapes, load_state_dict
+from albert_np import AlbertConfig, AlbertModel
+from albert_np.checkpoint import load_state_dict
+from albert_np.heads import HEADS, expected_shapes
 from albert_np.hub import is_local, resolve_file
 
 print("MODEL =", MODEL)
@@ -137,9 +145,9 @@ print(f"\n{len(state)} tensors, {n_file:,} numbers in {[os.path.basename(p) for 
 # `albert.encoder.embedding_hidden_mapping_in` is the E→H projection;
 # `albert.encoder.albert_layer_groups.0.albert_layers.0.*` is **one** transformer
 # layer (query, key, value, output dense, two LayerNorms, the two feed-forward
-# matrices); `albert.pooler` turns the first token into a sentence vector; and
-# the rest (`predictions.*`, `sop_classifier.*`, when present) are the
-# pretraining heads.
+# matrices); `albert.pooler`, when present, turns the first token into a sentence
+# vector; and the rest, when present, are task heads (`predictions.*` for the
+# masked-LM head, `sop_classifier.*` for sentence-order prediction, ...).
 #
 # Notice what is *not* there: there is no `...albert_layer_groups.0.albert_layers.1`
 # and no `layer.11`. With G groups there are only G layer weight sets, however
@@ -147,45 +155,114 @@ print(f"\n{len(state)} tensors, {n_file:,} numbers in {[os.path.basename(p) for 
 # `predictions.decoder.weight`: the output layer of the masked-LM head is the
 # word-embedding table itself ("tied"), so it is stored once.
 #
-# Each shape must match what the config predicts. `expected_shapes` writes the
-# prediction down from the config; we compare.
+# Checkpoints differ in which parts they hold: one saved from
+# `AlbertForPreTraining` has the pooler and both pretraining heads, one saved
+# from `AlbertForMaskedLM` may have neither the pooler nor the sentence-order
+# head, a fine-tuned one has a classifier instead. So we do not assume: we sort
+# the stored names into parts and report what this file has.
 
 # %%
-head = "pretraining" if any(k.startswith("predictions.") for k in state) else None
+PARTS = [("embeddings.", "embeddings"), ("encoder.embedding_hidden_mapping_in.", "E->H mapping"),
+         ("encoder.albert_layer_groups.", "layer weights"), ("pooler.", "pooler"),
+         ("predictions.", "MLM head"), ("sop_classifier.", "SOP head"),
+         ("classifier.", "classifier head"), ("qa_outputs.", "QA head")]
+ENCODER_PARTS = ("embeddings", "E->H mapping", "layer weights", "pooler")
+
+
+def part_of(name):
+    """Which part of the network a state-dict name belongs to ('buffer' for index arrays)."""
+    bare = name[len("albert."):] if name.startswith("albert.") else name
+    if bare.endswith(("position_ids", "token_type_ids")):
+        return "buffer"                                # index arrays some files carry: not parameters
+    return next((part for prefix, part in PARTS if bare.startswith(prefix)), "other")
+
+
+parts = {}
+for name, array in state.items():
+    n_tensors, n_numbers = parts.get(part_of(name), (0, 0))
+    parts[part_of(name)] = (n_tensors + 1, n_numbers + int(array.size))
+for part, (n_tensors, n_numbers) in parts.items():
+    print(f"{part:16s} {n_tensors:3d} tensors {n_numbers:>12,} numbers")
+for part in ("pooler", "MLM head", "SOP head"):
+    print(f"has {part:9s}: {part in parts}")
+assert sum(n for _, n in parts.values()) == sum(int(a.size) for a in state.values())
+
+# %% [markdown]
+# Which class saved the file? `config.json` may say (`architectures`); if it does
+# not, we guess from the heads that are stored. Each shape must match what the
+# config predicts for that class: `expected_shapes` writes the prediction down
+# from the config, and we compare. Every encoder weight except the pooler must be
+# in the file (without them there is no model); the pooler and the heads are
+# optional, and a class that needs one the file lacks initialises it fresh.
+
+# %%
+CLASS_HEAD = {spec.model_class: h for h, spec in HEADS.items()}
+saved_by = (raw.get("architectures") or [None])[0]
+if saved_by in CLASS_HEAD:
+    head = CLASS_HEAD[saved_by]
+else:
+    head = "pretraining" if "SOP head" in parts else "mlm" if "MLM head" in parts else None
+print(f"architectures: {raw.get('architectures')}  ->  head {head!r}, class {HEADS[head].model_class}")
+
+
+def class_name(name):
+    """A stored name as the class for `head` spells it (a bare encoder has no 'albert.' prefix)."""
+    if part_of(name) not in ENCODER_PARTS:
+        return name
+    bare = name[len("albert."):] if name.startswith("albert.") else name
+    return "albert." + bare if head else bare
+
+
 predicted = expected_shapes(config, head)
-encoder_names = [k for k in predicted if k.startswith("albert.") or head is None]
-assert all(k in state for k in encoder_names), "the file lacks some encoder weights"
-compared = sorted(k for k in state if k in predicted)
-for name in compared:
-    assert tuple(state[name].shape) == predicted[name], name
-print(f"all {len(compared)} stored shapes match the config")
+stored = {class_name(k): v for k, v in state.items() if part_of(k) != "buffer"}
+for name in stored:
+    if name in predicted:
+        assert tuple(stored[name].shape) == predicted[name], (name, stored[name].shape, predicted[name])
+needed = [k for k in predicted if part_of(k) in ("embeddings", "E->H mapping", "layer weights")]
+assert all(k in stored for k in needed), [k for k in needed if k not in stored]
+print(f"all {sum(k in predicted for k in stored)} stored shapes match the config; "
+      f"all {len(needed)} encoder weights (pooler aside) are in the file")
 
 # %% [markdown]
 # ## 4. The parameter count
 #
-# Now load the model and ask the library how many parameters it has. A tied array
-# is counted once, as PyTorch does. The pretraining model also owns a
-# sentence-order head; when the file has none (the released checkpoints don't),
-# it is freshly initialised, which does not change the count.
+# **The counting rule**, used for every count in this chapter: a parameter is one
+# number of a distinct array the model trains. An array used in two places (the
+# tied decoder, which *is* the word-embedding table; `predictions.decoder.bias`,
+# which is `predictions.bias`) counts once, and index buffers (`position_ids`)
+# do not count. This is what `model.num_parameters()` counts, and what PyTorch's
+# `sum(p.numel() for p in model.parameters())` gives.
+#
+# We load the class that saved the file and ask the library. Applying the rule
+# to the file by hand must give the same number, once we add what the class has
+# and the file lacks (initialised fresh) and leave out what the file has and the
+# class does not use.
 
 # %%
-model = AlbertForPreTraining.from_pretrained(MODEL)
+model = getattr(albert_np, HEADS[head].model_class).from_pretrained(MODEL)
 print(model)
 flat = model.state_dict()
-decoder, word = flat["predictions.decoder.weight"], flat["albert.embeddings.word_embeddings.weight"]
-print("decoder weight is the word-embedding table:", decoder is word)
-assert decoder is word
+if head in ("pretraining", "mlm") and config.tie_word_embeddings:
+    decoder, word = flat["predictions.decoder.weight"], flat["albert.embeddings.word_embeddings.weight"]
+    print("decoder weight is the word-embedding table:", decoder is word)
+    assert decoder is word
 
-# count what the file stores once: no buffers (position_ids), no copy of the tied decoder
-n_file = sum(int(v.size) for k, v in state.items()
-             if not k.endswith(("position_ids", "token_type_ids")) and not k.startswith("predictions.decoder."))
-if "sop_classifier.classifier.weight" in state:     # a complete pretraining checkpoint
-    assert n_file == model.num_parameters()
-    print(f"numbers in the file {n_file:,} == model.num_parameters() {model.num_parameters():,}")
+ALIASES = ("predictions.decoder.weight", "predictions.decoder.bias")   # the same arrays as others
+used = [k for k in stored if k in predicted and k not in ALIASES]
+unused = [k for k in stored if k not in predicted]
+fresh = [k for k in predicted if k not in stored and k not in ALIASES]
+n_used = sum(int(stored[k].size) for k in used)
+n_fresh = sum(int(np.prod(predicted[k])) for k in fresh)
+print(f"from the file: {n_used:,} numbers in {len(used)} arrays;  fresh: {n_fresh:,} in {fresh};  "
+      f"unused: {unused}")
+check("file (by the rule) + fresh vs num_parameters()", n_used + n_fresh, model.num_parameters(), 0, 0)
 
 # %% [markdown]
-# Let us count by hand, piece by piece, and compare. The encoder (`AlbertModel`,
-# without heads) is what the rest of the tutorial studies.
+# Let us count by hand, piece by piece, with the same rule. From here on we count
+# the encoder (`AlbertModel`: embeddings, E→H projection, the stored layer sets and
+# the pooler, without task heads), which is what the rest of the tutorial studies.
+# When the file has no pooler, `AlbertModel` initialises one fresh, so the
+# encoder's count includes it either way.
 
 # %%
 def linear_params(n_in, n_out):
@@ -215,10 +292,15 @@ for part, n in ours.items():
     print(f"{part:12s} {n:>14,}")
 print(f"{'total':12s} {sum(ours.values()):>14,}")
 
-encoder = AlbertModel.from_pretrained(MODEL)
+encoder = AlbertModel(config)                      # the encoder's arrays (random values are fine to count)
 check("encoder parameters: by hand vs library", sum(ours.values()), encoder.num_parameters(), 0, 0)
 check("...vs the config's predicted shapes", sum(ours.values()),
       sum(int(np.prod(s)) for s in expected_shapes(config, None).values()), 0, 0)
+in_file = sum(int(stored[k].size) for k in stored if part_of(k) in ENCODER_PARTS)
+pooler_in_file = "pooler" in parts
+check("...vs the encoder arrays in the file", sum(ours.values()) - (0 if pooler_in_file else ours["pooler"]),
+      in_file, 0, 0)
+print("(the file has", "a pooler)" if pooler_in_file else "no pooler: the by-hand count without it)")
 
 # %% [markdown]
 # ## 5. Why ALBERT is small
@@ -249,9 +331,12 @@ print(f"one layer: {one:,} parameters;  L={L} unshared copies: {L * one:,}")
 # %% [markdown]
 # Put the two together in a table for four variants of *this* config: as
 # released, without sharing, without factorising, and without either (which is
-# BERT's design with ALBERT's sizes). Then the same for the albert-base-v2 sizes,
-# where the difference is the famous 12M versus 108M of the paper's Table 1
-# (the paper counts the pooler and rounds).
+# BERT's design with ALBERT's sizes). Then the same for the albert-base-v2 sizes
+# (V = 30000). Every row follows the counting rule of section 4 and includes the
+# pooler. The paper's Table 1 lists 12M parameters for ALBERT-base and 108M for
+# BERT-base; it does not say what it counts, and rounds, so we do not try to
+# reproduce those figures: we print our own, with and without the pooler, and
+# check the base-sized ALBERT against the library as well.
 #
 # Two of the variants are ALBERT configs in their own right (unsharing is just
 # `num_hidden_groups = L`), so we can check those against the library's own
@@ -306,8 +391,12 @@ print_table(f"albert-base-v2 preset (V={base.vocab_size}, E={base.embedding_size
 assert sum(this_rows["ALBERT (factorised, shared)"].values()) == encoder.num_parameters()
 bert_base = sum(base_rows["neither (BERT-style)"].values())
 albert_base = sum(base_rows["ALBERT (factorised, shared)"].values())
-print(f"\nalbert-base: {albert_base / 1e6:.1f}M;  the same network BERT-style: {bert_base / 1e6:.1f}M "
+check("albert-base-v2 sizes: by hand vs AlbertModel(base).num_parameters()", albert_base,
+      AlbertModel(base).num_parameters(), 0, 0)
+pooler_base = base_rows["neither (BERT-style)"]["pooler"]
+print(f"\nalbert-base: {albert_base / 1e6:.2f}M;  the same network BERT-style: {bert_base / 1e6:.2f}M "
       f"({bert_base / albert_base:.1f}x)")
+print(f"without the pooler: {(albert_base - pooler_base) / 1e6:.2f}M and {(bert_base - pooler_base) / 1e6:.2f}M")
 
 # %% [markdown]
 # For the base sizes most of BERT's parameters sit in its 12 layers; sharing

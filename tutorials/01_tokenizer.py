@@ -15,6 +15,13 @@
 #    each token belongs to (`token_type_ids`), and remember where each token came
 #    from in the original text (offsets).
 
+# %% [markdown]
+# **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another
+# checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell
+# `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/01_tokenizer.py`; in Jupyter run
+# `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable
+# is read once, at import; changing it later has no effect until the kernel restarts).
+
 # %%
 from tutorial_utils import *
 

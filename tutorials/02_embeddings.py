@@ -9,10 +9,19 @@
 #
 # * do the three lookups by hand from the weight tables,
 # * write LayerNorm out in full (mean and variance over the E numbers),
-# * apply the E→H projection, the "factorised embedding" of chapter 0,
+# * apply the E→H projection, the "factorised embedding" of chapter 0, and draw
+#   it beside the table BERT would need,
+# * measure how similar the position vectors of nearby positions are,
 #
 # and check each result against `albert_np.model` and against the first entry of
 # the model's `hidden_states`.
+
+# %% [markdown]
+# **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another
+# checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell
+# `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/02_embeddings.py`; in Jupyter run
+# `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable
+# is read once, at import; changing it later has no effect until the kernel restarts).
 
 # %%
 from tutorial_utils import *
@@ -137,14 +146,48 @@ check("hidden_states[0] vs by hand", h0_by_hand, out.hidden_states[0][0])
 #
 # ## 4. A look at the tables
 #
-# Left: the summed vectors of our sentence before and after LayerNorm (the first
-# 48 of the E dimensions), one row per token. Each panel has its own colour
-# scale: the pattern within a row survives LayerNorm, but the scale changes, as
-# the standard deviations printed below show. Right: the cosine similarity between the
-# position vectors of the first 64 positions. (This model is weakly trained, so do
-# not read too much into the patterns; for a well-trained checkpoint, neighbouring
-# positions tend to get similar vectors, which shows as a bright band along the
-# diagonal.)
+# First the summed vectors of our sentence before and after LayerNorm (the first
+# 48 of the E dimensions), one row per token. Each panel has its own colour scale
+# (see its colour bar): the pattern within a row survives LayerNorm, but the
+# scale changes, as the standard deviations printed below show.
+
+# %%
+print("std of each token's vector before LayerNorm:", x.std(-1)[:5].round(4), "...")
+print("std after LayerNorm (before gamma, beta):    ", normed.std(-1)[:5].round(4), "...")
+
+if plt is not None:
+    labels = tok.convert_ids_to_tokens(ids)
+    k = min(48, E)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.5))
+    for ax, data, title in [(axes[0], x[:, :k], "word + position + type"),
+                            (axes[1], e_by_hand[:, :k], "after LayerNorm")]:
+        lim = np.abs(data).max()
+        im = ax.imshow(data, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
+        ax.set_yticks(range(T))
+        ax.set_yticklabels(labels, fontsize=7)
+        ax.set_xlabel(f"dimension (first {k} of E={E})")
+        ax.set_title(title)
+        fig.colorbar(im, ax=ax, fraction=0.046)
+    fig.tight_layout()
+    show(fig, "02_embeddings.png")
+
+# %% [markdown]
+# Next the position table. The heatmap below shows the cosine similarity between
+# the vectors of the first 64 positions, and the curve beside it sums the
+# heatmap up by *distance*: the mean similarity of all pairs of positions k
+# apart (the mean of the k-th diagonal), for k = 1, 2, ... For vectors drawn at
+# random, the cosine of two E-dimensional vectors is about 0, give or take
+# 1/√E; that band is shaded on the curve.
+#
+# A table that has learned word order shows a bright band along the diagonal:
+# neighbouring positions get similar vectors, and the similarity falls with the
+# distance. The printed numbers say whether this table does: compare the mean
+# similarity at distance 1 with the one at distance 16, and both with 1/√E. (A
+# freshly initialised table, such as that of a model built with
+# `AlbertModel(config)`, has no band: every distance gives about 0.) Past the
+# band the mean can fall *below* the random level: positions that far apart
+# point in roughly opposite directions. The last few points of the curve average
+# only a few pairs each, so they are noisy.
 
 # %%
 def cosine_matrix(rows):
@@ -152,34 +195,85 @@ def cosine_matrix(rows):
     return unit @ unit.T
 
 
-print("std of each token's vector before LayerNorm:", x.std(-1)[:5].round(4), "...")
-print("std after LayerNorm (before gamma, beta):    ", normed.std(-1)[:5].round(4), "...")
 n_pos = min(64, config.max_position_embeddings)
 pos_sim = cosine_matrix(W_pos[:n_pos])                         # (n_pos, n_pos)
 check("cosine of a vector with itself", np.diag(pos_sim), np.ones(n_pos), atol=1e-5)
-near = np.mean(np.diag(pos_sim, 1))
-far = np.mean(pos_sim[np.triu_indices(n_pos, 16)])
-print(f"mean cosine, neighbouring positions: {near:.3f};  positions 16+ apart: {far:.3f}")
+by_distance = np.array([np.diag(pos_sim, d).mean() for d in range(1, n_pos)])   # index d-1: distance d
+# the same number for distance 1, straight from the table's rows, as a spot check
+a_, b_ = W_pos[:n_pos - 1], W_pos[1:n_pos]
+check("mean cosine at distance 1, from the rows", by_distance[0],
+      np.mean(np.sum(a_ * b_, -1) / (np.linalg.norm(a_, axis=-1) * np.linalg.norm(b_, axis=-1))))
+chance = 1 / np.sqrt(E)
+for d in (1, 2, 4, 8, 16, 32, n_pos - 1):
+    if d < n_pos:
+        print(f"mean cosine of positions {d:2d} apart: {by_distance[d - 1]:6.3f}")
+near, far = by_distance[0], by_distance[15] if n_pos > 16 else by_distance[-1]
+print(f"random vectors: 0 +- {chance:.3f}.  Neighbours alike (distance 1 above {chance:.3f}): {near > chance};  "
+      f"falls with distance (distance 1 minus distance 16 = {near - far:.3f} > {chance:.3f}): {near - far > chance}")
 
 if plt is not None:
-    labels = tok.convert_ids_to_tokens(ids)
-    k = min(48, E)
-    fig, axes = plt.subplots(1, 3, figsize=(14, 4.5), gridspec_kw={"width_ratios": [1, 1, 1.1]})
-    for ax, data, title in [(axes[0], x[:, :k], "word + position + type"),
-                            (axes[1], e_by_hand[:, :k], "after LayerNorm")]:
-        lim = np.abs(data).max()
-        ax.imshow(data, cmap="RdBu_r", vmin=-lim, vmax=lim, aspect="auto")
-        ax.set_yticks(range(T))
-        ax.set_yticklabels(labels, fontsize=7)
-        ax.set_xlabel(f"dimension (first {k} of E={E})")
-        ax.set_title(title)
-    im = axes[2].imshow(pos_sim, cmap="viridis", vmin=-1, vmax=1)
-    axes[2].set_title(f"cosine similarity of position vectors 0..{n_pos - 1}")
-    axes[2].set_xlabel("position")
-    axes[2].set_ylabel("position")
-    fig.colorbar(im, ax=axes[2], fraction=0.046)
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.3), gridspec_kw={"width_ratios": [1, 1.2]})
+    im = axes[0].imshow(pos_sim, cmap="viridis", vmin=-1, vmax=1)
+    axes[0].set(title=f"cosine similarity of position vectors 0..{n_pos - 1}",
+                xlabel="position", ylabel="position")
+    fig.colorbar(im, ax=axes[0], fraction=0.046, label="cosine similarity")
+    distances = np.arange(1, n_pos)
+    axes[1].plot(distances, by_distance, "-o", ms=3)
+    axes[1].axhspan(-chance, chance, color="grey", alpha=0.3, label="random vectors: 0 ± 1/√E")
+    axes[1].set(xlabel="distance between positions", ylabel="mean cosine similarity",
+                title="similarity against distance", ylim=(-1, 1))
+    axes[1].legend(fontsize=8)
     fig.tight_layout()
-    show(fig, "02_embeddings.png")
+    show(fig, "02_position_similarity.png")
+
+# %% [markdown]
+# ## 5. The factorised embedding, drawn
+#
+# The two routes from a token id to an H-vector, with this model's sizes: ALBERT's
+# narrow V×E table followed by the E→H map (chapter 0's first saving), and the
+# V×H table BERT would need for the same H. The numbers in the boxes are
+# parameter counts (weights plus biases), taken from the arrays themselves.
+
+# %%
+V = config.vocab_size
+n_table, n_map = W_word.size, W_in.size + b_in.size
+n_bert = V * H
+assert W_word.shape == (V, E) and W_in.shape == (H, E) and b_in.shape == (H,)
+print(f"ALBERT: V x E table {n_table:,} + E -> H map {n_map:,} = {n_table + n_map:,};  "
+      f"BERT: V x H table {n_bert:,} ({n_bert / (n_table + n_map):.1f}x as many)")
+
+if plt is not None:
+    from matplotlib.patches import FancyBboxPatch
+
+    fig, ax = plt.subplots(figsize=(11, 3.6))
+    ax.set_xlim(0, 11)
+    ax.set_ylim(0, 3.6)
+    ax.axis("off")
+
+    def box(x, y, w, text, colour):
+        ax.add_patch(FancyBboxPatch((x, y), w, 0.8, boxstyle="round,pad=0.05", fc=colour, ec="black"))
+        ax.text(x + w / 2, y + 0.4, text, ha="center", va="center", fontsize=8.5)
+
+    def arrow(x0, x1, y):
+        ax.annotate("", xy=(x1, y), xytext=(x0, y), arrowprops=dict(arrowstyle="->"))
+
+    for y, name in [(2.4, "ALBERT"), (0.6, "BERT")]:
+        ax.text(0.05, y + 1.0, name, fontsize=10, fontweight="bold")
+        box(0.05, y, 1.55, f"token id\n(one of V={V:,})", "white")
+        arrow(1.65, 1.85, y + 0.4)
+    box(1.9, 2.4, 2.6, f"word table  V x E\n{V:,} x {E} = {n_table:,}", "tab:blue")
+    arrow(4.55, 4.95, 2.8)
+    box(5.0, 2.4, 1.2, f"e\n{E} numbers", "white")
+    arrow(6.25, 6.65, 2.8)
+    box(6.7, 2.4, 2.4, f"E -> H map (H x E + H)\n{H} x {E} + {H} = {n_map:,}", "tab:orange")
+    arrow(9.15, 9.55, 2.8)
+    box(9.6, 2.4, 1.3, f"h\n{H} numbers", "white")
+    box(1.9, 0.6, 7.2, f"word table  V x H\n{V:,} x {H} = {n_bert:,}", "tab:red")
+    arrow(9.15, 9.55, 1.0)
+    box(9.6, 0.6, 1.3, f"h\n{H} numbers", "white")
+    ax.set_title(f"token id -> H-vector: ALBERT {n_table + n_map:,} parameters, "
+                 f"BERT {n_bert:,} (position and type tables, E or H wide, left out)", fontsize=9)
+    show(fig, "02_factorised_embedding.png")
 
 # %% [markdown]
 # ## Exercises

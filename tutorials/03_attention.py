@@ -19,6 +19,13 @@
 # `albert_np.model.albert_attention`, and the attention probabilities the model
 # itself reports (`output_attentions=True`).
 
+# %% [markdown]
+# **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another
+# checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell
+# `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/03_attention.py`; in Jupyter run
+# `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable
+# is read once, at import; changing it later has no effect until the kernel restarts).
+
 # %%
 from tutorial_utils import *
 
@@ -228,11 +235,13 @@ assert leak > 1e-4
 # Each panel has its own colour scale, from its smallest weight (white) to its
 # largest (darkest), both given in its title: a head that spreads its attention
 # evenly has all weights near 1/n for n tokens, and on a 0-to-1 scale it would
-# look blank. We also print each map's largest weight next to 1/n to show how far
-# from even it is. This model is an early, weakly trained snapshot, so expect
-# weak, fuzzy patterns; a well-trained model's heads often specialise (the
-# previous token, the next one, `[SEP]`, ...). Try
-# `ALBERT_NP_MODEL=albert/albert-base-v2`.
+# look blank; the colour bar beside each panel gives its scale. We also print
+# each map's largest weight next to 1/n to show how far from even it is, the
+# token each row attends to most, and how many rows of the head attend most to
+# the token just before them, to themselves, to the token just after them, or
+# to `[CLS]` / `[SEP]`: heads of trained transformers are often described by
+# such habits, and these counts show which habits, if any, this checkpoint's
+# heads have on this sentence.
 
 # %%
 row = 0
@@ -242,10 +251,14 @@ heads = list(range(min(4, A)))
 last = len(out.attentions) - 1
 for i, probs_layer in [(0, out.attentions[0]), (last, out.attentions[last])]:
     for hh in heads:
-        top = probs_layer[row, hh, :n_tok, :n_tok].argmax(-1)
+        top = probs_layer[row, hh, :n_tok, :n_tok].argmax(-1)              # (n_tok,)
         biggest = probs_layer[row, hh, :n_tok, :n_tok].max()
+        special = np.isin(enc["input_ids"][row][top], [tok.cls_token_id, tok.sep_token_id])
+        habits = {"previous": np.sum(top == np.arange(n_tok) - 1), "self": np.sum(top == np.arange(n_tok)),
+                  "next": np.sum(top == np.arange(n_tok) + 1), "[CLS]/[SEP]": np.sum(special)}
         print(f"layer {i + 1} head {hh}: largest weight {biggest:.3f} (1/n = {1 / n_tok:.3f}); "
               f"most-attended token per row:", " ".join(labels[j] for j in top))
+        print("    rows attending most to " + ", ".join(f"{k}: {v}/{n_tok}" for k, v in habits.items()))
 
 if plt is not None:
     fig, axes = plt.subplots(2, len(heads), figsize=(3.3 * len(heads), 6.8), squeeze=False)
@@ -253,7 +266,8 @@ if plt is not None:
         for c, hh in enumerate(heads):
             ax = axes[r, c]
             weights = probs_layer[row, hh, :n_tok, :n_tok]
-            ax.imshow(weights, cmap="Blues", vmin=weights.min(), vmax=weights.max())
+            im = ax.imshow(weights, cmap="Blues", vmin=weights.min(), vmax=weights.max())
+            fig.colorbar(im, ax=ax, fraction=0.046)
             ax.set_title(f"layer {i + 1}, head {hh}\n{weights.min():.3f} to {weights.max():.3f}", fontsize=9)
             ax.set_xticks(range(n_tok))
             ax.set_xticklabels(labels, rotation=90, fontsize=6)
