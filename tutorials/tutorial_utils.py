@@ -44,8 +44,8 @@ def checkpoint_weight_names(path=MODEL):
 def describe_checkpoint(path=MODEL):
     """Print which checkpoint this is and whether it stores a trained SOP head; return that flag."""
     has_sop = any(n.startswith("sop_classifier.") for n in checkpoint_weight_names(path))
-    which = "the bundled albert-tiny-en" if str(path) == str(bundled_model()) else "from ALBERT_NP_MODEL"
-    print(f"checkpoint: {path} ({which}); sentence-order (SOP) head stored: {'yes' if has_sop else 'no'}")
+    which = " (the bundled albert-tiny-en)" if str(path) == str(bundled_model()) else ""
+    print(f"checkpoint: {path}{which}; sentence-order (SOP) head stored: {'yes' if has_sop else 'no'}")
     return has_sop
 
 
