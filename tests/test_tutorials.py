@@ -1,8 +1,12 @@
-"""Every tutorial chapter runs as a script on the bundled model, and its notebook is in sync.
+"""Every tutorial chapter runs as a script on two checkpoints, and its notebook is in sync.
 
 The chapters assert what they claim (by-hand == library), so running them is
-the test. With the `tutorials` extra (matplotlib, nbclient, ipykernel) the
-notebooks are also executed in a Jupyter kernel and the pictures checked.
+the test. Each runs on the bundled albert-tiny-en and on a checkpoint shaped like
+albert-base-v2 (random weights, saved as AlbertForMaskedLM: no pooler, no SOP
+head, as the Hub's checkpoints come), so that nothing in a chapter depends on the
+bundled model's sizes or heads. With the `tutorials` extra (matplotlib,
+nbclient, ipykernel) the notebooks are also executed in a Jupyter kernel and the
+pictures checked.
 """
 import glob
 import importlib.util
@@ -31,18 +35,37 @@ def test_chapters_are_numbered_without_gaps():
     assert [os.path.basename(p)[:2] for p in CHAPTERS] == [f"{i:02d}" for i in range(14)]
 
 
+@pytest.fixture(scope="session")
+def base_shaped_checkpoint(tmp_path_factory):
+    """A folder with albert-base-v2's sizes (vocab cut to the bundled tokenizer's 16000), random
+    weights saved from AlbertForMaskedLM (so no pooler and no SOP head), and the bundled tokenizer."""
+    from albert_np import AlbertConfig, AlbertForMaskedLM, AlbertTokenizerFast
+    from albert_np.pretrained import bundled_model
+
+    folder = str(tmp_path_factory.mktemp("albert-base-shaped"))
+    tokenizer = AlbertTokenizerFast.from_pretrained(bundled_model())
+    config = AlbertConfig.from_preset("albert-base-v2", vocab_size=tokenizer.vocab_size)
+    assert config.vocab_size == 16000 and config.hidden_size == 768 and config.num_hidden_layers == 12
+    AlbertForMaskedLM(config, seed=0).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+@pytest.mark.parametrize("checkpoint", ["bundled", "base-shaped"])
 @pytest.mark.parametrize("script", CHAPTERS, ids=ids(CHAPTERS))
-def test_chapter_runs_as_a_script(script, tmp_path):
+def test_chapter_runs_as_a_script(script, checkpoint, tmp_path, request):
     env = dict(os.environ, ALBERT_NP_FIGURES=str(tmp_path), MPLBACKEND="Agg", PYTHONPATH=ROOT,
                HF_HUB_OFFLINE="1")
     env.pop("ALBERT_NP_MODEL", None)
+    if checkpoint == "base-shaped":
+        env["ALBERT_NP_MODEL"] = request.getfixturevalue("base_shaped_checkpoint")
     start = time.perf_counter()
     done = subprocess.run([sys.executable, script], cwd=ROOT, env=env, capture_output=True, text=True,
                           timeout=HANG_GUARD_S)
     seconds = time.perf_counter() - start
     assert done.returncode == 0, f"{os.path.basename(script)} failed:\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     pictures = sorted(os.listdir(tmp_path))
-    print(f"{os.path.basename(script)}: {seconds:.1f} s, pictures: {pictures}")
+    print(f"{os.path.basename(script)} on the {checkpoint} checkpoint: {seconds:.1f} s, pictures: {pictures}")
     assert all(p.startswith(os.path.basename(script)[:2]) and p.endswith(".png") for p in pictures)
     if importlib.util.find_spec("matplotlib") is None:
         assert not pictures

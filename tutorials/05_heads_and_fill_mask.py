@@ -8,8 +8,8 @@
 #
 # 1. see that the masked-LM head's output layer *is* the word-embedding table
 #    (weight tying), and compute the MLM logits by hand;
-# 2. turn logits into the ranked guesses of `albert_np.fill_mask`, and check the
-#    scores it prints;
+# 2. turn logits into the ranked guesses of `albert_np.fill_mask`, check the
+#    scores it prints, and measure where the right answer ranks;
 # 3. see why the scores come out as they do: a softmax over the whole
 #    vocabulary, the scale ("temperature") of the logits, and a per-word bias that
 #    tracks how common each word is;
@@ -20,13 +20,16 @@
 # We only compute the heads here; the encoder below them is the loop of
 # chapter 4, and we take its output from the classes themselves.
 
+# %% [markdown]
+# **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/05_heads_and_fill_mask.py`; in Jupyter run `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable is read once, at import; changing it later has no effect until the kernel restarts).
+
 # %%
 from tutorial_utils import *
 
 import albert_np
 from albert_np import (AlbertForMaskedLM, AlbertForMultipleChoice, AlbertForQuestionAnswering,
                        AlbertForSequenceClassification, AlbertForTokenClassification, AlbertTokenizer)
-from albert_np.ops import activation
+from albert_np.ops import activation, softmax
 
 model = AlbertForMaskedLM.from_pretrained(MODEL)
 tokenizer = AlbertTokenizer.from_pretrained(MODEL)
@@ -40,9 +43,10 @@ print(model)
 # The MLM head maps each H-vector back to a score for every one of the V
 # vocabulary pieces, in four steps:
 #
-#     z = act(W_dense h + b_dense)              H -> E
+#     z = W_dense h + b_dense                   H -> E   (a dense layer)
+#     z = act(z)                                E -> E   (the config's hidden_act)
 #     z = LayerNorm(z)                          E -> E
-#     logits = W_word z + b_vocab               E -> V
+#     logits = W_word z + b_vocab               E -> V   (the decoder)
 #
 # The last matrix has shape (V, E), the same shape as the word-embedding table
 # that the input side uses to look tokens up. ALBERT (like BERT) uses *the same
@@ -60,9 +64,58 @@ print(f"shapes: dense {pred['dense']['weight'].shape}, decoder {word_table.shape
       f"tying saves V*E = {V * E:,} numbers")
 
 # %% [markdown]
+# The picture shows the two uses of the table. On the left, the input side
+# looks up one row per token; on the right, the head's decoder multiplies by
+# the whole table to score every piece. The dashed link is not a copy: both are
+# the array `word_table` above.
+
+# %%
+if plt is not None:
+    fig, ax = plt.subplots(figsize=(9, 4.8))
+    ax.set(xlim=(0, 1), ylim=(0, 1))
+    ax.axis("off")
+
+    def box(x, y, text, color):
+        ax.text(x, y, text, ha="center", va="center", fontsize=8.5,
+                bbox=dict(boxstyle="round,pad=0.45", fc=color, ec="black", lw=0.8))
+
+    def half_height(text):                       # of a box, in axes units (about)
+        return 0.025 + 0.028 * (text.count("\n") + 1)
+
+    def arrow(xy_from, xy_to):
+        ax.annotate("", xy=xy_to, xytext=xy_from, arrowprops=dict(arrowstyle="->"))
+
+    table = "#f4c27a"
+    left = [(0.88, "token ids  (T,)", "white"),
+            (0.67, f"word_embeddings.weight  W  ({V}, {E})\nlookup: W[ids]  -> (T, {E})", table),
+            (0.43, f"+ position and type vectors, LayerNorm,\nmapping {E} -> {H}, "
+                   f"{config.num_hidden_layers} applications\nof the shared layer (chapters 2-4)", "#dde6f5"),
+            (0.18, f"h: encoder output  (T, {H})", "white")]
+    right = [(0.10, f"dense  {H} -> {E}\n(predictions.dense)", "#d9ecd0"),
+             (0.28, f"act = {config.hidden_act}", "#d9ecd0"),
+             (0.46, f"LayerNorm over {E}\n(predictions.LayerNorm)", "#d9ecd0"),
+             (0.67, f"decoder  {E} -> {V}\nlogits = z W^T + predictions.bias", table),
+             (0.88, f"logits  (T, {V}): a score per piece", "white")]
+    for x, column, down in ((0.24, left, True), (0.76, right, False)):
+        for (y0, t0, _), (y1, t1, _) in zip(column, column[1:]):
+            sign = -1 if down else 1
+            arrow((x, y0 + sign * half_height(t0)), (x, y1 - sign * half_height(t1)))
+    arrow((0.37, 0.18), (0.63, 0.10))                # h goes into the head
+    for y, text, color in left:
+        box(0.24, y, text, color)
+    for y, text, color in right:
+        box(0.76, y, text, color)
+    ax.annotate("", xy=(0.60, 0.67), xytext=(0.455, 0.67),
+                arrowprops=dict(arrowstyle="<->", ls="--", color="tab:red", lw=1.5))
+    ax.text(0.527, 0.71, "the same array\n(tied)", ha="center", va="bottom", fontsize=8, color="tab:red")
+    ax.text(0.24, 0.99, "input side", ha="center", fontsize=10, weight="bold")
+    ax.text(0.76, 0.99, "masked-LM head", ha="center", fontsize=10, weight="bold")
+    show(fig, "05_tied_mlm_head.png")
+
+# %% [markdown]
 # Now the head by hand, on a sentence with one `[MASK]`. We ask the model for its
 # hidden states and take the last one (the encoder output), then write out the
-# three steps. The activation is the config's `hidden_act` (ALBERT v2 uses the
+# four steps. The activation is the config's `hidden_act` (ALBERT v2 uses the
 # tanh form of GELU); the LayerNorm we write out in full.
 
 # %%
@@ -108,6 +161,32 @@ check("our p at fill_mask's tokens", p[[a["token"] for a in answers]], [a["score
       atol=1e-6)
 
 # %% [markdown]
+# Is the right answer among them? "Paris" is one piece of the vocabulary (the
+# tokenizer lowercases it), so its rank is one plus the number of pieces the
+# model scores higher. We count that, and confirm it with `fill_mask` itself:
+# asked for exactly that many answers, its last one must be "paris".
+
+# %%
+answer_ids = tokenizer("Paris", add_special_tokens=False)["input_ids"]
+print("'Paris' is the piece(s):", tokenizer.convert_ids_to_tokens(answer_ids))
+pid = answer_ids[0]                                              # its first (here only) piece
+rank = 1 + int((p > p[pid]).sum())                               # pieces with a higher probability, + 1
+print(f"{tokenizer.convert_ids_to_tokens(pid)!r} ranks {rank} of {V} with probability {p[pid]:.2e} "
+      f"({p[pid] * V:.1f} x uniform; top-1 has {p.max():.2e})")
+deep = albert_np.fill_mask(text, model=MODEL, top_k=rank)
+assert len(deep) == rank and deep[-1]["token"] == pid, "fill_mask's answer number `rank` should be it"
+check("fill_mask's score for it", deep[-1]["score"], p[pid], atol=1e-6)
+print(f"in fill_mask's top {k}: {'yes' if rank <= k else 'no'}; "
+      f"{'above' if p[pid] > 1 / V else 'not above'} the uniform 1/V")
+
+# %% [markdown]
+# The last line says whether this checkpoint knows the answer. A model that has
+# learnt little beyond how common each piece is puts frequent pieces
+# (punctuation, "the") first whatever the context, and the right answer can then
+# sit below the uniform 1/V; the bias section below measures how much of that
+# is going on.
+
+# %% [markdown]
 # ## Why the scores look as they do
 #
 # **A softmax over V pieces.** Every one of the V vocabulary pieces gets some
@@ -142,11 +221,27 @@ def softmax_t(l, tau):
     return q / q.sum()
 
 print(f"logits at the mask: std {l.std():.2f}, max - median {l.max() - np.median(l):.2f}")
+entropies = []
 for tau in (0.25, 0.5, 1.0, 2.0):
     q = softmax_t(l, tau)
-    assert q.argmax() == l.argmax()              # the same winner at every temperature
-    entropy_t = -(q * np.log(q + 1e-30)).sum()
-    print(f"tau = {tau:4}: top-1 probability {q.max():.2e}, entropy {entropy_t:.2f} nats")
+    entropies.append(-(q * np.log(q + 1e-30)).sum())
+    print(f"tau = {tau:4}: top-1 probability {q.max():.2e}, entropy {entropies[-1]:.2f} nats")
+
+# %% [markdown]
+# Two checks of what the temperature does. First, dividing the logits by tau is
+# the same as raising the tau = 1 probabilities to the power 1/tau and
+# renormalising (e^(l/tau) = (e^l)^(1/tau)): we compute it that way from `p` (in
+# float64) and compare with `softmax_t`, and with the library's `ops.softmax`
+# applied to `l / tau`. Second, a hotter softmax is flatter: the entropy must
+# grow with tau (unless all logits were equal).
+
+# %%
+p64 = p.astype(np.float64)
+for tau in (0.5, 2.0):
+    powered = p64 ** (1 / tau)
+    check(f"tau = {tau}: p^(1/tau), renormalised", softmax_t(l, tau), powered / powered.sum(), atol=1e-7)
+    check(f"tau = {tau}: ops.softmax(l / tau)", softmax_t(l, tau), softmax(l / np.float32(tau)), atol=1e-7)
+assert np.all(np.diff(entropies) > 0), f"entropy should grow with the temperature: {entropies}"
 
 if plt is not None:
     fig, ax = plt.subplots(figsize=(6, 3.5))

@@ -23,6 +23,9 @@
 # errors, a look at why finite differences need a well-chosen step, and a note
 # on why ALBERT's shared layers need gradients to be *added up*.
 
+# %% [markdown]
+# **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/06_backprop_primitives.py`; in Jupyter run `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable is read once, at import; changing it later has no effect until the kernel restarts).
+
 # %%
 from tutorial_utils import *
 

@@ -23,6 +23,9 @@
 # 4. nudge single weights in float64 and check by finite differences that the
 #    loss responds to the **sum**, and not to any one part alone.
 
+# %% [markdown]
+# **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/07_shared_and_tied_gradients.py`; in Jupyter run `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable is read once, at import; changing it later has no effect until the kernel restarts).
+
 # %%
 from tutorial_utils import *
 
@@ -197,7 +200,15 @@ for name in ("position_embeddings.weight", "token_type_embeddings.weight", "Laye
 # of each application's gradient for a few of the shared matrices, next to the
 # size of the sum. The sum can never be larger than the sizes of its parts added
 # together (the triangle inequality). It is equal only when all the parts point
-# the same way; the last line shows how close each matrix comes to that.
+# the same way; the "ratio" line shows how close each matrix comes to that.
+#
+# Which way do the parts point? The cosine between the gradients of two
+# applications i and j is <g_i, g_j> / (|g_i| |g_j|): 1 for the same direction,
+# 0 for orthogonal, -1 for opposite. The squared size of the sum is the sum of
+# *all* the pairwise dot products, |g_0 + ... + g_{L-1}|^2 = sum_ij <g_i, g_j>,
+# so the table of dot products must rebuild the size of the library's gradient.
+# That check uses every per-application gradient and can fail if any of them is
+# wrong.
 
 # %%
 shown = ["attention.query.weight", "attention.dense.weight", "ffn.weight", "ffn_output.weight"]
@@ -210,7 +221,19 @@ for i, row in zip(apps0, norms):
     print(f"{i:11d} " + " ".join(f"{x:24.3e}" for x in row))
 print(f"{'sum':>11s} " + " ".join(f"{x:24.3e}" for x in total_norms))
 print(f"{'ratio':>11s} " + " ".join(f"{x:24.3f}" for x in total_norms / norms.sum(axis=0)))
-assert np.all(total_norms <= norms.sum(axis=0) * (1 + 1e-12))
+
+cosines = {}
+for n in shown:
+    parts = np.stack([flatten(per_app[i, 0])[n].ravel() for i in apps0])   # (L0, size)
+    dots = parts @ parts.T                                               # (L0, L0): <g_i, g_j>
+    check(f"|sum|^2 from <g_i, g_j>: {n}", dots.sum(), np.sum(grads[prefix0 + n] ** 2),
+          atol=0, rtol=1e-10)
+    cos = dots / np.outer(np.sqrt(np.diag(dots)), np.sqrt(np.diag(dots)))
+    cosines[n] = cos[~np.eye(len(apps0), dtype=bool)]                    # the pairs i != j
+if len(apps0) > 1:
+    for n, off in cosines.items():
+        print(f"{n:24s} cosine of two applications' gradients: min {off.min():+.2f}, "
+              f"mean {off.mean():+.2f}, max {off.max():+.2f}")
 
 # %% [markdown]
 # The matrices differ a lot in scale, so the picture divides every bar by the
@@ -223,13 +246,14 @@ if plt is not None:
     width = 0.8 / (len(apps0) + 1)
     x = np.arange(len(shown))
     for k, i in enumerate(apps0):
-        ax.bar(x + k * width, norms[k] / total_norms, width, label=f"application {i}")
+        ax.bar(x + k * width, norms[k] / total_norms, width, label=f"application {i}",
+               color=plt.cm.viridis(k / max(1, len(apps0) - 1)))          # early dark, late light
     ax.bar(x + len(apps0) * width, np.ones(len(shown)), width, color="black", label="sum (the gradient)")
     ax.set_xticks(x + 0.4 - width / 2)
     ax.set_xticklabels(shown, fontsize=8)
     ax.set_ylabel("norm / norm of the sum")
     ax.set_title("Gradient of the shared layer: one part per application, and their sum")
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
     show(fig, "07_per_application_gradients.png")
 
 # %% [markdown]

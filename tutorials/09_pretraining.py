@@ -18,6 +18,9 @@
 # training loop on a fresh tiny model, and measures masked-token and
 # sentence-order accuracy on held-out text.
 
+# %% [markdown]
+# **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/09_pretraining.py`; in Jupyter run `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable is read once, at import; changing it later has no effect until the kernel restarts).
+
 # %%
 from tutorial_utils import *
 
@@ -109,6 +112,55 @@ assert sorted(i for w in words for i in w) == list(range(len(sentence_ids)))   #
 # input is `[CLS] A [SEP] B [SEP]`, and `token_type_ids` marks A with 0 and B
 # with 1.
 #
+# The picture draws both cases for two short consecutive sentences. The colour
+# says which sentence a token comes from (first or second in the document);
+# the digit under each token is its `token_type_ids` entry. The token types
+# mark the *position* in the pair (first or second segment), never the
+# original order: only the label knows that. We build the two rows with the
+# tokenizer's own pair encoding and check the token-type rule on them.
+
+# %%
+first_s, second_s = "Rain gathers in small streams.", "The streams join into a river."
+sop_rows = []
+for label, (a, b) in ((0, (first_s, second_s)), (1, (second_s, first_s))):
+    enc = tok(a, b)
+    row_ids, types = np.array(enc["input_ids"]), np.array(enc["token_type_ids"])
+    seps = np.flatnonzero(row_ids == tok.sep_token_id)
+    assert row_ids[0] == tok.cls_token_id and len(seps) == 2 and seps[1] == len(row_ids) - 1
+    expected = (np.arange(len(row_ids)) > seps[0]).astype(types.dtype)   # 0 up to the first [SEP]
+    check(f"token types, label {label}", types, expected)
+    n_first = len(tok(a, add_special_tokens=False)["input_ids"])
+    source = ["special"] + [("first" if a == first_s else "second")] * n_first + ["special"]
+    source += [("second" if a == first_s else "first")] * (len(row_ids) - n_first - 3) + ["special"]
+    sop_rows.append((label, tok.convert_ids_to_tokens(row_ids.tolist()), types, source))
+
+if plt is not None:
+    colours = {"special": "#d9d9d9", "first": "#9ecae1", "second": "#fdae6b"}
+    width = max(len(r[1]) for r in sop_rows)
+    fig, ax = plt.subplots(figsize=(0.62 * width + 2.4, 3.1))
+    for r, (label, toks, types, source) in enumerate(sop_rows):
+        y = 1.6 - 1.5 * r
+        what = "in order" if label == 0 else "swapped"
+        ax.text(-0.6, y + 0.2, f"label {label}\n({what})", ha="right", va="center", fontsize=9)
+        for i, (t, tt, src) in enumerate(zip(toks, types, source)):
+            ax.add_patch(plt.Rectangle((i, y), 0.95, 0.5, fc=colours[src], ec="black", lw=0.6))
+            ax.text(i + 0.475, y + 0.25, t, ha="center", va="center", fontsize=7)
+            ax.text(i + 0.475, y - 0.18, str(tt), ha="center", va="center", fontsize=7, color="dimgray")
+        sep0 = toks.index("[SEP]")
+        for name, lo, hi in (("segment A", 1, sep0), ("segment B", sep0 + 1, len(toks) - 1)):
+            ax.text((lo + hi) / 2, y + 0.62, name, ha="center", va="bottom", fontsize=8)
+        ax.text(-0.6, y - 0.18, "token_type_ids", ha="right", va="center", fontsize=7, color="dimgray")
+    handles = [plt.Rectangle((0, 0), 1, 1, fc=colours[k], ec="black", lw=0.6) for k in colours]
+    ax.legend(handles, ["[CLS] / [SEP]", "first sentence of the document",
+                        "second sentence of the document"],
+              loc="upper center", bbox_to_anchor=(0.5, -0.02), ncol=3, fontsize=8, frameon=False)
+    ax.set(xlim=(-3.2, width + 0.2), ylim=(-0.5, 2.45))
+    ax.axis("off")
+    ax.set_title("Sentence-order prediction: [CLS] A [SEP] B [SEP], label 0 in order, 1 swapped",
+                 fontsize=10)
+    show(fig, "09_sop_pairs.png")
+
+# %% [markdown]
 # Each example also comes already masked. To see the original text we put the
 # masked tokens back: `positions` says where they were and `labels` what they
 # were.
@@ -380,18 +432,46 @@ if plt is not None:
 # coin flip is 0.5, and MLM by always guessing the most common hidden piece
 # scores as printed below. A model that does not beat these has learnt little
 # beyond how often each piece occurs.
+#
+# **Not every checkpoint has an SOP head.** The checkpoints on the Hugging Face
+# Hub (`albert/albert-base-v2` and its siblings) were converted from Google's
+# releases *without* the sentence-order classifier (`sop_classifier.*`), and a
+# model saved as `AlbertForMaskedLM` has none either. `from_pretrained` then
+# creates the head with random weights (and logs that it did), so the SOP
+# accuracy it gets is that of a **random** linear layer: a coin flip, not a
+# measurement of the model. The cell below looks at the stored weight names
+# first and says so. The MLM columns are unaffected. To see a *trained* SOP
+# head, use one of Google's original TF releases (for example `albert_base`,
+# whose folder holds `albert_config.json`, `model.ckpt-best.*` and
+# `30k-clean.model`): albert_np reads it directly, so
+# `ALBERT_NP_MODEL=/path/to/albert_base` runs this chapter on it (its own
+# tokenizer included), or convert it once with
+# `python -m albert_np convert albert_base/ albert-base-hf/` and point
+# `ALBERT_NP_MODEL` at the new folder, which keeps the SOP head.
 
 # %%
+has_sop = describe_checkpoint(MODEL)
 pretrained = albert_np.AlbertForPreTraining.from_pretrained(MODEL)
+name = os.path.basename(os.path.normpath(str(MODEL)))
 scores = {"fresh tiny model, after the steps above": pt.evaluate_pretraining(fresh, heldout),
-          f"{os.path.basename(os.path.normpath(str(MODEL)))}": pt.evaluate_pretraining(pretrained, heldout)}
+          name: pt.evaluate_pretraining(pretrained, heldout)}
+random_sop = {name} if not has_sop else set()
 hidden = np.concatenate([lab["mlm_ids"][lab["mlm_weights"] > 0] for _, lab in heldout])
 common = np.bincount(hidden).argmax()
 print(f"{'model':42s} {'MLM top-1':>10s} {'replaced':>9s} {'SOP acc':>8s} {'MLM loss':>9s}")
 for name, s in scores.items():
-    print(f"{name:42s} {s['mlm_accuracy']:10.3f} {s['replaced_accuracy']:9.3f} {s['sop_accuracy']:8.3f} "
-          f"{s['mlm_loss']:9.3f}")
+    print(f"{name:42s} {s['mlm_accuracy']:10.3f} {s['replaced_accuracy']:9.3f} {s['sop_accuracy']:8.3f}"
+          f"{'*' if name in random_sop else ' '}{s['mlm_loss']:9.3f}")
 print(f"{'always ' + repr(pieces[common]):42s} {np.mean(hidden == common):10.3f} {'':9s} {0.5:8.3f}")
+if random_sop:
+    print(f"* no SOP head in {MODEL}: that SOP accuracy is of a randomly initialised head, not of the model.\n"
+          f"  For a trained one, load an original TF release (ALBERT_NP_MODEL=/path/to/albert_base, or\n"
+          f"  python -m albert_np convert albert_base/ albert-base-hf/) as explained above.")
+    missing_sop = pretrained.params["sop_classifier"]["classifier"]["weight"]
+    no_pooler = "albert.pooler.weight" not in checkpoint_weight_names(MODEL)
+    print(f"  (the head {missing_sop.shape} was drawn fresh: std {missing_sop.std():.4f}, "
+          f"initializer_range {pretrained.config.initializer_range}"
+          f"{'; so was the pooler under it, absent from this checkpoint too' if no_pooler else ''})")
 print(f"({scores[next(iter(scores))]['masked_tokens']} masked tokens, {len(hidden)} counted here)")
 for name, s in scores.items():
     assert 0 <= s["mlm_accuracy"] <= 1 and 0 <= s["sop_accuracy"] <= 1

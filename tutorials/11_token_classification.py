@@ -21,6 +21,9 @@
 # weights). We give it WNUT-17's 13 tag names, so its outputs *look* like NER,
 # but the tags it picks are noise. What we check is the machinery.
 
+# %% [markdown]
+# **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/11_token_classification.py`; in Jupyter run `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable is read once, at import; changing it later has no effect until the kernel restarts).
+
 # %%
 from tutorial_utils import *
 

@@ -19,6 +19,9 @@
 # All optimiser maths runs in float64 here, so by-hand and library results must
 # agree to about 1e-12. Any real mistake shows up far above that level.
 
+# %% [markdown]
+# **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/12_optimisers_and_sop.py`; in Jupyter run `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable is read once, at import; changing it later has no effect until the kernel restarts).
+
 # %%
 from tutorial_utils import *
 

@@ -15,6 +15,9 @@
 # Every file here is either written in a temporary folder or is one of the small
 # test fixtures committed under `tests/fixtures`. Nothing is downloaded.
 
+# %% [markdown]
+# **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/13_loading_checkpoints.py`; in Jupyter run `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable is read once, at import; changing it later has no effect until the kernel restarts).
+
 # %%
 from tutorial_utils import *
 
@@ -195,14 +198,18 @@ for d in ("float16", "bfloat16"):
 #
 # ## 3. The missing-weights report
 #
-# The checkpoint was saved from `AlbertForPreTraining`: encoder, MLM head and
-# SOP head. Load it into `AlbertForSequenceClassification` and the class needs a
-# `classifier` (num_labels, H) that the file lacks, while the MLM and SOP heads
-# go unused. albert_np reports both in one log warning, as transformers does.
-# The new weights are initialised the way transformers initialises them:
-# linear weights from `normal(0, initializer_range)`, biases at zero. albert_np
-# draws them from `np.random.default_rng(0)`, in the order of the class's
-# weight names.
+# The bundled checkpoint was saved from `AlbertForPreTraining`: encoder (with
+# its pooler), MLM head and SOP head. Load it into
+# `AlbertForSequenceClassification` and the class needs a `classifier`
+# (num_labels, H) that the file lacks, while the MLM and SOP heads go unused.
+# (A checkpoint saved from `AlbertForMaskedLM` has no pooler either, so the
+# pooler is missing too; `architectures` in its config.json names the class it
+# was saved from.) albert_np reports both lists in one log warning, as
+# transformers does. The new weights are initialised the way transformers
+# initialises them: linear weights from `normal(0, initializer_range)`, biases
+# at zero. albert_np draws them from `np.random.default_rng(0)`, in the order
+# of the class's weight names (`heads.expected_shapes`); we redraw them that
+# way below.
 
 # %%
 class Capture(logging.Handler):
@@ -225,16 +232,23 @@ in_file = set(header)
 expected = set(clf.state_dict())
 missing = sorted(expected - in_file)
 unexpected = sorted(k for k in in_file - expected)
+with open(os.path.join(folder, "config.json")) as f:
+    print("saved from:", json.load(f).get("architectures"))
 print("missing (worked out from the two name lists):", missing)
-assert missing == ["classifier.bias", "classifier.weight"]
+assert [k for k in missing if k.startswith("classifier.")] == ["classifier.bias", "classifier.weight"]
+assert all(k.startswith(("classifier.", "albert.pooler.")) for k in missing), \
+    "besides the new classifier, only a pooler can be absent (from an AlbertForMaskedLM save)"
 assert f"{len(missing)} weights not in the checkpoint" in report and all(k in report for k in missing)
 assert f"{len(unexpected)} checkpoint weights not used" in report
 
 c = clf.config
 W = clf.state_dict()["classifier.weight"]                                           # (num_labels, H)
-check("classifier.weight = default_rng(0).normal(0, initializer_range)", W,
-      np.random.default_rng(0).normal(0.0, c.initializer_range, size=(3, c.hidden_size)).astype(np.float32), atol=0)
-check("classifier.bias = 0", clf.state_dict()["classifier.bias"], np.zeros(3, np.float32), atol=0)
+rng = np.random.default_rng(0)
+for k, shape in heads.expected_shapes(c, clf.head).items():                         # the class's order
+    if k in missing:
+        drawn = np.zeros(shape) if k.endswith("bias") else rng.normal(0.0, c.initializer_range, size=shape)
+        rule = "0" if k.endswith("bias") else "default_rng(0).normal(0, initializer_range)"
+        check(f"{k} = {rule}", clf.state_dict()[k], drawn.astype(np.float32), atol=0)
 from_file = [k for k in clf.state_dict() if k in header]
 check(f"the other {len(from_file)} weights are the file's",
       np.concatenate([clf.state_dict()[k].ravel() for k in from_file]),

@@ -28,6 +28,27 @@ MODEL = os.environ.get("ALBERT_NP_MODEL") or bundled_model()
 """The checkpoint every chapter steps through: the bundled albert-tiny-en, or
 ALBERT_NP_MODEL (e.g. albert/albert-base-v2, or any local folder)."""
 
+
+
+def checkpoint_weight_names(path=MODEL):
+    """The names of the weights stored in a checkpoint (HF names; an original TF release is mapped)."""
+    from albert_np import checkpoint, tf_checkpoint
+    release = tf_checkpoint.find_tf_release(path)
+    if release is not None:
+        state, _ = tf_checkpoint.read_tf_state_dict(release.prefix)
+    else:
+        state, _ = checkpoint.load_state_dict(path)
+    return sorted(state)
+
+
+def describe_checkpoint(path=MODEL):
+    """Print which checkpoint this is and whether it stores a trained SOP head; return that flag."""
+    has_sop = any(n.startswith("sop_classifier.") for n in checkpoint_weight_names(path))
+    which = " (the bundled albert-tiny-en)" if str(path) == str(bundled_model()) else ""
+    print(f"checkpoint: {path}{which}; sentence-order (SOP) head stored: {'yes' if has_sop else 'no'}")
+    return has_sop
+
+
 FIGURES = os.environ.get("ALBERT_NP_FIGURES")
 """When set (the tests set it), every picture is also saved there as a PNG."""
 
