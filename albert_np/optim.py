@@ -316,6 +316,26 @@ def polynomial_decay(step, warmup_steps, total_steps, *, lr_init, lr_end=1e-7, p
     return ((lr_init - lr_end) * pct_remaining ** power + lr_end) / lr_init
 
 
+def warmup_stable_decay(step, warmup_steps, total_steps, decay_steps):
+    """LR multiplier: 0 -> 1 over warmup, 1 until the last decay_steps, then 1 -> 0 linearly at total.
+
+    step < warmup:                 step / max(1, warmup)
+    step < total - decay_steps:    1
+    otherwise:                     max(0, (total - step) / max(1, decay_steps))
+    A run on this schedule can be ended early by a short cool-down: resume a copy of any
+    checkpoint at step s with total = s + decay_steps, and the rate decays from s on
+    (Hu et al. 2024, MiniCPM; Hagele et al. 2024 find it matches a full-length linear decay).
+    """
+    _check_steps(step, warmup_steps, total_steps)
+    if not isinstance(decay_steps, (int, np.integer)) or not 0 <= decay_steps <= total_steps:
+        raise ValueError(f"decay_steps must be an int between 0 and total_steps ({total_steps}), got {decay_steps!r}")
+    if step < warmup_steps:
+        return float(step) / float(max(1, warmup_steps))
+    if step < total_steps - decay_steps:
+        return 1.0
+    return max(0.0, float(total_steps - step) / float(max(1, decay_steps)))
+
+
 def constant_with_warmup(step, warmup_steps):
     """LR multiplier: 0 -> 1 linearly over warmup, then 1.
 

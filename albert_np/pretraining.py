@@ -201,7 +201,10 @@ def evaluate_pretraining(model, batches):
 class PretrainArgs:
     """Settings of a pretraining run; the `pretrain` command has an option for each (--grad-accum ...).
 
-    The schedule: linear warm-up over warmup_steps, then linear decay to 0 at `steps`.
+    The schedule: linear warm-up over warmup_steps, then linear decay to 0 at `steps`; with
+    decay_steps > 0 the rate stays at its peak and decays over the last decay_steps only
+    (optim.warmup_stable_decay), so that a copy of any checkpoint can be cooled down and
+    exported while the run goes on.
     """
     steps: int = 10000
     batch_size: int = 64
@@ -209,6 +212,7 @@ class PretrainArgs:
     lr: float = 2e-3
     optimizer: str = "lamb"            # "lamb" (the paper) or "adamw"
     warmup_steps: int = 500
+    decay_steps: int = 0               # 0: decay over the whole run; N: constant, then the last N
     weight_decay: float = 0.01
     max_grad_norm: float = 1.0
     max_seq_length: int = 128
@@ -229,6 +233,8 @@ class PretrainArgs:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not self.lr > 0:
             raise ValueError(f"learning rate must be > 0, got {self.lr}")
+        if not 0 <= self.decay_steps <= self.steps:
+            raise ValueError(f"decay_steps must be between 0 and steps ({self.steps}), got {self.decay_steps}")
         if self.optimizer not in ("lamb", "adamw"):
             raise ValueError(f"optimizer must be 'lamb' or 'adamw', got {self.optimizer!r}")
 
@@ -324,11 +330,13 @@ def make_trainer(model, tokenizer, documents, out_dir, args, heldout=None):
 
     documents: a function returning a fresh iterator of documents (lists of sentences).
     heldout: fixed batches (fixed_batches) scored every args.eval_every steps.
-    Linear warm-up, then linear decay to 0 at args.steps; the newest two checkpoints kept.
+    Linear warm-up, then linear decay to 0 at args.steps (over the last args.decay_steps
+    when that is set); the newest two checkpoints kept.
     """
     args.validate()
     loop = LoopArgs(total_steps=args.steps, learning_rate=args.lr, warmup_steps=args.warmup_steps,
-                    schedule="polynomial", lr_end=0.0, optimizer=args.optimizer,
+                    schedule="wsd" if args.decay_steps else "polynomial", lr_end=0.0,
+                    decay_steps=args.decay_steps, optimizer=args.optimizer,
                     weight_decay=args.weight_decay, max_grad_norm=args.max_grad_norm,
                     grad_accum=args.grad_accum, eval_every=args.eval_every, save_every=args.save_every,
                     keep_checkpoints=2, seed=args.seed, batch_size=args.batch_size, progress=args.progress,

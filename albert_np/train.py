@@ -64,7 +64,7 @@ import numpy as np
 from . import heads
 from .io import atomic_open, atomic_write_text, exchange_paths, make_temp_dir, read_json_object
 from .optim import (LAMB, AdamW, clip_grad_norm, constant_with_warmup, linear_warmup_linear_decay,
-                    polynomial_decay)
+                    polynomial_decay, warmup_stable_decay)
 from .distributed import CHECK_EVERY, RankMismatchError, shard_rows, trim_padding, world
 from .params import named_parameters
 from .progress import progress_bar
@@ -94,7 +94,8 @@ class LoopArgs:
 
     total_steps: optimiser steps of the run. learning_rate: the peak rate.
     schedule: "linear" (warm-up, linear decay to 0), "constant" (after warm-up),
-        "polynomial" (warm-up, decay to lr_end; power 1).
+        "polynomial" (warm-up, decay to lr_end; power 1), "wsd" (warm-up, constant, then
+        linear decay to 0 over the last decay_steps).
     optimizer: "adamw" or "lamb". max_grad_norm: 0 = no clipping.
     eval_every: steps between evaluations; None = at the end of each pass over the data.
     save_every: steps between checkpoints; None = only at evaluations and at the end
@@ -109,6 +110,7 @@ class LoopArgs:
     warmup_steps: int = 0
     schedule: str = "linear"
     lr_end: float = 1e-7
+    decay_steps: int = 0
     optimizer: str = "adamw"
     weight_decay: float = 0.01
     adam_eps: float = 1e-8
@@ -343,6 +345,8 @@ class Trainer:
         a = self.args
         if a.schedule == "constant":
             mult = constant_with_warmup(step, a.warmup_steps)
+        elif a.schedule == "wsd":
+            mult = warmup_stable_decay(step, a.warmup_steps, a.total_steps, a.decay_steps)
         elif a.schedule == "polynomial":
             mult = polynomial_decay(step, a.warmup_steps, max(a.total_steps, a.warmup_steps + 1),
                                     lr_init=a.learning_rate, lr_end=a.lr_end)

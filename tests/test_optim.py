@@ -240,6 +240,14 @@ def test_schedules_by_hand_and_errors():
     assert [O.linear_warmup_linear_decay(s, 2, 6) for s in range(8)] == \
         [0.0, 0.5, 1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
     assert [O.constant_with_warmup(s, 4) for s in (0, 2, 4, 9)] == [0.0, 0.5, 1.0, 1.0]
+    # warm-up 2, constant to step 6, then 1 -> 0 over the last 4 of 10 steps
+    assert [O.warmup_stable_decay(s, 2, 10, 4) for s in range(12)] == \
+        [0.0, 0.5, 1.0, 1.0, 1.0, 1.0, 1.0, 0.75, 0.5, 0.25, 0.0, 0.0]
+    # decay over every step after warm-up is the linear schedule
+    assert [O.warmup_stable_decay(s, 2, 6, 4) for s in range(8)] == \
+        [O.linear_warmup_linear_decay(s, 2, 6) for s in range(8)]
+    with pytest.raises(ValueError, match="decay_steps"):
+        O.warmup_stable_decay(1, 0, 4, 5)
     # power 2, no warmup, 4 steps, lr_end 0: (1 - s/4)^2
     assert [O.polynomial_decay(s, 0, 4, lr_init=1.0, lr_end=0.0, power=2.0) for s in range(5)] == \
         [1.0, 0.5625, 0.25, 0.0625, 0.0]

@@ -60,6 +60,24 @@ def test_resume_after_a_kill_is_identical(tmp_path):
     assert os.path.isfile(tmp_path / "b" / "checkpoint-6" / "model.safetensors")
 
 
+def test_cool_down_from_a_copy_of_a_constant_rate_run(tmp_path):
+    """decay_steps: the rate stays at its peak, then a copy of a checkpoint resumed with
+    steps = its step + decay_steps decays to 0 from there, while the long run goes on."""
+    import shutil
+    long = make(tmp_path / "long", 100, decay_steps=2, save_every=3)
+    assert [long.lr_at(s) for s in (0, 1, 2, 50, 97, 98, 99)] == [0.0, 1.5e-3, 3e-3, 3e-3, 3e-3, 3e-3, 1.5e-3]
+    long.args.total_steps = 3                       # stop the long run after its step-3 checkpoint
+    long.train()
+    shutil.copytree(tmp_path / "long" / "checkpoint-3", tmp_path / "cool" / "checkpoint-3")
+    cool = make(tmp_path / "cool", 5, decay_steps=2)
+    cool.load_checkpoint(latest_checkpoint(str(tmp_path / "cool")))
+    log = [e for e in cool.train() if e["type"] == "train"]
+    assert [e["lr"] for e in log[3:]] == [3e-3, 1.5e-3]          # steps 4 and 5: 1 -> 1/2 of the peak
+    assert cool.lr_at(5) == 0.0
+    with pytest.raises(ValueError, match="decay_steps"):
+        make(tmp_path / "bad", 4, decay_steps=5)
+
+
 def test_accumulation_computes_the_step_of_the_whole_batch(tmp_path):
     """2 batches of 2 accumulated = 1 batch of 4: the MLM term is a mean over the step's masked
     tokens (not a mean of the two batches' means), the SOP term over its rows."""
