@@ -95,6 +95,12 @@ def model_card(model, state, results, train, evals, note=""):
             cpu += f" (steps before {timed[0]['step']:,} were not timed)"
     else:
         cpu = "not recorded"
+    decay = a.get("decay_steps", 0)        # checkpoints before --decay-steps have none
+    if decay:
+        schedule = (f"warm-up {a['warmup_steps']} steps, constant, then linear decay to 0 over the last "
+                    f"{decay:,} steps")
+    else:
+        schedule = f"warm-up {a['warmup_steps']} steps, linear decay"
     ranks = state.get("mpi_ranks", 1)
     workers = a.get("workers", 1)           # checkpoints of the worker pool that MPI replaced
     procs = (f"at the end {ranks} single-threaded MPI ranks (mpiexec -n {ranks})" if ranks > 1 else
@@ -137,7 +143,7 @@ predictions, sequences of {a['max_seq_length']} tokens.
 | steps | {state['global_step']:,} of a planned {a['steps']:,} |
 | batch | {a['batch_size']} x {a['grad_accum']} accumulation |
 | tokens seen | {tokens:,} |
-| optimiser | {a['optimizer'].upper()}, lr {a['lr']}, warm-up {a['warmup_steps']} steps, linear decay, weight decay {a['weight_decay']}, clip {a['max_grad_norm']} |
+| optimiser | {a['optimizer'].upper()}, lr {a['lr']}, {schedule}, weight decay {a['weight_decay']}, clip {a['max_grad_norm']} |
 | compute | CPU only, NumPy (albert_np's own backprop), on a 2-core machine; {procs}; last measured {speed:,.0f} tokens/s |
 | CPU time (process time of all threads and worker processes) | {cpu} |
 | seed | {a['seed']} |
@@ -167,7 +173,8 @@ def add_export_arguments(p):
     p.add_argument("--out", required=True, help="folder to write (e.g. albert_np/pretrained/albert-tiny-en)")
     p.add_argument("--data-dir", default=SHARED_DATA)
     p.add_argument("--examples", type=int, default=4000)
-    p.add_argument("--note", default="")
+    p.add_argument("--note", default="", help="Markdown put under the card's title")
+    p.add_argument("--note-file", default=None, help="read the note from this Markdown file instead")
     p.add_argument("--overwrite", action="store_true",
                    help="write into a non-empty --out, replacing only the files the export writes")
 
@@ -175,8 +182,14 @@ def add_export_arguments(p):
 def export_main(args):
     """`python -m albert_np pretrain-export`."""
     check_export_target(args.out, args.overwrite)
+    note = args.note
+    if args.note_file:
+        if args.note:
+            raise ValueError("give --note or --note-file, not both")
+        with open(args.note_file, encoding="utf-8") as f:
+            note = f.read()
     tok = load_spiece_tokenizer(args.tokenizer)
     results = export_bundled(args.checkpoint, args.out, tokenizer=tok, data_dir=args.data_dir,
-                             examples=args.examples, note=args.note, overwrite=args.overwrite)
+                             examples=args.examples, note=note, overwrite=args.overwrite)
     print(json.dumps(results, indent=1))
 

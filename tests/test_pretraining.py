@@ -204,3 +204,26 @@ def test_export_ships_fp16_weights_tokenizer_and_a_model_card(tmp_path):
     np.testing.assert_allclose(mlm.state_dict()[w], ref[w], rtol=1e-3, atol=1e-4)   # float16 storage
     preds = albert_np.fill_mask("the cat sat on the [MASK].", model=str(out), top_k=3)
     assert len(preds) == 3 and preds[0]["score"] >= preds[1]["score"]
+    assert "warm-up 2 steps, linear decay, weight decay" in card
+
+
+def test_export_note_file_and_the_cool_down_schedule_in_the_card(tmp_path):
+    import argparse
+    from albert_np.model_card import add_export_arguments, export_main
+    trainer = make(tmp_path / "run", 3, decay_steps=1)
+    trainer.train()
+    data = tmp_path / "data" / "wikitext-103"
+    data.mkdir(parents=True)
+    (data / "wiki.test.raw").write_text(" = Cats = \n" + "\n".join(TEXT), encoding="utf-8")
+    (tmp_path / "note.md").write_text("**A note from a file.**\n", encoding="utf-8")
+    p = argparse.ArgumentParser()
+    add_export_arguments(p)
+    common = ["--checkpoint", latest_checkpoint(str(tmp_path / "run")), "--tokenizer", TOKENIZER,
+              "--data-dir", str(tmp_path / "data"), "--examples", "8"]
+    export_main(p.parse_args(common + ["--out", str(tmp_path / "out"), "--note-file", str(tmp_path / "note.md")]))
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "**A note from a file.**" in card
+    assert "warm-up 2 steps, constant, then linear decay to 0 over the last 1 steps" in card
+    with pytest.raises(ValueError, match="--note or --note-file"):
+        export_main(p.parse_args(common + ["--out", str(tmp_path / "o2"), "--note", "x",
+                                           "--note-file", str(tmp_path / "note.md")]))
