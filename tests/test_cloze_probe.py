@@ -125,7 +125,8 @@ def test_cli_json_matches_direct_fill_mask(tmp_path):
 def test_check_corpus_finds_verbatim_sentences(tmp_path):
     pretrain = tmp_path / "pretrain"
     pretrain.mkdir()
-    wiki = '<doc id="1" url="u" title="Cats">\nCats\nOnce upon a time THE CAT  sat on the rug by the door! It slept.\n</doc>\n'
+    wiki = ('<doc id="1" url="u" title="Cats">\nCats\n'
+            'Once upon a time THE CAT  sat on the rug by the door! It slept.\n</doc>\n')
     books = "[Dogs by Someone 1900]\nDogs barked loudly. She is\nhere now.\n"
     for name, text in [("enwiki_2015_part1_of_2.txt.xz", wiki), ("enwiki_2015_part2_of_2.txt.xz", ""),
                        ("gutenberg_nltk_13_books.txt.xz", books)]:

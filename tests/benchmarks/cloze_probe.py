@@ -50,7 +50,6 @@ def load_probe(path, tokenizer):
     (str, one [MASK]), answers (list of str), answer_ids (list of int, the '▁word' piece ids).
     Raises ValueError naming the file and line of the first bad row.
     """
-    vocab_size = len(tokenizer.get_vocab())
     items, seen = [], {}
     with open(path, encoding="utf-8") as f:
         for n, raw in enumerate(f, 1):
@@ -80,7 +79,7 @@ def load_probe(path, tokenizer):
                 pieces = tokenizer.tokenize(w)
                 piece_ids = tokenizer.convert_tokens_to_ids(pieces)
                 if (len(pieces) != 1 or not pieces[0].startswith("▁") or pieces[0] == "▁"
-                        or piece_ids[0] == tokenizer.unk_token_id or not 0 <= piece_ids[0] < vocab_size):
+                        or piece_ids[0] == tokenizer.unk_token_id):
                     raise ValueError(f"{where}: answer {w!r} is not one '▁word' piece of the vocabulary "
                                      f"(it tokenizes to {pieces}); choose a word that is, or drop it")
                 ids.append(piece_ids[0])
