@@ -241,7 +241,10 @@ def test_finished_run_is_skipped_changed_run_refused(sweep, monkeypatch, capsys)
     path = os.path.join(pvs.run_dir(out, "scratch", "sst2", 0), "result.json")
     before = open(path, encoding="utf-8").read()
 
+    calls = []
+
     def no_training(*args, **kwargs):
+        calls.append((args, kwargs))
         raise AssertionError("a finished run was trained again")
     import albert_np.finetuning
     monkeypatch.setattr(albert_np.finetuning, "finetune", no_training)
@@ -254,6 +257,10 @@ def test_finished_run_is_skipped_changed_run_refused(sweep, monkeypatch, capsys)
     assert open(path, encoding="utf-8").read() == before
     with pytest.raises(AssertionError, match="trained again"):    # a new seed does run
         pvs.main(args(1))
+    (task, net, *_), kwargs = calls[0]                              # seed 1 drives the fine-tuning ...
+    assert task.name == "sst2" and kwargs["seed"] == 1
+    seeded, _, _ = pvs.build_model("scratch", task, 1, model)       # ... and the weights
+    np.testing.assert_array_equal(net.state_dict()["classifier.weight"], seeded.state_dict()["classifier.weight"])
     monkeypatch.setitem(pvs.SETTINGS, "sst2", dict(TINY, learning_rate=2e-3))
     assert pvs.main(args(0)) == 2
     err = capsys.readouterr().err
