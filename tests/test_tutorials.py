@@ -24,6 +24,7 @@ CHAPTERS = sorted(glob.glob(os.path.join(TUTORIALS, "[0-9][0-9]_*.py")))
 HANG_GUARD_S = 300           # the 60 s budget per chapter is measured and reported, not asserted here
 
 sys.path.insert(0, TUTORIALS)
+import check_solutions  # noqa: E402
 import sync_notebooks  # noqa: E402
 
 
@@ -106,3 +107,25 @@ def test_notebook_runs_in_jupyter(script, tmp_path):
         os.environ.update(env_before)
     errors = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
+
+
+def test_exercise_solutions_print_what_the_readme_shows():
+    text = open(check_solutions.README, encoding="utf-8").read()
+    found = check_solutions.solutions(text)
+    assert len(found) == text.count("<summary>Solution</summary>") >= 14      # every solution is parsed
+    stale = [i + 1 for i, (_, code, printed) in enumerate(found) if check_solutions.run(code) != printed]
+    assert not stale, (f"solutions {stale} print something else now: run "
+                       f"`python tutorials/check_solutions.py --update` and reread the prose after them")
+
+
+def test_check_solutions_finds_and_rewrites_a_stale_output():
+    text = ("1. Q?\n\n   ```python\n   print(6 * 7)\n   print()\n   print('x')\n   ```\n\n   It prints:\n\n"
+            "   ```text\n   41\n\n   x\n   ```\n\n   Prose.\n")
+    [(match, code, printed)] = check_solutions.solutions(text)
+    assert code == "print(6 * 7)\nprint()\nprint('x')\n" and printed == "41\n\nx\n"
+    real = check_solutions.run(code)
+    assert real == "42\n\nx\n" != printed
+    fixed = check_solutions.replace_output(text, match, real)
+    assert fixed == text.replace("   41\n", "   42\n")
+    [(_, _, again)] = check_solutions.solutions(fixed)
+    assert again == real
