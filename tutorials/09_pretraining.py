@@ -489,9 +489,10 @@ for name, s in scores.items():
 # (`albert_np/pretrained/albert-tiny-en/README.md`) reports the same measures on
 # 4,000 examples. `python -m albert_np pretrain-eval --model <folder>` computes
 # them for any checkpoint. If a model's "replaced" figure is far below its
-# top-1, most of its hits are copies of kept tokens. The bundled model comes
-# from a 10 CPU-hour run that ended close to that early plateau: it is there to
-# make the library work offline, not to compete with `albert/albert-base-v2`.
+# top-1, most of its hits are copies of kept tokens. The bundled model is a
+# few CPU-hours of NumPy pretraining (its card gives the recipe, the curve and
+# the compute): it is there to make the library work offline and to teach, not
+# to compete with `albert/albert-base-v2`.
 #
 # ## Exercises
 #

@@ -234,8 +234,9 @@ for k, p in params.items():                             # put the model back to 
 # learning rate, so that the run needs fewer steps. But Adam moves every number
 # by about `lr`, whatever the size of its tensor's weights. A rate that is a
 # small step for a tensor of large weights is a huge step for a tensor of small
-# ones. In the bundled model, the word embeddings have norm 38 and the token-type
-# embeddings 0.24. Training then becomes unstable. LAMB computes the Adam direction `u` and then
+# ones. In the bundled model the word-embedding table's norm is many times the
+# token-type table's (the table below prints every tensor's norm). Training then
+# becomes unstable. LAMB computes the Adam direction `u` and then
 # rescales it, separately for each tensor, so that the step's size is a fixed
 # fraction of the tensor's own size:
 #
