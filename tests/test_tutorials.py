@@ -1,17 +1,21 @@
-"""Every tutorial chapter runs as a script on two checkpoints, and its notebook is in sync.
+"""Every tutorial chapter runs as a script on two checkpoints, and its notebook is in sync and executed.
 
 The chapters assert what they claim (by-hand == library), so running them is
 the test. Each runs on the bundled albert-tiny-en and on a checkpoint shaped like
 albert-base-v2 (random weights, saved as AlbertForMaskedLM: no pooler, no SOP
 head, as the Hub's checkpoints come), so that nothing in a chapter depends on the
-bundled model's sizes or heads. With the `tutorials` extra (matplotlib,
-nbclient, ipykernel) the notebooks are also executed in a Jupyter kernel and the
-pictures checked.
+bundled model's sizes or heads. The stored notebooks carry their outputs; a
+plain-json check (`sync_notebooks.problems`) says when one must be re-executed.
+With the `tutorials` extra (matplotlib, nbclient, ipykernel) the notebooks are
+also executed in a Jupyter kernel and the pictures checked.
 """
+import copy
 import glob
+import hashlib
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -73,16 +77,107 @@ def test_chapter_runs_as_a_script(script, checkpoint, tmp_path, request):
 
 
 @pytest.mark.parametrize("script", CHAPTERS, ids=ids(CHAPTERS))
-def test_notebook_is_in_sync_and_has_no_outputs(script):
-    path = script[:-3] + ".ipynb"
-    assert os.path.isfile(path), f"{os.path.basename(path)} missing: run python tutorials/sync_notebooks.py"
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    assert text == sync_notebooks.notebook_text(script), "out of date: run python tutorials/sync_notebooks.py"
-    nb = json.loads(text)
-    assert all(c.get("outputs", []) == [] for c in nb["cells"])
+def test_notebook_is_in_sync_and_executed(script):
+    """The stored notebook has the script's cells, ran them all in one kernel without an error, and
+    was executed from this version of the script on the bundled model (plain json: no Jupyter needed)."""
+    found = sync_notebooks.problems(script)
+    assert not found, "\n".join(found)
+    nb = json.loads(open(script[:-3] + ".ipynb", encoding="utf-8").read())
     kinds = [c["cell_type"] for c in nb["cells"]]
     assert kinds[0] == "markdown" and "code" in kinds
+
+
+def test_readme_chapter_table_matches_the_notebooks():
+    assert not sync_notebooks.table_is_stale(), "run python tutorials/sync_notebooks.py --table"
+
+
+def _executed_chapter(folder, nn="42", source="x = 1\nprint(x)\n", model=b"weights"):
+    """A small chapter script, its model file and a notebook stamped as sync_notebooks --execute would."""
+    script = os.path.join(folder, f"{nn}_demo.py")
+    text = f"# %% [markdown]\n# # Chapter {int(nn)}: A demo\n\n# %%\n{source}\n# %%\nimport os\n"
+    with open(script, "w", encoding="utf-8") as f:
+        f.write(text)
+    model_file = os.path.join(folder, "model.safetensors")
+    with open(model_file, "wb") as f:
+        f.write(model)
+    nb = sync_notebooks.notebook(sync_notebooks.percent_cells(text))
+    nb["cells"][1].update(execution_count=1, outputs=[{"output_type": "stream", "name": "stdout", "text": ["1\n"]}])
+    nb["cells"][2].update(execution_count=2)
+    nb["metadata"]["albert_np"] = {
+        "script_sha256": sync_notebooks.sha256_of_text(text),
+        "model_sha256": hashlib.sha256(model).hexdigest(),
+        "seconds_script": 1.25, "seconds_notebook": 2.0, "checks": 3, "asserts": 0, "pictures": 0}
+    with open(script[:-3] + ".ipynb", "w", encoding="utf-8") as f:
+        f.write(sync_notebooks.notebook_json(nb))
+    return script, model_file, nb
+
+
+def _rewrite(script, nb):
+    with open(script[:-3] + ".ipynb", "w", encoding="utf-8") as f:
+        f.write(sync_notebooks.notebook_json(nb))
+
+
+def test_checker_fails_on_a_tampered_notebook(tmp_path):
+    script, model_file, nb = _executed_chapter(str(tmp_path))
+    assert sync_notebooks.problems(script, model_file) == []
+
+    def found(nb):
+        _rewrite(script, nb)
+        messages = sync_notebooks.problems(script, model_file)
+        assert messages and all("sync_notebooks.py --execute 42" in m for m in messages), messages
+        return " ".join(messages)
+
+    edited = copy.deepcopy(nb)
+    edited["cells"][1]["source"] = ["x = 2\n", "print(x)"]
+    assert "cells differ" in found(edited)
+    unexecuted = copy.deepcopy(nb)
+    del unexecuted["metadata"]["albert_np"]
+    assert "not been executed" in found(unexecuted)
+    no_outputs = copy.deepcopy(nb)
+    no_outputs["cells"][2]["execution_count"] = None
+    assert "have not been executed" in found(no_outputs)
+    failed = copy.deepcopy(nb)
+    failed["cells"][2]["outputs"] = [{"output_type": "error", "ename": "E", "evalue": "", "traceback": []}]
+    assert "error output" in found(failed)
+    old_script = copy.deepcopy(nb)
+    old_script["metadata"]["albert_np"]["script_sha256"] = "0" * 64
+    assert "script_sha256" in found(old_script)
+
+    _rewrite(script, nb)
+    with open(model_file, "ab") as f:                     # the bundled model is replaced
+        f.write(b"!")
+    sync_notebooks.sha256_of_file.cache_clear()
+    messages = sync_notebooks.problems(script, model_file)
+    assert len(messages) == 1 and "model_sha256" in messages[0] and "--execute 42" in messages[0]
+
+
+def test_checker_fails_on_a_real_notebook_with_an_edited_cell(tmp_path):
+    script = shutil.copy(CHAPTERS[0], tmp_path)
+    nb = json.loads(open(CHAPTERS[0][:-3] + ".ipynb", encoding="utf-8").read())
+    nb["cells"][-1]["source"] = nb["cells"][-1]["source"] + ["\n# an edit made in Jupyter"]
+    _rewrite(script, nb)
+    assert any("cells differ" in m for m in sync_notebooks.problems(script))
+
+
+def test_chapter_table(tmp_path):
+    first, _, _ = _executed_chapter(str(tmp_path), "00")
+    second, _, nb = _executed_chapter(str(tmp_path), "01")
+    del nb["metadata"]["albert_np"]
+    _rewrite(second, nb)
+    table = sync_notebooks.chapter_table([first, second])
+    lines = table.splitlines()
+    assert lines[0] == "| Chapter | Title | Script (s) | Notebook (s) | Checks | Asserts | Pictures |"
+    assert lines[2] == "| 00 | [A demo](00_demo.ipynb) ([.py](00_demo.py)) | 1.2 | 2.0 | 3 | 0 | 0 |"
+    assert lines[3].startswith("| 01 | [A demo](01_demo.ipynb)") and "| – |" in lines[3]
+    assert lines[4] == "| | **All 2 chapters** | 1 | 2 | 3 | 0 | 0 |"
+    assert hashlib.sha256(b"weights").hexdigest()[:12] in table and "Not executed yet: 01." in table
+
+    readme = "# T\n\nintro\n\n<!-- chapter-table:start -->\nold\n<!-- chapter-table:end -->\n\n## Next\n"
+    new = sync_notebooks.replace_table(readme, table)
+    assert new == "# T\n\nintro\n\n<!-- chapter-table:start -->\n" + table + "<!-- chapter-table:end -->\n\n## Next\n"
+    assert sync_notebooks.replace_table(new, table) == new
+    with pytest.raises(ValueError, match="chapter-table"):
+        sync_notebooks.replace_table("# no markers\n", table)
 
 
 def test_percent_format_parsing():

@@ -63,8 +63,18 @@ def show(fig, name):
         plt.close(fig)
 
 
+_checks_run = 0
+
+
+def checks_run():
+    """How many `check` comparisons have run in this process (sync_notebooks.py records it per chapter)."""
+    return _checks_run
+
+
 def check(name, ours, reference, atol=1e-5, rtol=1e-5):
     """Compare a by-hand result with a reference; print how close, and fail loudly if not close."""
+    global _checks_run
+    _checks_run += 1
     ours, reference = np.asarray(ours), np.asarray(reference)
     if ours.shape != reference.shape:
         raise AssertionError(f"{name}: shape {ours.shape} vs {reference.shape}")
@@ -74,4 +84,4 @@ def check(name, ours, reference, atol=1e-5, rtol=1e-5):
     print(f"{name:40s} {'exact' if exact else 'close' if ok else 'DIFFERENT'}   max |diff| {diff:.2e}")
     if not ok:
         raise AssertionError(f"{name}: max |diff| {diff:.3g} exceeds atol={atol}, rtol={rtol}")
-    return diff
+    # nothing returned: a check ending a notebook cell would otherwise also show its diff as the cell's value
