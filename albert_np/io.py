@@ -8,6 +8,7 @@ is written by staged_folder: see its docstring.
 """
 import contextlib
 import errno
+import hashlib
 import json
 import logging
 import os
@@ -59,6 +60,15 @@ def atomic_write_bytes(path, data):
 def atomic_write_text(path, text):
     with atomic_open(path, "w", encoding="utf-8") as f:
         f.write(text)
+
+
+def file_sha256(path):
+    """The sha256 hex digest of a file's bytes (what `sha256sum` prints), read 1 MiB at a time."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def read_json_object(path):

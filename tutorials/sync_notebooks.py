@@ -58,6 +58,8 @@ import sys
 import tempfile
 import time
 
+from albert_np.io import file_sha256
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 README = os.path.join(HERE, "README.md")
@@ -142,11 +144,7 @@ def sha256_of_text(text):
 
 @functools.lru_cache(maxsize=None)
 def sha256_of_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    return file_sha256(path)
 
 
 def chapters():

@@ -51,6 +51,8 @@ import subprocess
 import sys
 import time
 
+from albert_np.io import file_sha256
+
 TASKS = ("sst2", "wnut17", "cosmosqa", "squad")
 DEFAULT_TASKS = ("sst2", "wnut17", "cosmosqa")
 INITS = ("scratch", "pretrained")
@@ -112,14 +114,6 @@ def data_files(task, data_dir, work_dir):
 
 # --------------------------------------------------------------------------- fingerprints
 
-def sha256_file(path):
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def sha256_json(obj):
     return hashlib.sha256(json.dumps(obj, sort_keys=True).encode("utf-8")).hexdigest()
 
@@ -131,7 +125,7 @@ def config_hash(config):
 
 
 def file_fingerprint(path):
-    return {"file": os.path.basename(path), "bytes": os.path.getsize(path), "sha256": sha256_file(path)}
+    return {"file": os.path.basename(path), "bytes": os.path.getsize(path), "sha256": file_sha256(path)}
 
 
 def git_commit():
@@ -165,7 +159,7 @@ def settings_fingerprint(task, settings, config, tokenizer, train, dev):
     for k in ("seed", *OUTPUT):
         args.pop(k)
     return {"task": task, "finetune": args, **limits, "config_sha256": config_hash(config),
-            "tokenizer": {"spiece_sha256": sha256_file(tokenizer.vocab_file),
+            "tokenizer": {"spiece_sha256": file_sha256(tokenizer.vocab_file),
                           "do_lower_case": tokenizer.do_lower_case, "keep_accents": tokenizer.keep_accents,
                           "remove_space": tokenizer.remove_space},
             "data": {"train": file_fingerprint(train), "dev": file_fingerprint(dev)}}
@@ -216,7 +210,7 @@ def build_model(init, task, seed, model_dir):
     if body:
         raise ValueError(f"{model_dir} lacks encoder weights {body[:5]}: it is not a pretrained ALBERT "
                          f"of this config")
-    digests = [sha256_file(p) for p in paths]              # one file: what `sha256sum` prints
+    digests = [file_sha256(p) for p in paths]              # one file: what `sha256sum` prints
     weights = digests[0] if len(digests) == 1 else sha256_json(digests)
     return net, {"weights_sha256": weights, "weights_files": [os.path.basename(p) for p in paths]}, missing
 
