@@ -5,6 +5,7 @@ different settings, different pretrained weights or missing seeds are refused; a
 (a few dozen rows, 3 steps) writes result.json for both inits, identical except for init and
 weights; a finished run is skipped, a changed one refused.
 """
+import hashlib
 import importlib.util
 import json
 import math
