@@ -131,6 +131,8 @@ def check_str(value, what, index=None):
     where = f" at index {index}" if index is not None else ""
     if not isinstance(value, str):
         raise TypeError(f"{what}{where} must be a str, got {type(value).__name__}: {value!r:.80}")
+    if value.isascii():              # most text: no surrogate possible, and no bytes object built
+        return value
     try:
         value.encode("utf-8")
     except UnicodeEncodeError as e:
