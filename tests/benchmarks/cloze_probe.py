@@ -95,7 +95,7 @@ def fill_mask_top_k(sentences, model, top_k, batch_size=16):
 
     fill_mask returns one sentence's list unwrapped when given a list of one; wrap it back.
     """
-    out = fill_mask(list(sentences), model=model, top_k=top_k, batch_size=batch_size)
+    out = fill_mask(list(sentences), model=model, top_k=top_k, batch_size=batch_size, progress=False)
     if len(sentences) == 1:
         out = [out]
     return [[fill["token"] for fill in fills] for fills in out]
