@@ -1,6 +1,6 @@
 """Two source trees of albert_np side by side: is a change slower anywhere?
 
-    python tests/benchmarks/before_after.py OLD_TREE NEW_TREE [--rounds 3]
+    python tests/benchmarks/before_after.py OLD_TREE NEW_TREE [--rounds 3] [--only tokenizer,cold]
 
 For example, with the commit before a refactor checked out beside the repository:
     git worktree add /tmp/old <commit>; python tests/benchmarks/before_after.py /tmp/old .
@@ -106,6 +106,8 @@ def main():
     p.add_argument("old")
     p.add_argument("new")
     p.add_argument("--rounds", type=int, default=3)
+    p.add_argument("--only", default=None,
+                   help="comma-separated words; measure only the rows whose name contains one (e.g. tokenizer,cold)")
     a = p.parse_args()
     fixture = os.path.join(os.path.abspath(a.new), "tests", "fixtures", "tokenizer")
     rows = [("forward 1x128 (s)", FORWARD.format(B=1, n=10), "time"),
@@ -113,6 +115,11 @@ def main():
             ("train step 8x128 (s)", TRAIN_STEP, "time"),
             ("cold start fill_mask (s)", COLDSTART.format(text=TEXT), "time"),
             ("tokenizer (lines/s)", TOKENIZER.format(fixture=fixture, sst2=os.path.abspath(SST2)), "rate")]
+    if a.only:
+        words = [w.strip() for w in a.only.split(",") if w.strip()]
+        rows = [r for r in rows if any(w in r[0] for w in words)]
+        if not rows:
+            raise SystemExit(f"--only {a.only!r} matches no measurement")
     print(f"old: {a.old}\nnew: {a.new}\n{a.rounds} rounds, trees alternating\n")
     print(f"{'measure':28s} {'old':>10s} {'new':>10s} {'new/old':>8s}")
     for name, program, kind in rows:
