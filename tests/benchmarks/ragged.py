@@ -154,12 +154,14 @@ def main(argv=None):
         ours_embed = FeatureExtractionPipeline(path, batch_size=32, progress=False) if task == "embed" else None
         ort = None if args.no_onnx else onnx_runner(task, path, torch, transformers)
         tok = transformers.AutoTokenizer.from_pretrained(path)
+        ours_tok = albert_np.AlbertTokenizerFast.from_pretrained(path)
         sizes = [int(v) for v in args.sizes.split(",")]
         for n in sizes:
             texts = texts_of(n)
             if task == "fill_mask":
                 texts = masked(texts)
-            tokens = sum(len(ids) for ids in tok(texts, truncation=True, max_length=512)["input_ids"])
+            hf_ids = tok(texts, truncation=True, max_length=512)["input_ids"]
+            tokens = sum(len(ids) for ids in hf_ids)
             if task == "classify":
                 def ours():
                     return albert_np.classify(texts, model=path, batch_size=32, top_k=None,
@@ -194,9 +196,7 @@ def main(argv=None):
                 outputs[name] = fn()
                 timings[name] = n / (time.perf_counter() - t)
                 time.sleep(1.0)
-            ours_tok = albert_np.AlbertTokenizerFast.from_pretrained(path)
-            same = [a == b for a, b in zip(ours_tok(texts, truncation=True, max_length=512)["input_ids"],
-                                           tok(texts, truncation=True, max_length=512)["input_ids"])]
+            same = [a == b for a, b in zip(ours_tok(texts, truncation=True, max_length=512)["input_ids"], hf_ids)]
             agree = agreement(task, outputs, same)
             ours_rate, o = timings["albert_np"], timings.get("ORT padded")
             ort_cells = f"{o:11.1f} {ours_rate / o:7.2f}" if o else f"{'-':>11} {'-':>7}"
