@@ -54,7 +54,7 @@ def test_hit_rates_by_hand(monkeypatch):
     predictions = {"a [MASK].": [10, 11, 12], "b [MASK] b": [5, 21, 7],     # hit at 1; hit at 2
                    "c [MASK] c": [1, 2, 30], "d [MASK] d": [1, 2, 3]}      # hit only at 3; never
 
-    def fake_fill_mask(texts, model, top_k, batch_size):                   # transformers' nesting
+    def fake_fill_mask(texts, model, top_k, batch_size, progress):                 # transformers' nesting
         out = [[{"token": t, "token_str": "x"} for t in predictions[s][:top_k]] for s in texts]
         return out[0] if len(out) == 1 else out
     monkeypatch.setattr(cloze_probe, "fill_mask", fake_fill_mask)
