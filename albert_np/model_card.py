@@ -133,7 +133,7 @@ for that one).
 13 Project Gutenberg books, streamed in blocks of {a['block_docs']} documents. The
 two Wikipedia articles that are also in WikiText-103 test (Nero; American
 Beauty) were left out. Examples follow the ALBERT recipe: sentence-order pairs,
-whole-word n-gram masking (n <= 3), 15 % of tokens, max {a['max_predictions']}
+whole-word n-gram masking (n <= {a.get('max_ngram', 3)}), {a.get('masked_lm_prob', 0.15) * 100:g} % of tokens, max {a['max_predictions']}
 predictions, sequences of {a['max_seq_length']} tokens.
 
 ## Training
