@@ -7,10 +7,9 @@
   needed; sharded checkpoints of either kind (*.index.json), whose index may
   name only files inside the model's folder. Any fault of a file comes out as
   CheckpointError naming the file;
-- keys: HF's state-dict names; buffers (position_ids) dropped; the tied MLM
-  decoder (predictions.decoder.weight/bias) restored from the word embeddings
-  and predictions.bias; missing / unexpected keys reported in one message;
-  shapes checked against the config;
+- keys: HF's state-dict names, as the file has them (fitting them to a model
+  class, the tied decoder and the shape checks are modeling.adapt_state_dict's:
+  a file format never imports the network);
 - write: model.safetensors, loadable by transformers (the model's folder is
   swapped in as a whole by io.staged_folder; see modeling.save_pretrained).
 """
@@ -24,7 +23,6 @@ import numpy as np
 from safetensors import SafetensorError, safe_open    # ~1 ms to import: at the top
 
 from . import torch_bin
-from .heads import expected_shapes
 from .hub import is_local, resolve_file
 from .io import atomic_write_bytes
 from .torch_bin import bf16_to_float32
@@ -193,40 +191,6 @@ def safetensors_bytes(tensors, metadata=None, storage_dtype=None):
 
 
 # ----------------------------------------------------------- expected keys
-def adapt_state_dict(state, config, head):
-    """Fit a loaded state dict to a model class: prefixes, buffers, tied weights.
-
-    Returns (state, missing, unexpected): `missing` are expected keys absent from
-    the file (left for the caller to initialise), `unexpected` keys the model
-    does not use. Raises CheckpointError when a tensor's shape disagrees with the config.
-    """
-    state = {k: v for k, v in state.items() if k not in BUFFERS and not k.endswith(".position_ids")}
-    expected = expected_shapes(config, head)
-    has_prefix = any(k.startswith("albert.") for k in state)
-    if head is not None and not has_prefix:         # a bare AlbertModel checkpoint under a head
-        state = {(k if k.split(".")[0] in _HEAD_ROOTS else "albert." + k): v for k, v in state.items()}
-    elif head is None and has_prefix:               # a head checkpoint loaded as AlbertModel
-        state = {k[len("albert."):]: v for k, v in state.items() if k.startswith("albert.")}
-    if head in ("pretraining", "mlm"):
-        word = state.get("albert.embeddings.word_embeddings.weight")
-        if config.tie_word_embeddings and word is not None:
-            state["predictions.decoder.weight"] = word          # tied: the same array
-        if "predictions.bias" in state:
-            state["predictions.decoder.bias"] = state["predictions.bias"]
-        elif "predictions.decoder.bias" in state:
-            state["predictions.bias"] = state["predictions.decoder.bias"]
-    bad = [f"{k}: file {tuple(v.shape)} vs config {expected[k]}"
-           for k, v in state.items() if k in expected and tuple(v.shape) != expected[k]]
-    if bad:
-        raise CheckpointError("the weights do not match the config (is config.json from the same "
-                              "model?):\n  " + "\n  ".join(bad[:10])
-                              + (f"\n  ... and {len(bad) - 10} more" if len(bad) > 10 else ""))
-    missing = sorted(k for k in expected if k not in state)
-    unexpected = sorted(k for k in state if k not in expected)
-    return {k: v for k, v in state.items() if k in expected}, missing, unexpected
-
-
-_HEAD_ROOTS = ("predictions", "sop_classifier", "classifier", "qa_outputs")
 
 
 def load_state_dict(name_or_path, revision=None, cache_dir=None, local_files_only=False,

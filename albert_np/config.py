@@ -15,7 +15,6 @@ import numpy as np
 
 from .hub import resolve_file
 from .io import atomic_write_text, read_json_object
-from .losses import PROBLEM_TYPES
 from .ops import ACTIVATIONS
 from .tf_checkpoint import find_tf_release, release_config_dict
 
@@ -32,6 +31,8 @@ LEGACY_KEYS = (
     "finetuning_task", "tokenizer_class", "position_embedding_type", "model_type",
     "_attn_implementation", "attn_implementation", "_commit_hash",
 )
+# config.problem_type: the loss of a sequence-classification head (losses.py).
+PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
 MAX_LAYER_APPLICATIONS = 4096      # num_hidden_layers above this: a forward pass that never ends
 
 

@@ -15,6 +15,7 @@ Dimension legend
 """
 import numpy as np
 
+from .config import PROBLEM_TYPES       # the problem types config.json may name
 from .ops import log_softmax, sigmoid
 
 __all__ = [
@@ -27,7 +28,6 @@ __all__ = [
     "PROBLEM_TYPES",
 ]
 
-PROBLEM_TYPES = ("regression", "single_label_classification", "multi_label_classification")
 
 
 # --------------------------------------------------------------------------- helpers

@@ -256,12 +256,48 @@ def _key_report(missing, unexpected):
     return "; ".join(parts)
 
 
+def adapt_state_dict(state, config, head):
+    """Fit a loaded state dict to a model class: prefixes, buffers, tied weights.
+
+    Returns (state, missing, unexpected): `missing` are expected keys absent from
+    the file (left for the caller to initialise), `unexpected` keys the model
+    does not use. Raises CheckpointError when a tensor's shape disagrees with the config.
+    """
+    state = {k: v for k, v in state.items() if k not in checkpoint.BUFFERS and not k.endswith(".position_ids")}
+    expected = expected_shapes(config, head)
+    has_prefix = any(k.startswith("albert.") for k in state)
+    if head is not None and not has_prefix:         # a bare AlbertModel checkpoint under a head
+        state = {(k if k.split(".")[0] in _HEAD_ROOTS else "albert." + k): v for k, v in state.items()}
+    elif head is None and has_prefix:               # a head checkpoint loaded as AlbertModel
+        state = {k[len("albert."):]: v for k, v in state.items() if k.startswith("albert.")}
+    if head in ("pretraining", "mlm"):
+        word = state.get("albert.embeddings.word_embeddings.weight")
+        if config.tie_word_embeddings and word is not None:
+            state["predictions.decoder.weight"] = word          # tied: the same array
+        if "predictions.bias" in state:
+            state["predictions.decoder.bias"] = state["predictions.bias"]
+        elif "predictions.decoder.bias" in state:
+            state["predictions.bias"] = state["predictions.decoder.bias"]
+    bad = [f"{k}: file {tuple(v.shape)} vs config {expected[k]}"
+           for k, v in state.items() if k in expected and tuple(v.shape) != expected[k]]
+    if bad:
+        raise checkpoint.CheckpointError("the weights do not match the config (is config.json from the same "
+                              "model?):\n  " + "\n  ".join(bad[:10])
+                              + (f"\n  ... and {len(bad) - 10} more" if len(bad) > 10 else ""))
+    missing = sorted(k for k in expected if k not in state)
+    unexpected = sorted(k for k in state if k not in expected)
+    return {k: v for k, v in state.items() if k in expected}, missing, unexpected
+
+
+_HEAD_ROOTS = ("predictions", "sop_classifier", "classifier", "qa_outputs")
+
+
 def _assemble(state, config, head, dtype, fallback=None):
     """Loaded weights + (fallback or fresh) weights for what is missing, tied as HF ties them.
 
     Returns (flat params, missing names, unexpected names).
     """
-    state, missing, unexpected = checkpoint.adapt_state_dict(dict(state), config, head)
+    state, missing, unexpected = adapt_state_dict(dict(state), config, head)
     flat = {k: np.asarray(v, dtype=dtype) for k, v in state.items()}
     if missing:
         if fallback is None:
