@@ -11,19 +11,21 @@ set of layer weights L times, and the gradient of a weight used in several
 places is the sum of the gradients of each use (see albert_transformer_backward).
 No backward modifies `dout` in place.
 
-The heads' losses and the whole forward-loss-backward step of a training loop
-are in heads.py (`loss_and_grads`); gradient containers in params.py.
+Nothing else is here: tests/test_backprop.py checks that every function of
+ops.py and model.py taking `cache=` has its `<name>_backward`, in the same
+order, and that every function here is one of them. The heads' losses are in
+losses.py, the whole forward-loss-backward step of a training loop in step.py
+(`loss_and_grads`), gradient containers in params.py.
 
-Dimension legend: B batch, T tokens, E embedding_size, H hidden_size, A heads,
-D = H / A, F intermediate_size, V vocab, N rows, P gathered positions.
-Everything runs in the dtype of the parameters (float32; float64 for gradient checks).
+Shapes: the legend at the top of ops.py. Everything runs in the dtype of the
+parameters (float32; float64 for gradient checks).
 """
 import math
 
 import numpy as np
 
 from . import ops
-from .ops import merge_heads, split_heads
+from .ops import merge_heads, scatter_add_rows, split_heads
 
 
 # ============================================================================ linear
@@ -78,7 +80,7 @@ def gelu_backward(dout, cache):
     return pdf
 
 
-def gelu_new_backward(dout, cache):
+def _tanh_gelu_backward(dout, cache):
     """dx = dout * 0.5 (1 + t + (1 - t^2) k x (1 + 3 * 0.044715 x^2)),  t = tanh(...).
 
     k = sqrt(2/pi) for gelu_new, 0.7978845608 for gelu_fast (the cache holds it).
@@ -97,6 +99,16 @@ def gelu_new_backward(dout, cache):
     g *= dout
     g *= dt(0.5)
     return g
+
+
+def gelu_new_backward(dout, cache):
+    """The tanh approximation's derivative, k = sqrt(2/pi) (see _tanh_gelu_backward)."""
+    return _tanh_gelu_backward(dout, cache)
+
+
+def gelu_fast_backward(dout, cache):
+    """The tanh approximation's derivative, k = 0.7978845608 (see _tanh_gelu_backward)."""
+    return _tanh_gelu_backward(dout, cache)
 
 
 def quick_gelu_backward(dout, cache):
@@ -128,7 +140,7 @@ def tanh_backward(dout, cache):
 
 # forward activation (ops.ACTIVATIONS) -> its backward: every hidden_act has one.
 ACTIVATION_BACKWARDS = {
-    ops.gelu: gelu_backward, ops.gelu_new: gelu_new_backward, ops.gelu_fast: gelu_new_backward,
+    ops.gelu: gelu_backward, ops.gelu_new: gelu_new_backward, ops.gelu_fast: gelu_fast_backward,
     ops.quick_gelu: quick_gelu_backward, ops.relu: relu_backward, ops.tanh: tanh_backward,
 }
 
@@ -175,30 +187,6 @@ def scaled_dot_product_attention_backward(dout, cache):   # (B, A, T, D) -> dq, 
 
 
 # ======================================================================== embeddings
-def scatter_add_rows(table_grad, ids, rows, skip=None):
-    """table_grad[ids[n]] += rows[n] for every n, repeated ids summed.  (V, E) += (N, E)
-
-    The backward of a table lookup (an embedding). Sorts the ids, sums each
-    run of equal ids with np.add.reduceat, then adds one row per distinct id:
-    the same result as np.add.at(table_grad, ids, rows), about twice as fast.
-    ids: int array of any shape; rows: ids.shape + (E,); skip: an id whose row
-    receives nothing (torch.nn.Embedding's padding_idx).
-    """
-    ids = ids.reshape(-1)                                  # (N,)
-    rows = rows.reshape(ids.shape[0], -1)                  # (N, E)
-    if skip is not None:
-        keep = ids != skip
-        if not keep.all():
-            ids, rows = ids[keep], rows[keep]
-    if ids.size == 0:
-        return table_grad
-    order = np.argsort(ids, kind="stable")
-    sorted_ids = ids[order]
-    starts = np.flatnonzero(np.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])))
-    table_grad[sorted_ids[starts]] += np.add.reduceat(rows[order], starts, axis=0)
-    return table_grad
-
-
 def embeddings_backward(dout, cache, grads, padding_idx=None):   # (B, T, E) -> d_inputs_embeds or None
     """Scatter the gradient of the sum back into the three tables.
 
@@ -219,6 +207,7 @@ def embeddings_backward(dout, cache, grads, padding_idx=None):   # (B, T, E) -> 
 
 
 def embedding_hidden_mapping_in_backward(dout, cache, grads):   # (B, T, H) -> (B, T, E)
+    """The E -> H map is one linear: its backward (grads: embedding_hidden_mapping_in's)."""
     return linear_backward(dout, cache, grads)
 
 
@@ -228,11 +217,11 @@ def albert_attention_backward(dout, cache, grads):  # (B, T, H) -> (B, T, H)
     A = cache["num_heads"]
     dy = layer_norm_backward(dout, cache["LayerNorm"], grads["LayerNorm"])   # (B, T, H)
     dctx = linear_backward(dropout_backward(dy, cache["dropout"]), cache["dense"], grads["dense"])
-    dq, dk, dv = scaled_dot_product_attention_backward(split_heads(dctx, A), cache["attention"])
+    dq, dk, dv = scaled_dot_product_attention_backward(split_heads(dctx, A), cache["scaled_dot_product_attention"])
     dqkv = np.concatenate([merge_heads(dq), merge_heads(dk), merge_heads(dv)], axis=-1)   # (B, T, 3H)
     H = dq.shape[1] * dq.shape[3]
     stacked = {"weight": np.zeros((3 * H, H), dtype=dqkv.dtype), "bias": np.zeros(3 * H, dtype=dqkv.dtype)}
-    dx = linear_backward(dqkv, cache["qkv"], stacked)       # the stacked W_q, W_k, W_v (model.stack_qkv)
+    dx = linear_backward(dqkv, cache["query_key_value"], stacked)   # the stacked W_q, W_k, W_v (model.stack_qkv)
     for i, name in enumerate(("query", "key", "value")):
         grads[name]["weight"] += stacked["weight"][i * H:(i + 1) * H]
         grads[name]["bias"] += stacked["bias"][i * H:(i + 1) * H]
@@ -240,12 +229,17 @@ def albert_attention_backward(dout, cache, grads):  # (B, T, H) -> (B, T, H)
     return dx
 
 
+def feed_forward_backward(dout, cache, grads):      # (..., H) -> (..., F) -> (..., H)
+    """grads: the layer's gradient dict (its "ffn" and "ffn_output" entries are added into)."""
+    dh = linear_backward(dout, cache["ffn_output"], grads["ffn_output"])    # (..., H) -> (..., F)
+    dh = ACTIVATION_BACKWARDS[cache["act"]](dh, cache["activation"])
+    return linear_backward(dh, cache["ffn"], grads["ffn"])                  # (..., F) -> (..., H)
+
+
 def albert_layer_backward(dout, cache, grads):     # (B, T, H) -> (B, T, H)
     """grads: the gradient dict of this layer (attention, ffn, ffn_output, full_layer_layer_norm)."""
     dy = layer_norm_backward(dout, cache["full_layer_layer_norm"], grads["full_layer_layer_norm"])
-    dh = linear_backward(dy, cache["ffn_output"], grads["ffn_output"])   # (B, T, H) -> (B, T, F)
-    dh = ACTIVATION_BACKWARDS[cache["act"]](dh, cache["activation"])
-    da = linear_backward(dh, cache["ffn"], grads["ffn"])              # (B, T, F) -> (B, T, H)
+    da = feed_forward_backward(dy, cache["feed_forward"], grads)
     da += dy                                                           # the residual
     return albert_attention_backward(da, cache["attention"], grads["attention"])
 
@@ -271,7 +265,8 @@ def albert_transformer_backward(dout, cache, grads):   # (B, T, H) -> (B, T, E)
     d = dout
     for g, j, layer_cache in reversed(cache["runs"]):
         d = albert_layer_backward(d, layer_cache, grads["albert_layer_groups"][g]["albert_layers"][j])
-    return embedding_hidden_mapping_in_backward(d, cache["mapping_in"], grads["embedding_hidden_mapping_in"])
+    return embedding_hidden_mapping_in_backward(d, cache["embedding_hidden_mapping_in"],
+                                                grads["embedding_hidden_mapping_in"])
 
 
 def pooler_backward(dout, cache, grads):           # (B, H) -> (B, T, H)

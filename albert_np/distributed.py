@@ -14,7 +14,7 @@ micro-batch of B rows. One step on rank r:
     the same optimiser step on every rank  ->  identical parameters
 
 Weighting: each loss term is a mean over its items (MLM: masked tokens; SOP and
-classification: rows; token tasks: labelled tokens; heads.loss_items). A shard's
+classification: rows; token tasks: labelled tokens; step.loss_items). A shard's
 term is multiplied by (its items / the step's items, over all micro-batches and
 ranks), so the SUM over ranks is the gradient one process gets from the whole
 step in one batch -- and the same as one process with --grad-accum N on batches

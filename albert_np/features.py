@@ -8,7 +8,8 @@ long SQuAD context); collate pads the features of one batch; the batch orders gr
 similar lengths. postprocess_qa and token_predictions turn logits back into answers
 and tags for the metrics.
 
-Dimension legend: B batch, T tokens, C choices, N features (windows for SQuAD).
+Shapes: the legend at the top of ops.py (here N counts features: one per example, or one
+per window of a long SQuAD context).
 """
 import dataclasses
 from typing import Optional

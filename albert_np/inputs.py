@@ -1,9 +1,13 @@
-"""What a user passes to a model, checked before any maths runs.
+"""What a user passes to a model, checked before any maths runs: the inputs
+(check_inputs) and the labels of each head (check_labels, and one `<head>_labels`
+function per row of heads.HEADS).
 
 Bad input raises a ValueError / TypeError that says what is wrong and what to
 do, never an IndexError from deep inside NumPy.
 """
 import numpy as np
+
+from .losses import infer_problem_type
 
 INPUT_KEYS = ("input_ids", "attention_mask", "token_type_ids", "position_ids", "inputs_embeds", "head_mask")
 
@@ -120,3 +124,149 @@ def flatten_choices(input_ids=None, attention_mask=None, token_type_ids=None, po
     if position_ids is not None and np.ndim(position_ids) == 3:
         out["position_ids"] = np.asarray(position_ids).reshape(B * C, -1)
     return out, C
+
+
+# ======================================================================= labels
+def check_labels(spec, config, labels, B, T, dtype, hf_view=False):
+    """The labels dict of a head (`spec`, its row of heads.HEADS), checked: known keys only,
+    shapes and dtypes right. B, T: the batch's rows and tokens; hf_view: see int_labels."""
+    if not isinstance(labels, dict):
+        raise TypeError(f"labels must be a dict with keys among {spec.label_keys}, got {type(labels).__name__}")
+    unknown = sorted(set(labels) - set(spec.label_keys))
+    if unknown:
+        raise ValueError(f"labels for {spec.model_class} take keys {list(spec.label_keys)}; got unknown {unknown}")
+    return spec.check_labels(config, {k: v for k, v in labels.items() if v is not None}, B, T, dtype, hf_view)
+
+
+def int_labels(name, value, shape, hf_view=False):
+    """`value` as an integer array of `shape`, or a clear error.
+
+    hf_view: also accept any array with as many elements (reshaped), as
+    transformers' heads do with labels.view(-1); the model classes use it.
+    """
+    a = np.asarray(value)
+    if not np.issubdtype(a.dtype, np.integer):
+        raise TypeError(f"{name} must hold integers (class indices), got dtype {a.dtype}")
+    return _shaped(name, a, [shape], hf_view)
+
+
+def float_labels(name, value, shapes, dtype, hf_view=False):
+    """`value` as a `dtype` array of one of `shapes`, or a clear error."""
+    a = np.asarray(value)
+    if not (np.issubdtype(a.dtype, np.floating) or np.issubdtype(a.dtype, np.integer) or a.dtype == np.bool_):
+        raise TypeError(f"{name} must be numbers, got dtype {a.dtype}")
+    return _shaped(name, a, shapes, hf_view).astype(dtype, copy=False)
+
+
+def _shaped(name, a, shapes, hf_view):
+    shapes = [tuple(s) for s in shapes]
+    if a.shape in shapes:
+        return a
+    if hf_view and a.size == int(np.prod(shapes[0])):
+        return a.reshape(shapes[0])
+    raise ValueError(f"{name} has shape {a.shape}; expected " + " or ".join(map(str, shapes)))
+
+
+def require_labels(head, labels, keys, hint):
+    """A ValueError saying what labels= head `head` needs when any of `keys` is missing."""
+    missing = [k for k in keys if k not in labels]
+    if missing:
+        raise ValueError(f"head {head!r} needs labels={hint}")
+
+
+def encoder_labels(config, labels, B, T, dtype, hf_view=False):
+    """Upstream gradients stand in for labels: the loss is sum(d * output), so the
+    gradients are a vector-Jacobian product (a custom head's backward plugs in here)."""
+    H = config.hidden_size
+    if not labels:
+        raise ValueError("head None needs labels={'d_last_hidden_state': (B, T, H)} "
+                         "and/or {'d_pooler_output': (B, H)}: the upstream gradients")
+    out = {}
+    if "d_last_hidden_state" in labels:
+        out["d_last_hidden_state"] = float_labels("d_last_hidden_state", labels["d_last_hidden_state"],
+                                                  [(B, T, H)], dtype)
+    if "d_pooler_output" in labels:
+        out["d_pooler_output"] = float_labels("d_pooler_output", labels["d_pooler_output"], [(B, H)], dtype)
+    return out
+
+
+def check_mlm_labels(config, labels, B, T, dtype, hf_view=False):
+    """labels (B, T) with -100 where nothing is predicted, or the gathered form
+    mlm_positions + mlm_ids (+ mlm_weights 0/1) (B, P). Returns {"mlm_labels"[, "mlm_positions"]}."""
+    gathered = [k for k in ("mlm_positions", "mlm_ids", "mlm_weights") if k in labels]
+    out = {}
+    if gathered:
+        if "labels" in labels:
+            raise ValueError("give either labels (B, T) or mlm_positions + mlm_ids, not both")
+        if "mlm_positions" not in labels or "mlm_ids" not in labels:
+            raise ValueError("the gathered MLM loss needs both mlm_positions and mlm_ids (B, P)")
+        pos = np.asarray(labels["mlm_positions"])
+        if pos.ndim != 2 or pos.shape[0] != B:
+            raise ValueError(f"mlm_positions has shape {pos.shape}; expected ({B}, P)")
+        P = pos.shape[1]
+        pos = int_labels("mlm_positions", pos, (B, P))
+        if pos.size and (pos.min() < 0 or pos.max() >= T):
+            raise ValueError(f"mlm_positions must lie in [0, {T}), got min {pos.min()} max {pos.max()}")
+        ids = int_labels("mlm_ids", labels["mlm_ids"], (B, P))
+        if "mlm_weights" in labels:
+            w = float_labels("mlm_weights", labels["mlm_weights"], [(B, P)], dtype)
+            if not np.all((w == 0) | (w == 1)):
+                raise ValueError("mlm_weights must be 0 (padding slot) or 1 (a real prediction)")
+            ids = np.where(w == 1, ids, -100)
+        out["mlm_positions"], out["mlm_labels"] = pos, ids
+    elif "labels" in labels:
+        out["mlm_labels"] = int_labels("labels", labels["labels"], (B, T), hf_view)
+    return out
+
+
+def mlm_labels(config, labels, B, T, dtype, hf_view=False):
+    out = check_mlm_labels(config, labels, B, T, dtype, hf_view)
+    if not out:
+        raise ValueError("head 'mlm' needs labels: 'labels' (B, T) or mlm_positions + mlm_ids")
+    return out
+
+
+def pretraining_labels(config, labels, B, T, dtype, hf_view=False):
+    out = check_mlm_labels(config, labels, B, T, dtype, hf_view)
+    if "sentence_order_label" in labels:
+        out["sentence_order_label"] = int_labels("sentence_order_label", labels["sentence_order_label"],
+                                                 (B,), hf_view)
+    if not out:
+        raise ValueError("head 'pretraining' needs labels: 'labels' (B, T) or mlm_positions + mlm_ids, "
+                         "and/or 'sentence_order_label' (B,)")
+    return out
+
+
+def sequence_labels(config, labels, B, T, dtype, hf_view=False):
+    """(B,) ints; (B,) / (B, 1) floats (regression); (B, num_labels) floats (multi-label).
+    The problem type is config.problem_type, or inferred as transformers does."""
+    require_labels("sequence", labels, ("labels",), "{'labels': ...}")
+    y = np.asarray(labels["labels"])
+    n = config.num_labels
+    ptype = config.problem_type or infer_problem_type(n, y)
+    if ptype == "single_label_classification":
+        y = int_labels("labels", y, (B,), hf_view)
+    elif ptype == "multi_label_classification":
+        y = float_labels("labels", y, [(B, n)], dtype, hf_view)
+    else:
+        y = float_labels("labels", y, [(B,), (B, 1)] if n == 1 else [(B, n)], dtype, hf_view)
+    return {"labels": y, "problem_type": ptype}
+
+
+def token_labels(config, labels, B, T, dtype, hf_view=False):
+    require_labels("token", labels, ("labels",), "{'labels': (B, T) ints, -100 = ignored}")
+    return {"labels": int_labels("labels", labels["labels"], (B, T), hf_view)}
+
+
+def qa_labels(config, labels, B, T, dtype, hf_view=False):
+    out = {}
+    for k in ("start_positions", "end_positions"):
+        require_labels("qa", labels, (k,), "{'start_positions': (B,), 'end_positions': (B,)}")
+        a = np.asarray(labels[k])
+        out[k] = int_labels(k, a.reshape(B) if a.shape == (B, 1) else a, (B,), hf_view)
+    return out
+
+
+def multiple_choice_labels(config, labels, B, T, dtype, hf_view=False):
+    require_labels("multiple_choice", labels, ("labels",), "{'labels': (B,) ints in [0, C)}")
+    return {"labels": int_labels("labels", labels["labels"], (B,), hf_view)}

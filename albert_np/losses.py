@@ -8,10 +8,8 @@ Every loss uses PyTorch's default "mean" reduction, so the numbers equal the
 ones Hugging Face's ALBERT heads compute with torch.nn.*Loss. Inputs are never
 modified in place; float32 in gives float32 out, float64 in gives float64 out.
 
-Dimension legend
-    N  rows scored (flattened batch positions)
-    K  classes (num_labels, or vocab size V for the MLM head)
-    B  batch, T tokens (question answering: one logit per token)
+Shapes: the legend at the top of ops.py (here N is the rows scored, the
+flattened batch positions; K the classes: num_labels, or V for the MLM head).
 """
 import numpy as np
 

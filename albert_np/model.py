@@ -9,9 +9,9 @@
            classifier for SOP, sequence / token classification, question
            answering and multiple choice.
 
-Dimension legend: B batch, T tokens, C choices, E embedding_size, H hidden_size,
-A heads, D = H / A, F intermediate_size, V vocab, L layer applications, G groups,
-P gathered positions per sequence.
+Shapes: the package's one dimension legend is at the top of ops.py (B batch,
+T tokens, E embedding_size, H hidden_size, A heads, D = H / A, F intermediate_size,
+V vocab, L layer applications, G groups, N packed rows, P gathered positions).
 
 Parameters are nested dicts whose paths are Hugging Face's state-dict names:
 "albert.encoder.albert_layer_groups.0.albert_layers.0.ffn.weight" is
@@ -21,8 +21,14 @@ and each function takes its sub-dict as keyword arguments, so
 
 Training runs these same functions (see ops.py): `rng` switches dropout on
 where transformers applies it in train mode, and `cache`, a dict, receives what
-backprop.py's `<name>_backward` needs. Inference passes neither.
+backprop.py's `<name>_backward` needs. Inference passes neither. A block keeps
+each part's cache under the name of the parameters it ran with ("dense",
+"LayerNorm", "ffn", ...), or under the function's own name where the part has
+no parameters of its own ("scaled_dot_product_attention", "dropout") or runs
+on the block's own weight and bias ("linear").
 """
+import dataclasses
+
 import numpy as np
 
 from .ops import (activation, attention_bias, child, dropout, layer_norm, linear, merge_heads,
@@ -74,60 +80,41 @@ def stack_qkv(query, key, value):                  # -> (3H, H), (3H,)
             np.concatenate([query["bias"], key["bias"], value["bias"]]))
 
 
-def albert_attention(x, bias, query, key, value, dense, LayerNorm, num_heads, eps, head_mask=None,
-                     output_attentions=False, attention_dropout=0.0, hidden_dropout=0.0, rng=None,
-                     groups=None, qkv=None, cache=None):
+def albert_attention(x, mask, query, key, value, dense, LayerNorm, config, head_mask=None,
+                     output_attentions=False, rng=None, qkv=None, cache=None):
     """Multi-head self-attention block with its residual and post-LayerNorm.
 
     out = LayerNorm(x + dropout(Dense(Attention(x W_q, x W_k, x W_v))))
-    x: (B, T, H); bias: additive mask (B, 1, 1, T) or None; head_mask: (A,) or None.
-    Dropout when training: attention_dropout on the probabilities, hidden_dropout
-    on the dense output. Returns (out (B, T, H), probs (B, A, T, T) or None).
-    groups: x holds packed sequences (1, N, H) (see packed_tokens); attention then
-    runs within each sequence, see packed_attention. qkv: stack_qkv(query, key,
-    value), when the caller has it already.
+    x: (B, T, H). mask: who attends to whom: None (everyone), the additive bias
+    (B, 1, 1, T) of ops.attention_bias, or a Packing (x is (1, N, H), the real
+    tokens of several sequences one after another; attention stays within each
+    sequence, see pack_rows). config: num_attention_heads, layer_norm_eps and,
+    when training (rng given), attention_probs_dropout_prob on the probabilities
+    and hidden_dropout_prob on the dense output. head_mask: (A,) or None.
+    qkv: stack_qkv(query, key, value), when the caller has it already.
+    Returns (out (B, T, H), probs (B, A, T, T) or None).
+    Keeps: "query_key_value" (the stacked linear), "scaled_dot_product_attention",
+    "dense", "dropout", "LayerNorm".
     Matches: transformers AlbertAttention.forward.
     """
+    A = config.num_attention_heads
     W, b = stack_qkv(query, key, value) if qkv is None else qkv
-    q, k, v = np.split(linear(x, W, b, cache=child(cache, "qkv")), 3, axis=-1)   # 3 x (B, T, H) views
-    if groups is None:
-        ctx, probs = scaled_dot_product_attention(
-            split_heads(q, num_heads), split_heads(k, num_heads), split_heads(v, num_heads),   # (B, A, T, D)
-            bias, head_mask, attention_dropout, rng, output_attentions, cache=child(cache, "attention"))
-        ctx = merge_heads(ctx)                         # (B, A, T, D) -> (B, T, H)
+    q, k, v = np.split(linear(x, W, b, cache=child(cache, "query_key_value")), 3, axis=-1)   # 3 x (B, T, H)
+    if isinstance(mask, Packing):
+        ctx, probs = packed_attention(q[0], k[0], v[0], mask.groups, A)[None], None   # (1, N, H)
     else:
-        ctx, probs = packed_attention(q[0], k[0], v[0], groups, num_heads)[None], None
+        ctx, probs = scaled_dot_product_attention(
+            split_heads(q, A), split_heads(k, A), split_heads(v, A),   # (B, A, T, D)
+            mask, head_mask, config.attention_probs_dropout_prob, rng, output_attentions,
+            cache=child(cache, "scaled_dot_product_attention"))
+        ctx = merge_heads(ctx)                         # (B, A, T, D) -> (B, T, H)
     y = linear(ctx, **dense, cache=child(cache, "dense"))
-    y = dropout(y, hidden_dropout, rng, cache=child(cache, "dropout"))
+    y = dropout(y, config.hidden_dropout_prob, rng, cache=child(cache, "dropout"))
     y += x                                             # y is a fresh array: safe in place
-    out = layer_norm(y, LayerNorm["weight"], LayerNorm["bias"], eps, out=y, cache=child(cache, "LayerNorm"))
+    out = layer_norm(y, LayerNorm["weight"], LayerNorm["bias"], config.layer_norm_eps, out=y,
+                     cache=child(cache, "LayerNorm"))
     if cache is not None:
-        cache["num_heads"] = num_heads
-    return out, probs
-
-
-def albert_layer(x, bias, attention, ffn, ffn_output, full_layer_layer_norm, num_heads, act, eps,
-                 head_mask=None, output_attentions=False, attention_dropout=0.0, hidden_dropout=0.0,
-                 rng=None, groups=None, qkv=None, cache=None):
-    """One ALBERT layer: attention block, then feed-forward block, both post-LN.
-
-    a = AttentionBlock(x)
-    out = LayerNorm(a + W_2 act(W_1 a + b_1) + b_2)
-    x: (B, T, H) -> out (B, T, H); act: the activation function (ops.ACTIVATIONS).
-    No dropout on the feed-forward output: transformers' AlbertLayer defines it
-    but never applies it. Returns (out, attention probs or None).
-    Matches: transformers AlbertLayer.forward.
-    """
-    a, probs = albert_attention(x, bias, **attention, num_heads=num_heads, eps=eps,
-                                head_mask=head_mask, output_attentions=output_attentions,
-                                attention_dropout=attention_dropout, hidden_dropout=hidden_dropout,
-                                rng=rng, groups=groups, qkv=qkv, cache=child(cache, "attention"))
-    y = feed_forward(a, ffn, ffn_output, act, cache=cache)   # (B, T, H)
-    y += a
-    out = layer_norm(y, full_layer_layer_norm["weight"], full_layer_layer_norm["bias"], eps, out=y,
-                     cache=child(cache, "full_layer_layer_norm"))
-    if cache is not None:
-        cache["act"] = act
+        cache["num_heads"] = A
     return out, probs
 
 
@@ -137,7 +124,8 @@ FFN_BLOCK = 1024      # rows of the inference FFN at a time (feed_forward)
 def feed_forward(a, ffn, ffn_output, act, cache=None):   # (..., H) -> (..., F) -> (..., H)
     """W_2 act(W_1 a + b_1) + b_2, the layer's position-wise feed-forward network.
 
-    Keeps (in the layer's cache): "ffn", "activation", "ffn_output".
+    act: the activation function (ops.activation(config.hidden_act)).
+    Keeps: "ffn", "activation", "ffn_output" (HF's names) and the act itself.
     At inference, more than FFN_BLOCK rows run FFN_BLOCK at a time: the
     (N, F) intermediate is the forward's largest array (4 x the hidden state,
     twice over while the activation runs), and blocks of 1,024 rows hold at
@@ -151,46 +139,69 @@ def feed_forward(a, ffn, ffn_output, act, cache=None):   # (..., H) -> (..., F) 
         return y.reshape(a.shape)
     h = linear(a, **ffn, cache=child(cache, "ffn"))    # (..., H) -> (..., F)
     h = act(h, cache=child(cache, "activation"))
+    if cache is not None:
+        cache["act"] = act
     return linear(h, **ffn_output, cache=child(cache, "ffn_output"))   # (..., F) -> (..., H)
 
 
-def albert_transformer(x, bias, embedding_hidden_mapping_in, albert_layer_groups, config,
-                       head_mask=None, output_hidden_states=False, output_attentions=False,
-                       rng=None, groups=None, cache=None):
+def albert_layer(x, mask, attention, ffn, ffn_output, full_layer_layer_norm, config, head_mask=None,
+                 output_attentions=False, rng=None, qkv=None, cache=None):
+    """One ALBERT layer: attention block, then feed-forward block, both post-LN.
+
+    a = AttentionBlock(x)
+    out = LayerNorm(a + W_2 act(W_1 a + b_1) + b_2)
+    x: (B, T, H) -> out (B, T, H); mask, config, head_mask, rng, qkv: as
+    albert_attention (config.hidden_act names the activation).
+    No dropout on the feed-forward output: transformers' AlbertLayer defines it
+    but never applies it. Returns (out, attention probs or None).
+    Keeps: "attention", "feed_forward", "full_layer_layer_norm".
+    Matches: transformers AlbertLayer.forward.
+    """
+    a, probs = albert_attention(x, mask, **attention, config=config, head_mask=head_mask,
+                                output_attentions=output_attentions, rng=rng, qkv=qkv,
+                                cache=child(cache, "attention"))
+    y = feed_forward(a, ffn, ffn_output, activation(config.hidden_act),
+                     cache=child(cache, "feed_forward"))   # (B, T, H)
+    y += a
+    return layer_norm(y, full_layer_layer_norm["weight"], full_layer_layer_norm["bias"], config.layer_norm_eps,
+                      out=y, cache=child(cache, "full_layer_layer_norm")), probs
+
+
+def albert_transformer(x, mask, encoder, config, head_mask=None, output_hidden_states=False,
+                       output_attentions=False, rng=None, cache=None):
     """Map E -> H, then apply the shared layers L times.
 
     for i in 0..L-1:  g = int(i / (L / G));  for each of the group's
     inner_group_num layers:  x = albert_layer(x, params of that layer)
     With G = 1 (every released ALBERT) one set of layer weights runs L times.
-    x: (B, T, E); head_mask: None, (A,) or (L, A) - row i applies to every
-    attention of application i.
+    x: (B, T, E); mask: as albert_attention; encoder: the "encoder" parameters
+    (embedding_hidden_mapping_in, albert_layer_groups); head_mask: None, (A,)
+    or (L, A) - row i applies to every attention of application i.
     Returns (last (B, T, H), hidden_states, attentions): hidden_states holds the
     mapped-in input and the output of each of the L applications (L + 1 entries,
     as transformers 4.x); attentions one (B, A, T, T) per layer run
-    (L * inner_group_num). Both are () unless asked for. groups: packed
-    sequences (see albert_attention).
-    Keeps: one cache per layer application ("runs": (group, layer, cache)); the
-    weights are shared, the activations of each application are not.
+    (L * inner_group_num). Both are () unless asked for.
+    Keeps: "embedding_hidden_mapping_in", and one cache per layer application
+    ("runs": (group, layer, cache)); the weights are shared, the activations of
+    each application are not.
     Matches: transformers AlbertTransformer.forward.
     """
-    act = activation(config.hidden_act)
+    groups = encoder["albert_layer_groups"]
     stacked = [[stack_qkv(layer["attention"]["query"], layer["attention"]["key"], layer["attention"]["value"])
-                for layer in group["albert_layers"]] for group in albert_layer_groups]   # once, not L times
-    x = linear(x, **embedding_hidden_mapping_in, cache=child(cache, "mapping_in"))   # (B, T, E) -> (B, T, H)
+                for layer in group["albert_layers"]] for group in groups]   # once, not L times
+    x = embedding_hidden_mapping_in(x, **encoder["embedding_hidden_mapping_in"],
+                                    cache=child(cache, "embedding_hidden_mapping_in"))   # (B, T, E) -> (B, T, H)
     hidden_states = [x] if output_hidden_states else []
     attentions = []
     runs = []
     for i in range(config.num_hidden_layers):
         g = config.group_of_layer(i)
         hm = None if head_mask is None else (head_mask if head_mask.ndim == 1 else head_mask[i])
-        for j, layer in enumerate(albert_layer_groups[g]["albert_layers"]):
+        for j, layer in enumerate(groups[g]["albert_layers"]):
             layer_cache = None if cache is None else {}
-            x, probs = albert_layer(x, bias, **layer, num_heads=config.num_attention_heads, act=act,
-                                    eps=config.layer_norm_eps, head_mask=hm,
-                                    output_attentions=output_attentions,
-                                    attention_dropout=config.attention_probs_dropout_prob,
-                                    hidden_dropout=config.hidden_dropout_prob, rng=rng,
-                                    groups=groups, qkv=stacked[g][j], cache=layer_cache)
+            x, probs = albert_layer(x, mask, **layer, config=config, head_mask=hm,
+                                    output_attentions=output_attentions, rng=rng, qkv=stacked[g][j],
+                                    cache=layer_cache)
             runs.append((g, j, layer_cache))
             if output_attentions:
                 attentions.append(probs)
@@ -222,18 +233,50 @@ def default_inputs(params, input_ids, token_type_ids, position_ids, inputs_embed
     return token_type_ids, position_ids, inputs_embeds, dtype
 
 
-def packed_tokens(attention_mask):                 # (B, T) -> (N,), [(b, t), ...]
-    """Where the real tokens of a padded batch are, for a forward that skips the padding.
+@dataclasses.dataclass
+class Packing:
+    """Where the real tokens of a padded (B, T) batch are, for a forward that skips the padding.
 
-    Returns (rows, groups): rows (N,) the flat indices (into B*T) of the tokens
-    whose mask is 1, in order; groups one (b, t) index array per distinct length
-    t, the rows (into the N packed tokens) of the b sequences that have t tokens.
+    rows: (N,) the flat indices (into B*T) of the tokens whose mask is 1, in order;
+    groups: one (b, t) index array per distinct length t, the rows (into the N
+    packed tokens) of the b sequences that have t tokens; shape: (B, T).
     """
+    rows: np.ndarray
+    groups: list
+    shape: tuple
+
+
+def packed_tokens(attention_mask):                 # (B, T) -> Packing
+    """The Packing of a 0/1 attention mask (B, T): its real tokens, grouped by sequence length."""
     m = attention_mask != 0
     lengths = m.sum(1)                                 # (B,)
     starts = np.cumsum(lengths) - lengths              # each sequence's first packed row
     groups = [starts[lengths == t][:, None] + np.arange(t) for t in np.unique(lengths)]
-    return np.flatnonzero(m.reshape(-1)), groups
+    return Packing(np.flatnonzero(m.reshape(-1)), groups, m.shape)
+
+
+def pack_rows(a, packing):                         # (B or 1, T, ...) -> (1, N, ...)
+    """The real tokens' rows of a per-token array, one after another; None stays None."""
+    if a is None:
+        return None
+    B, T = packing.shape
+    return np.broadcast_to(a, (B, T) + a.shape[2:]).reshape(B * T, *a.shape[2:])[packing.rows][None]
+
+
+def unpack_rows(h, packing):                       # (1, N, H) -> (B, T, H)
+    """Packed rows back in their places of the padded batch; padding rows are 0."""
+    B, T = packing.shape
+    out = np.zeros((B * T, h.shape[-1]), dtype=h.dtype)
+    out[packing.rows] = h[0]
+    return out.reshape(B, T, -1)
+
+
+def can_skip_padding(attention_mask, head_mask, output_hidden_states, output_attentions, training):
+    """Whether albert_model may pack: a (B, T) mask with some padding and a token in every row,
+    at inference (not training), with no head mask, hidden states or attentions asked for."""
+    return (attention_mask is not None and attention_mask.ndim == 2 and not np.all(attention_mask)
+            and np.all(attention_mask.any(1)) and not training and head_mask is None
+            and not output_hidden_states and not output_attentions)
 
 
 def albert_model(params, config, input_ids=None, attention_mask=None, token_type_ids=None,
@@ -248,46 +291,35 @@ def albert_model(params, config, input_ids=None, attention_mask=None, token_type
     (see inputs.check_inputs). Returns a dict with last_hidden_state (B, T, H),
     pooler_output (B, H) or None, hidden_states, attentions.
     Dropout (rng given): embeddings output, attention probabilities, attention output.
-    skip_padding (inference): compute only the tokens whose attention_mask is 1.
-    They are packed into one (1, N, H) row: every linear map, the FFN and the
-    LayerNorms run on N rows instead of B*T, and attention runs per group of
-    equal-length sequences (packed_tokens, ops.packed_attention). The real
-    tokens get the same vectors as with padding; the padding rows of
-    last_hidden_state are 0 instead of transformers' (unused) values. Used when
-    the mask is (B, T) with some padding and every row has a token, without
-    cache, head_mask, hidden states or attentions; otherwise the padded forward.
+    skip_padding (inference): compute only the tokens whose attention_mask is 1
+    (see can_skip_padding for when). They are packed into one (1, N, H) row
+    (pack_rows): every linear map, the FFN and the LayerNorms run on N rows
+    instead of B*T, and attention runs per group of equal-length sequences
+    (ops.packed_attention). The real tokens get the same vectors as with
+    padding; the padding rows of last_hidden_state are 0 instead of
+    transformers' (unused) values.
     Matches: transformers AlbertModel.forward.
     """
     token_type_ids, position_ids, inputs_embeds, dtype = default_inputs(
         params, input_ids, token_type_ids, position_ids, inputs_embeds)
-    bias = rows = groups = None
-    if attention_mask is not None and not np.all(attention_mask):
-        if (skip_padding and cache is None and head_mask is None and not output_hidden_states
-                and not output_attentions and attention_mask.ndim == 2 and np.all(attention_mask.any(1))):
-            rows, groups = packed_tokens(attention_mask)
-        else:
-            bias = attention_bias(attention_mask, dtype)   # (B, 1, 1, T)
-    if rows is not None:                               # keep the real tokens only: (1, N)
-        B, T = attention_mask.shape
-
-        def pack(a):
-            return None if a is None else np.broadcast_to(a, (B, T) + a.shape[2:]).reshape(
-                B * T, *a.shape[2:])[rows][None]
-        input_ids, token_type_ids, position_ids, inputs_embeds = (
-            pack(input_ids), pack(token_type_ids), pack(position_ids), pack(inputs_embeds))
+    mask = None
+    if skip_padding and can_skip_padding(attention_mask, head_mask, output_hidden_states, output_attentions,
+                                         training=cache is not None):
+        mask = packed_tokens(attention_mask)
+        input_ids, token_type_ids, position_ids, inputs_embeds = (   # (B, T) -> (1, N)
+            pack_rows(a, mask) for a in (input_ids, token_type_ids, position_ids, inputs_embeds))
+    elif attention_mask is not None and not np.all(attention_mask):
+        mask = attention_bias(attention_mask, dtype)   # (B, 1, 1, T)
     x = embeddings(input_ids, token_type_ids, position_ids, **params["embeddings"],
                    eps=config.layer_norm_eps, inputs_embeds=inputs_embeds,
                    dropout_p=config.hidden_dropout_prob, rng=rng,
                    cache=child(cache, "embeddings"))   # (B, T, E), or (1, N, E) packed
     hm = None if head_mask is None else np.asarray(head_mask, dtype=dtype)
     h, hidden_states, attentions = albert_transformer(
-        x, bias, **params["encoder"], config=config, head_mask=hm,
-        output_hidden_states=output_hidden_states, output_attentions=output_attentions,
-        rng=rng, groups=groups, cache=child(cache, "encoder"))
-    if rows is not None:                               # back to (B, T, H), padding rows 0
-        packed, h = h[0], np.zeros((B * T, h.shape[-1]), dtype=h.dtype)
-        h[rows] = packed
-        h = h.reshape(B, T, -1)
+        x, mask, params["encoder"], config, head_mask=hm, output_hidden_states=output_hidden_states,
+        output_attentions=output_attentions, rng=rng, cache=child(cache, "encoder"))
+    if isinstance(mask, Packing):
+        h = unpack_rows(h, mask)                       # (1, N, H) -> (B, T, H), padding rows 0
     pooled = None
     if "pooler" in params:
         pooled = pooler(h, **params["pooler"], cache=child(cache, "pooler"))   # (B, H)

@@ -16,10 +16,12 @@ import numpy as np
 
 from . import checkpoint, tf_checkpoint
 from .config import AlbertConfig
-from .heads import HEADS, check_labels, expected_shapes, prepare_inputs
+from .heads import HEADS, expected_shapes
+from .inputs import check_labels
 from .io import staged_folder
 from .model import albert_model
 from .params import flatten, init_weights, nest, tie_decoder
+from .step import prepare_inputs
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +160,7 @@ class AlbertPreTrainedModel:
         return int(sum(seen.values()))
 
     def eval(self):
-        """Inference mode (the only mode of these classes; training uses heads.loss_and_grads)."""
+        """Inference mode (the only mode of these classes; training uses step.loss_and_grads)."""
         self.training = False
         return self
 
@@ -230,7 +232,7 @@ class AlbertPreTrainedModel:
             fields["loss"] = None
             if all(labels.get(k) is not None for k in self.label_names):
                 B, T = enc["last_hidden_state"].shape[:2]
-                lab = check_labels(self.config, self.head, labels, B // (C or 1), T, self.dtype, hf_view=True)
+                lab = check_labels(HEADS[self.head], self.config, labels, B // (C or 1), T, self.dtype, hf_view=True)
                 fields["loss"] = HEADS[self.head].loss(self.config, outputs, lab)[0]
         out = self.output_type(**fields)
         return out if return_dict else out.to_tuple()

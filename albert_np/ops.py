@@ -1,8 +1,11 @@
 """The maths ALBERT is built from, as plain NumPy functions.
 
-Dimension legend (used in every shape comment of this package):
+Dimension legend, the package's one (every shape comment of albert_np uses it):
     B batch, T tokens, C choices, E embedding_size, H hidden_size, A heads,
-    D = H / A head size, F intermediate_size, V vocab, L layer applications, G groups.
+    D = H / A head size, F intermediate_size, V vocab, L layer applications,
+    G groups, N rows (tokens of a batch flattened, or packed without padding),
+    P gathered positions per sequence (the masked tokens of pretraining),
+    K labels of a classifier.
 
 Everything runs in the dtype of its inputs: float32 for inference and training,
 float64 only when a gradient check asks for it. Constants are cast to the input
@@ -128,7 +131,7 @@ def gelu(x, cache=None):
     return y
 
 
-def _tanh_gelu(x, k, cache):
+def _tanh_gelu(x, k, cache=None):
     """0.5 x (1 + tanh(k (x + 0.044715 x^3))).  Keeps: x, the tanh t, and k."""
     dt = x.dtype.type
     t = x * x                                      # x^2 (never x ** 3 on a big array)
@@ -327,3 +330,28 @@ def packed_attention(q, k, v, groups, num_heads):   # (N, H) x 3 -> (N, H)
         out, _ = scaled_dot_product_attention(*heads)
         ctx[idx] = merge_heads(out)                  # (b, A, t, D) -> (b, t, H)
     return ctx
+
+
+# ------------------------------------------------------- the lookup's adjoint
+def scatter_add_rows(table_grad, ids, rows, skip=None):
+    """table_grad[ids[n]] += rows[n] for every n, repeated ids summed.  (V, E) += (N, E)
+
+    The backward of a table lookup (an embedding). Sorts the ids, sums each
+    run of equal ids with np.add.reduceat, then adds one row per distinct id:
+    the same result as np.add.at(table_grad, ids, rows), about twice as fast.
+    ids: int array of any shape; rows: ids.shape + (E,); skip: an id whose row
+    receives nothing (torch.nn.Embedding's padding_idx).
+    """
+    ids = ids.reshape(-1)                                  # (N,)
+    rows = rows.reshape(ids.shape[0], -1)                  # (N, E)
+    if skip is not None:
+        keep = ids != skip
+        if not keep.all():
+            ids, rows = ids[keep], rows[keep]
+    if ids.size == 0:
+        return table_grad
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order]
+    starts = np.flatnonzero(np.concatenate(([True], sorted_ids[1:] != sorted_ids[:-1])))
+    table_grad[sorted_ids[starts]] += np.add.reduceat(rows[order], starts, axis=0)
+    return table_grad

@@ -92,7 +92,7 @@ def named_parameters(params):
     "albert.embeddings.word_embeddings.weight" / "predictions.bias", as
     torch's named_parameters() does. These are the arrays themselves (an
     optimiser updating them in place updates the model), and their names are
-    exactly the keys of heads.loss_and_grads' grads.
+    exactly the keys of step.loss_and_grads' grads.
     """
     flat = flatten(params)
     owner = {}

@@ -6,7 +6,7 @@
 The examples come from pretraining_data.py (sentence-order pairs, n-gram
 masking), batched by StreamBatches (train.py's batch source: a background thread
 makes the batches while the model runs, and the stream's position is saved in
-each checkpoint); the gradients come from heads.py's "pretraining" head, with
+each checkpoint); the gradients come from step.py with heads.py's "pretraining" head, with
 the MLM head run only at the masked positions. The loop, its checkpoints and
 exact resume are train.py's; under `mpiexec -n N` each batch (the global
 batch) is split over N ranks (distributed.py). Shipping a checkpoint with a model card: model_card.py.
@@ -24,7 +24,7 @@ import numpy as np
 
 from . import pretraining_data as pdata
 from .config import AlbertConfig
-from .heads import model_forward
+from .step import model_forward
 from .modeling import AlbertForPreTraining
 from .ops import log_softmax
 from .tokenization import AlbertTokenizerFast, train_tokenizer

@@ -2,9 +2,9 @@
 
 One optimiser step:
     micro_batches = source.next_step(grad_accum)           (the use's data)
-    items = the step's loss items (heads.loss_items: masked tokens, rows, ...)
+    items = the step's loss items (step.loss_items: masked tokens, rows, ...)
     for each (inputs, labels) in micro_batches:
-        loss, _, grads = heads.loss_and_grads(params, config, head, inputs, labels, rng,
+        loss, _, grads = step.loss_and_grads(params, config, head, inputs, labels, rng,
                                               training=True,                    (dropout on)
                                               weights=its items / the step's items)
         total += grads                 (= the gradient of the whole step taken as one batch)
@@ -61,7 +61,7 @@ from typing import Optional
 
 import numpy as np
 
-from . import heads
+from . import step
 from .io import atomic_open, atomic_write_text, exchange_paths, make_temp_dir, read_json_object
 from .optim import (LAMB, AdamW, clip_grad_norm, constant_with_warmup, linear_warmup_linear_decay,
                     polynomial_decay, warmup_stable_decay)
@@ -290,7 +290,7 @@ class Trainer:
     best evaluation, log, and time spent. `train()` runs to args.total_steps.
 
     model: an albert_np model (its arrays are updated in place). source: the batch source
-        (see the module docstring). head: as heads.loss_and_grads. args: LoopArgs.
+        (see the module docstring). head: as step.loss_and_grads. args: LoopArgs.
     tokenizer: saved into each checkpoint when given. evaluate: model -> metric dict.
     metric_for_best: the metric whose highest value marks the best checkpoint.
     step_metrics: [(labels, argmax outputs)] of a step -> extra fields of its log entry.
@@ -358,14 +358,14 @@ class Trainer:
     def train_step(self, micro_batches):
         """One optimiser update from the gradient of `micro_batches` [(inputs, labels)] as one batch.
 
-        Each loss term is weighted by the shard's share of the step's items (heads.loss_items),
+        Each loss term is weighted by the shard's share of the step's items (step.loss_items),
         so the gradient is the one of the whole step's mean loss, however it is split into
         micro-batches and over ranks. Returns (loss, grad norm, examples, [(labels, argmax outputs)]).
         """
         W, flat = self.world, self._flat
         items = {}
         for _, labels in micro_batches:            # every rank sees whole micro-batches: global counts
-            for k, n in heads.loss_items(self.head, labels).items():
+            for k, n in step.loss_items(self.head, labels).items():
                 items[k] = items.get(k, 0) + n
         seeds = self.rng.integers(0, 2**63 - 1, size=len(micro_batches) * W.size)   # shard j N + r
         flat[:] = 0
@@ -377,9 +377,9 @@ class Trainer:
                 if len(inputs["input_ids"]) == 0:   # a short last batch of an epoch: nothing here
                     continue
                 inputs, labels = trim_padding(self.head, inputs, labels)
-            mine = heads.loss_items(self.head, labels)
+            mine = step.loss_items(self.head, labels)
             weights = {k: mine[k] / items[k] if items[k] else 0.0 for k in mine}
-            loss, out, grads = heads.loss_and_grads(
+            loss, out, grads = step.loss_and_grads(
                 self.model.params, self.model.config, self.head, inputs, labels,
                 rng=np.random.default_rng(seeds[j * W.size + W.rank]), training=True, weights=weights)
             flat[-2] += loss

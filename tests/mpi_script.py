@@ -18,14 +18,14 @@ import numpy as np
 TESTS = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, TESTS)
 
-from albert_np import heads  # noqa: E402
+from albert_np import step  # noqa: E402
 from albert_np.distributed import world  # noqa: E402
 from albert_np.train import latest_checkpoint  # noqa: E402
 
 
 def inject(args, step_of):
-    """Make heads.loss_and_grads fail on one rank in one step."""
-    real = heads.loss_and_grads
+    """Make step.loss_and_grads fail on one rank in one step."""
+    real = step.loss_and_grads
 
     def failing(*a, **k):
         if world().rank == args.fail_rank and step_of() + 1 == args.fail_step:
@@ -33,7 +33,7 @@ def inject(args, step_of):
                 os.kill(os.getpid(), signal.SIGKILL)
             raise RuntimeError("injected failure")
         return real(*a, **k)
-    heads.loss_and_grads = failing
+    step.loss_and_grads = failing
 
 
 def pretrain(args):

@@ -1,4 +1,4 @@
-"""backprop.py and heads.loss_and_grads: every backward against finite differences
+"""backprop.py and step.loss_and_grads: every backward against finite differences
 (float64), the forward with a cache against the same forward without one (bitwise),
 dropout placement, and clear errors for bad labels.
 
@@ -13,6 +13,7 @@ theory (the attention key bias: the softmax ignores the constant q.b_k along a r
 comes out as rounding (< 1e-13) on our side; there the numeric value must be noise
 (< 1e-8), as a relative error would compare noise with noise.
 """
+import inspect
 import math
 import zlib
 
@@ -20,7 +21,7 @@ import numpy as np
 import pytest
 
 from albert_np import backprop as bp
-from albert_np import heads
+from albert_np import step
 from albert_np import model as M
 from albert_np import modeling, ops
 from albert_np.config import AlbertConfig
@@ -155,10 +156,68 @@ def test_activations(name):
     assert dx.dtype == np.float64
 
 
+def cache_taking_forwards(module):
+    """The functions defined in `module` that take `cache=None`, in the order of the file."""
+    funcs = [f for f in vars(module).values()
+             if inspect.isfunction(f) and f.__module__ == module.__name__
+             and "cache" in inspect.signature(f).parameters
+             and inspect.signature(f).parameters["cache"].default is None]
+    return sorted(funcs, key=lambda f: f.__code__.co_firstlineno)
+
+
+def test_every_forward_has_its_backward_in_the_same_order_and_nothing_else():
+    forwards = [f.__name__ for f in cache_taking_forwards(ops) + cache_taking_forwards(M)]
+    backwards = [f for f in vars(bp).values() if inspect.isfunction(f) and f.__module__ == bp.__name__]
+    backwards = [f.__name__ for f in sorted(backwards, key=lambda f: f.__code__.co_firstlineno)]
+    assert backwards == [name + "_backward" for name in forwards], (
+        "backprop.py must hold exactly one <name>_backward per cache-taking forward of ops.py then "
+        f"model.py, in their order.\nforwards:  {forwards}\nbackwards: {backwards}")
+    # the forwards the model really runs are among them (the check above is not vacuous)
+    for name in ("linear", "layer_norm", "scaled_dot_product_attention", "embeddings",
+                 "embedding_hidden_mapping_in", "albert_attention", "feed_forward", "albert_layer",
+                 "albert_transformer", "albert_model", "mlm_head"):
+        assert name in forwards, name
+
+
 def test_every_activation_has_a_backward():
     assert set(ops.ACTIVATIONS.values()) == set(bp.ACTIVATION_BACKWARDS)
+    for fwd, bwd in bp.ACTIVATION_BACKWARDS.items():
+        assert bwd.__name__ == fwd.__name__ + "_backward", (fwd.__name__, bwd.__name__)
     with pytest.raises(ValueError, match="hidden_act 'swishy' is not supported"):
         ops.activation("swishy")
+
+
+def test_cache_keys_name_functions_or_parameters():
+    """A sub-cache is keyed by the parameters its part ran with, or by the function that filled it."""
+    cfg = tiny_config(num_hidden_groups=2, inner_group_num=2, hidden_dropout_prob=0.1,
+                      attention_probs_dropout_prob=0.1)
+    model = modeling.AlbertForPreTraining(cfg)
+    inputs = {"input_ids": np.array([[2, 5, 6, 3, 0]]), "attention_mask": np.array([[1, 1, 1, 1, 0]])}
+    cache = {}
+    step.run_model(model.params, cfg, "pretraining", step.prepare_inputs(cfg, "pretraining", inputs)[0],
+                   rng=np.random.default_rng(0), cache=cache, mlm_positions=np.array([[1, 2]]))
+    functions = {f.__name__ for f in cache_taking_forwards(ops) + cache_taking_forwards(M)}
+    functions |= {"activation",          # HF's name of the layer's activation (its function varies)
+                  "query_key_value"}     # the one product of the stacked query, key and value weights
+    parameters = set()
+    for name in flatten(model.params):              # every parameter path, the tied decoder's too
+        parameters.update(name.split("."))
+    seen = set()
+
+    def walk(d, path):
+        for key, value in d.items():
+            if isinstance(value, dict):
+                seen.add(key)
+                assert key in functions | parameters, f"cache key {path + key!r} names no function or parameter"
+                walk(value, path + key + ".")
+            elif isinstance(value, list) and key == "runs":
+                for g, j, c in value:
+                    walk(c, f"{path}runs[{g}][{j}].")
+    walk(cache, "")
+    # every part of the model left its cache under a readable name
+    assert {"albert_model", "encoder", "embeddings", "embedding_hidden_mapping_in", "attention",
+            "query_key_value", "scaled_dot_product_attention", "feed_forward", "ffn", "ffn_output", "sop_classifier",
+            "gather_positions", "predictions", "decoder", "pooler"} <= seen
 
 
 @pytest.mark.parametrize("axis", [-1, 0])
@@ -275,10 +334,11 @@ def test_albert_layer_with_mask_head_mask_and_dropout(act):
     x, dout = rand(rng, B, T, H), rand(rng, B, T, H)
     bias = ops.attention_bias(np.array([[1, 1, 1, 0], [1, 1, 1, 1]]), np.float64)
     hm = np.array([1.0, 0.5])
+    cfg = AlbertConfig(hidden_size=H, num_attention_heads=A, intermediate_size=F, hidden_act=act,
+                       layer_norm_eps=1e-12, attention_probs_dropout_prob=0.2, hidden_dropout_prob=0.3)
 
     def fwd():
-        return run(M.albert_layer, x, bias, **layer, num_heads=A, act=ops.activation(act), eps=1e-12,
-                   head_mask=hm, attention_dropout=0.2, hidden_dropout=0.3, rng=np.random.default_rng(3))
+        return run(M.albert_layer, x, bias, **layer, config=cfg, head_mask=hm, rng=np.random.default_rng(3))
     _, cache = fwd()
     grads = zeros_for(layer)
     dx = bp.albert_layer_backward(dout, cache, grads)
@@ -303,9 +363,9 @@ def test_albert_transformer_accumulates_shared_weights():
     hm = rng.uniform(0.5, 1.5, size=(3, 2))        # (L, A): a different row per application
 
     def fwd():
-        return run(M.albert_transformer, x, bias, **enc, config=cfg, head_mask=hm)
+        return run(M.albert_transformer, x, bias, enc, config=cfg, head_mask=hm)
     (out, _, _), cache = fwd()
-    ref, _, _ = M.albert_transformer(x, bias, **enc, config=cfg, head_mask=hm)
+    ref, _, _ = M.albert_transformer(x, bias, enc, config=cfg, head_mask=hm)
     np.testing.assert_array_equal(out, ref)
     grads = zeros_for(enc)
     dx = bp.albert_transformer_backward(dout, cache, grads)
@@ -356,7 +416,7 @@ def test_scatter_add_rows_equals_add_at():
     ids = rng.integers(0, 50, size=(8, 30))
     rows = rng.standard_normal((8, 30, 3))
     a, b = np.zeros((50, 3)), np.zeros((50, 3))
-    bp.scatter_add_rows(a, ids, rows)
+    ops.scatter_add_rows(a, ids, rows)
     np.add.at(b, ids.reshape(-1), rows.reshape(-1, 3))
     np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
 
@@ -472,7 +532,7 @@ def whole_model_check(cfg, head, seed, training=False, labels_override=None, k=3
 
     def loss_fn():
         r = np.random.default_rng(seed + 100) if training else None
-        return heads.loss_and_grads(params, cfg, head, inputs, labels, rng=r, training=training)
+        return step.loss_and_grads(params, cfg, head, inputs, labels, rng=r, training=training)
     loss, outputs, grads = loss_fn()
     named = named_parameters(params)
     assert list(grads) == list(named)
@@ -551,10 +611,10 @@ def test_whole_model_gathered_mlm_equals_full():
             if weights[b, p]:
                 full[b, positions[b, p]] = ids[b, p]
     sol = np.array([0, 1])
-    g_loss, g_out, g_grads = heads.loss_and_grads(params, cfg, "pretraining", inputs,
+    g_loss, g_out, g_grads = step.loss_and_grads(params, cfg, "pretraining", inputs,
                                                {"mlm_positions": positions, "mlm_ids": ids,
                                                 "mlm_weights": weights, "sentence_order_label": sol})
-    f_loss, f_out, f_grads = heads.loss_and_grads(params, cfg, "pretraining", inputs,
+    f_loss, f_out, f_grads = step.loss_and_grads(params, cfg, "pretraining", inputs,
                                                {"labels": full, "sentence_order_label": sol})
     assert g_out["prediction_logits"].shape == (2, 3, cfg.vocab_size)
     assert abs(g_loss - f_loss) <= 1e-12 * abs(f_loss)
@@ -575,11 +635,11 @@ def test_inputs_embeds_gradient():
     inputs = {"inputs_embeds": emb, "attention_mask": np.array([[1, 1, 1, 0, 0], [1] * 5])}
     dlogits = rng.standard_normal((2, cfg.num_labels))
     cache = {}
-    heads.model_forward(params, cfg, "sequence", inputs, cache=cache)
-    d_emb = heads.model_backward({"logits": dlogits}, cache, zeros_like_params(params))
-    f = lambda: float(np.sum(heads.model_forward(params, cfg, "sequence", inputs)["logits"] * dlogits))  # noqa: E731
+    step.model_forward(params, cfg, "sequence", inputs, cache=cache)
+    d_emb = step.model_backward({"logits": dlogits}, cache, zeros_like_params(params))
+    f = lambda: float(np.sum(step.model_forward(params, cfg, "sequence", inputs)["logits"] * dlogits))  # noqa: E731
     check("d_inputs_embeds", d_emb, f, emb)
-    _, _, grads = heads.loss_and_grads(params, cfg, "sequence", inputs, {"labels": np.array([0, 2])})
+    _, _, grads = step.loss_and_grads(params, cfg, "sequence", inputs, {"labels": np.array([0, 2])})
     assert not grads["albert.embeddings.word_embeddings.weight"].any()
 
 
@@ -588,9 +648,9 @@ def test_padding_idx_row_gets_only_the_decoder_gradient():
     m = modeling.AlbertForMaskedLM(cfg, seed=2, dtype=np.float64)
     inputs = {"input_ids": np.array([[0, 4, 5, 0, 0]])}
     labels = {"labels": np.array([[-100, 7, -100, -100, -100]])}
-    _, _, g_mlm = heads.loss_and_grads(m.params, cfg, "mlm", inputs, labels)
+    _, _, g_mlm = step.loss_and_grads(m.params, cfg, "mlm", inputs, labels)
     m2 = modeling.AlbertForTokenClassification(cfg, seed=2, dtype=np.float64)
-    _, _, g_tok = heads.loss_and_grads(m2.params, cfg, "token", inputs, {"labels": np.array([[0, 1, 2, 0, 1]])})
+    _, _, g_tok = step.loss_and_grads(m2.params, cfg, "token", inputs, {"labels": np.array([[0, 1, 2, 0, 1]])})
     assert not g_tok["albert.embeddings.word_embeddings.weight"][0].any()      # lookup skips padding
     assert g_mlm["albert.embeddings.word_embeddings.weight"][0].any()          # decoder row 0 still learns
 
@@ -609,7 +669,7 @@ def test_training_forward_equals_inference_bitwise(head, act):
     inputs, labels = make_batch(rng, cfg, head, B=3, T=37)
     if head is None:
         labels = {k: v.astype(np.float32) for k, v in labels.items()}
-    _, outputs, grads = heads.loss_and_grads(model.params, cfg, head, inputs, labels, training=False)
+    _, outputs, grads = step.loss_and_grads(model.params, cfg, head, inputs, labels, training=False)
     ref = model(**inputs)
     for key, value in outputs.items():
         assert value.dtype == np.float32
@@ -618,7 +678,7 @@ def test_training_forward_equals_inference_bitwise(head, act):
     # training=True with every dropout probability 0 is the inference function too
     cfg0 = cfg.copy()
     cfg0.hidden_dropout_prob = cfg0.attention_probs_dropout_prob = cfg0.classifier_dropout_prob = 0.0
-    _, outputs0, _ = heads.loss_and_grads(model.params, cfg0, head, inputs, labels, training=True)
+    _, outputs0, _ = step.loss_and_grads(model.params, cfg0, head, inputs, labels, training=True)
     for key, value in outputs0.items():
         np.testing.assert_array_equal(value, getattr(ref, key))
 
@@ -645,8 +705,10 @@ def test_piece_forwards_equal_inference_bitwise():
     layer = _cast(layer_params(rng, 64, 80), np.float32)
     bias = ops.attention_bias(np.array([[1] * 41, [1] * 30 + [0] * 11, [1] * 5 + [0] * 36]), np.float32)
     hm = np.array([1, 0, 1, 0.5], np.float32)
-    (ours, _), _ = run(M.albert_layer, x, bias, **layer, num_heads=4, act=ops.gelu_new, eps=1e-12, head_mask=hm)
-    ref, _ = M.albert_layer(x, bias, **layer, num_heads=4, act=ops.gelu_new, eps=1e-12, head_mask=hm)
+    cfg = AlbertConfig(hidden_size=64, num_attention_heads=4, intermediate_size=80, hidden_act="gelu_new",
+                       layer_norm_eps=1e-12)
+    (ours, _), _ = run(M.albert_layer, x, bias, **layer, config=cfg, head_mask=hm)
+    ref, _ = M.albert_layer(x, bias, **layer, config=cfg, head_mask=hm)
     np.testing.assert_array_equal(ours, ref)
     pool = {"weight": f32(64, 64), "bias": f32(64)}
     np.testing.assert_array_equal(run(M.pooler, x, **pool)[0], M.pooler(x, **pool))
@@ -676,7 +738,7 @@ def test_dropout_is_where_transformers_puts_it(head):
     model = HEAD_CLASSES[head](cfg, seed=0)
     inputs, labels = make_batch(np.random.default_rng(0), cfg, head)
     rec = RecordingGenerator()
-    heads.loss_and_grads(model.params, cfg, head, inputs, labels, rng=rec, training=True)
+    step.loss_and_grads(model.params, cfg, head, inputs, labels, rng=rec, training=True)
     N, T = (4, 5) if head == "multiple_choice" else (2, 5)
     E, H, A = cfg.embedding_size, cfg.hidden_size, cfg.num_attention_heads
     runs = cfg.num_hidden_layers * cfg.inner_group_num
@@ -686,7 +748,7 @@ def test_dropout_is_where_transformers_puts_it(head):
     assert rec.shapes == want
     # eval mode draws nothing
     rec = RecordingGenerator()
-    heads.loss_and_grads(model.params, cfg, head, inputs, labels, rng=rec, training=False)
+    step.loss_and_grads(model.params, cfg, head, inputs, labels, rng=rec, training=False)
     assert rec.shapes == []
 
 
@@ -695,7 +757,7 @@ def test_training_needs_rng_when_dropout_is_on():
     model = modeling.AlbertForSequenceClassification(cfg)
     inputs, labels = make_batch(np.random.default_rng(0), cfg, "sequence")
     with pytest.raises(ValueError, match="needs rng"):
-        heads.loss_and_grads(model.params, cfg, "sequence", inputs, labels, training=True)
+        step.loss_and_grads(model.params, cfg, "sequence", inputs, labels, training=True)
 
 
 # =================================================================== bad input
@@ -735,7 +797,7 @@ def test_bad_labels_raise_clear_errors(head, labels, exc, match):
     model = HEAD_CLASSES[head](cfg)
     inputs = _inputs(C=2) if head == "multiple_choice" else _inputs()
     with pytest.raises(exc, match=match):
-        heads.loss_and_grads(model.params, cfg, head, inputs, labels)
+        step.loss_and_grads(model.params, cfg, head, inputs, labels)
 
 
 def test_sequence_label_dtype_and_problem_type(seq_model):
@@ -743,26 +805,26 @@ def test_sequence_label_dtype_and_problem_type(seq_model):
     cfg = cfg.copy()
     cfg.problem_type = "single_label_classification"
     with pytest.raises(TypeError, match="integers"):
-        heads.loss_and_grads(model.params, cfg, "sequence", _inputs(), {"labels": np.array([0.0, 1.0])})
+        step.loss_and_grads(model.params, cfg, "sequence", _inputs(), {"labels": np.array([0.0, 1.0])})
     cfg.problem_type = "multi_label_classification"
     with pytest.raises(ValueError, match=r"expected \(2, 3\)"):
-        heads.loss_and_grads(model.params, cfg, "sequence", _inputs(), {"labels": np.array([0.0, 1.0])})
+        step.loss_and_grads(model.params, cfg, "sequence", _inputs(), {"labels": np.array([0.0, 1.0])})
 
 
 def test_bad_head_and_inputs(seq_model):
     cfg, model = seq_model
     with pytest.raises(ValueError, match="head must be one of"):
-        heads.loss_and_grads(model.params, cfg, "classification", _inputs(), {"labels": np.array([0, 1])})
+        step.loss_and_grads(model.params, cfg, "classification", _inputs(), {"labels": np.array([0, 1])})
     with pytest.raises(ValueError, match="unknown keys"):
-        heads.loss_and_grads(model.params, cfg, "sequence", {**_inputs(), "labels": 1}, {"labels": np.array([0, 1])})
+        step.loss_and_grads(model.params, cfg, "sequence", {**_inputs(), "labels": 1}, {"labels": np.array([0, 1])})
     with pytest.raises(ValueError, match="2-D"):
-        heads.loss_and_grads(model.params, cfg, "sequence", {"input_ids": np.ones(5, np.int64)},
+        step.loss_and_grads(model.params, cfg, "sequence", {"input_ids": np.ones(5, np.int64)},
                           {"labels": np.array([0])})
     with pytest.raises(ValueError, match="multiple choice inputs must be"):
-        heads.loss_and_grads(HEAD_CLASSES["multiple_choice"](cfg).params, cfg, "multiple_choice", _inputs(),
+        step.loss_and_grads(HEAD_CLASSES["multiple_choice"](cfg).params, cfg, "multiple_choice", _inputs(),
                           {"labels": np.array([0, 1])})
     with pytest.raises(TypeError, match="labels must be a dict"):
-        heads.loss_and_grads(model.params, cfg, "sequence", _inputs(), np.array([0, 1]))
+        step.loss_and_grads(model.params, cfg, "sequence", _inputs(), np.array([0, 1]))
 
 
 def test_math_constants_are_float32_safe():
@@ -791,11 +853,11 @@ def test_backwards_never_write_into_dout():
         c = model.config
         inputs, _ = make_batch(rng, c, head)
         cache = {}
-        outputs = heads.model_forward(model.params, c, head, inputs, cache=cache)
+        outputs = step.model_forward(model.params, c, head, inputs, cache=cache)
         d = {}
         for key, value in outputs.items():
             if value is not None:
                 g = rng.standard_normal(value.shape).astype(value.dtype)
                 g.setflags(write=False)
                 d[key] = g
-        heads.model_backward(d, cache, zeros_like_params(model.params))
+        step.model_backward(d, cache, zeros_like_params(model.params))

@@ -160,7 +160,7 @@ def test_gradients_match_torch(head, cfg_name):
     inputs = batch(rng, cfg, head)
     labels = labels_for(rng, cfg, head, inputs)
     ref_loss, ref_out, ref_grads = torch_loss_and_grads(hf, head, inputs, labels)
-    loss, outputs, grads = heads.loss_and_grads(ours.params, cfg, head, inputs, labels)
+    loss, outputs, grads = step.loss_and_grads(ours.params, cfg, head, inputs, labels)
     assert abs(loss - ref_loss) <= 1e-5 * max(1.0, abs(ref_loss))
     for key, value in outputs.items():
         np.testing.assert_allclose(value, getattr(ref_out, key).detach().numpy(), rtol=0, atol=1e-5)
@@ -178,7 +178,7 @@ def test_sequence_problem_types_match_torch(problem_type, n):
     inputs = batch(rng, cfg, "sequence")
     labels = labels_for(rng, cfg, "sequence", inputs, problem_type)
     ref_loss, _, ref_grads = torch_loss_and_grads(hf, "sequence", inputs, labels)
-    loss, _, grads = heads.loss_and_grads(ours.params, cfg, "sequence", inputs, labels)
+    loss, _, grads = step.loss_and_grads(ours.params, cfg, "sequence", inputs, labels)
     assert abs(loss - ref_loss) <= 1e-5 * max(1.0, abs(ref_loss))
     compare(f"sequence {problem_type}", grads, ref_grads)
 
@@ -197,7 +197,7 @@ def test_gathered_mlm_matches_torch_full_labels():
     sol = np.array([1, 0])
     ref_loss, _, ref_grads = torch_loss_and_grads(hf, "pretraining", inputs,
                                                   {"labels": full, "sentence_order_label": sol})
-    loss, out, grads = heads.loss_and_grads(ours.params, cfg, "pretraining", inputs,
+    loss, out, grads = step.loss_and_grads(ours.params, cfg, "pretraining", inputs,
                                          {"mlm_positions": positions, "mlm_ids": ids, "mlm_weights": weights,
                                           "sentence_order_label": sol})
     assert out["prediction_logits"].shape == (2, 3, cfg.vocab_size)
@@ -215,12 +215,12 @@ def test_inputs_embeds_gradient_matches_torch():
     hf.zero_grad()
     hf(inputs_embeds=te, attention_mask=torch.tensor(mask), labels=torch.tensor(labels)).loss.backward()
     cache = {}
-    out = heads.model_forward(ours.params, cfg, "sequence", {"inputs_embeds": emb, "attention_mask": mask},
+    out = step.model_forward(ours.params, cfg, "sequence", {"inputs_embeds": emb, "attention_mask": mask},
                               cache=cache)
     from albert_np import losses
     _, lc, _ = losses.sequence_classification_loss(out["logits"], labels, cfg.num_labels)
     dlogits = losses.sequence_classification_loss_backward(np.float32(1), lc)
-    d_emb = heads.model_backward({"logits": dlogits}, cache, zeros_like_params(ours.params))
+    d_emb = step.model_backward({"logits": dlogits}, cache, zeros_like_params(ours.params))
     ref = te.grad.numpy()
     err = float(np.abs(d_emb - ref).max() / np.abs(ref).max())
     WORST["inputs_embeds"] = err

@@ -95,7 +95,7 @@ def test_accumulation_computes_the_step_of_the_whole_batch(tmp_path):
 
 
 def test_the_weights_make_shard_losses_add_up_to_the_batch_loss(tmp_path):
-    from albert_np.heads import loss_and_grads, loss_items
+    from albert_np.step import loss_and_grads, loss_items
     trainer = make(tmp_path, 1, dropout=0.0)
     inputs, labels = heldout_batches()[0]
     labels = dict(labels, mlm_weights=labels["mlm_weights"].copy())

@@ -1,7 +1,7 @@
 """Same pretraining as PyTorch: 12 steps of the training loop (MLM + SOP, AdamW, clipping, schedule).
 
 albert_np's pretraining Trainer, built by pretraining.make_trainer and stepped as
-train.Trainer.train() steps it (train_step([(inputs, labels)]): heads.loss_and_grads
+train.Trainer.train() steps it (train_step([(inputs, labels)]): step.loss_and_grads
 "pretraining" with the gathered MLM form, clip_grad_norm, optim.AdamW; lr_at's
 warm-up + linear decay to 0; trainer.step advanced after each) and transformers'
 AlbertForPreTraining (its own loss: MLM CE with labels -100 off the masked

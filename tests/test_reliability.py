@@ -96,7 +96,12 @@ def test_tag_tokens_covers_a_long_text_once():
     assert spans[-1][1] == len(text) and spans[0][0] == 0
     # grouping runs once over the merged tokens: no entity is cut where a window ends
     simple = tasks.TokenClassificationPipeline(TOKEN_CLS, MLM)
-    assert groups == simple.aggregate(simple.pre_entities(text, *_merged(simple, text)), "simple")
+    again = simple.aggregate(simple.pre_entities(text, *_merged(simple, text)), "simple")
+    # the same groups; scores to float32 noise (the two runs batch the windows differently,
+    # and BLAS may sum in another order)
+    assert [{k: v for k, v in g.items() if k != "score"} for g in groups] == \
+        [{k: v for k, v in g.items() if k != "score"} for g in again]
+    np.testing.assert_allclose([g["score"] for g in groups], [g["score"] for g in again], atol=1e-4)
 
 
 def _merged(pipe, text):

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from albert_np import heads, train
+from albert_np import step, train
 from albert_np import features as F
 from albert_np.config import AlbertConfig
 from albert_np.finetuning import finetune, finetune_main, tokenizer_for
@@ -98,7 +98,7 @@ TRAIN24 = SIXTEEN + [(s + " indeed", y) for s, y in SIXTEEN[::2]]          # 6 m
 def test_resume_after_a_kill_is_bit_identical(folder, tmp_path, monkeypatch):
     straight = finetune("sst2", folder, TRAIN24, SIXTEEN, tmp_path / "a", **RESUME)
 
-    real = heads.loss_and_grads
+    real = step.loss_and_grads
     calls = {"n": 0}
 
     def dies_in_step_6(*args, **kwargs):              # micro-batch 11 = first half of step 6
@@ -107,12 +107,12 @@ def test_resume_after_a_kill_is_bit_identical(folder, tmp_path, monkeypatch):
             raise KeyboardInterrupt("simulated kill")
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(heads, "loss_and_grads", dies_in_step_6)
+    monkeypatch.setattr(step, "loss_and_grads", dies_in_step_6)
     with pytest.raises(KeyboardInterrupt):
         finetune("sst2", folder, TRAIN24, SIXTEEN, tmp_path / "b", **RESUME)
     assert [s for s, _ in train_losses(read_log(tmp_path / "b"))] == [1, 2, 3, 4, 5]
     assert train.latest_checkpoint(tmp_path / "b").endswith("checkpoint-4")
-    monkeypatch.setattr(heads, "loss_and_grads", real)
+    monkeypatch.setattr(step, "loss_and_grads", real)
 
     resumed = finetune("sst2", folder, TRAIN24, SIXTEEN, tmp_path / "b", resume_from="latest", **RESUME)
     # epoch boundaries at steps 3 and 6, dropout on, 2 micro-batches a step: all continue exactly
@@ -147,21 +147,21 @@ def test_checkpoint_holds_the_training_state(folder, tmp_path):
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(folder, tmp_path, monkeypatch):
-    real = heads.loss_and_grads
+    real = step.loss_and_grads
 
     def nan_in_step_5(*args, **kwargs):
         loss, outputs, grads = real(*args, **kwargs)
         nan_in_step_5.n += 1
         return (float("nan") if nan_in_step_5.n == 9 else loss), outputs, grads
     nan_in_step_5.n = 0
-    monkeypatch.setattr(heads, "loss_and_grads", nan_in_step_5)
+    monkeypatch.setattr(step, "loss_and_grads", nan_in_step_5)
     out = tmp_path / "nan"
     with pytest.raises(NonFiniteLossError, match=r"loss became nan at step 5 .*checkpoint-4"):
         finetune("sst2", folder, TRAIN24, SIXTEEN, out, **dict(RESUME, save_every=2))
     assert train.latest_checkpoint(out).endswith("checkpoint-4")
     assert not any(n.startswith("checkpoint-") and int(n.split("-")[1]) > 4 for n in os.listdir(out))
     assert read_log(out)[-1]["type"] == "error" and read_log(out)[-1]["step"] == 5
-    monkeypatch.setattr(heads, "loss_and_grads", real)
+    monkeypatch.setattr(step, "loss_and_grads", real)
     resumed = finetune("sst2", folder, TRAIN24, SIXTEEN, out, resume_from="latest", **dict(RESUME, save_every=2))
     assert resumed.global_step == 8 and np.isfinite([l for _, l in train_losses(resumed.log)]).all()
 

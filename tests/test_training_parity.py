@@ -11,7 +11,7 @@ Marker `parity`: needs torch==2.13.0 and transformers==5.23.0 (the `parity` extr
 import numpy as np
 import pytest
 
-from albert_np.heads import loss_and_grads
+from albert_np.step import loss_and_grads
 from albert_np.params import named_parameters
 from albert_np import modeling
 from albert_np.config import AlbertConfig

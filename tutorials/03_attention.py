@@ -198,8 +198,7 @@ def layer_norm(y, p, eps):
 
 
 a = layer_norm(x + dense(ctx, att["dense"]), att["LayerNorm"], config.layer_norm_eps)   # (B, T, H)
-a_lib, _ = albert_attention(x, attention_bias(mask, np.float32), **att,
-                            num_heads=A, eps=config.layer_norm_eps)
+a_lib, _ = albert_attention(x, attention_bias(mask, np.float32), **att, config=config)
 check("attention block vs albert_attention", a, a_lib)
 
 # %% [markdown]

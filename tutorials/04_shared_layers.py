@@ -136,7 +136,7 @@ ref = model(input_ids=ids, output_hidden_states=True)
 x = ref.hidden_states[0]                                              # (1, T, H): the input of application 0
 layer0 = groups[config.group_of_layer(0)]["albert_layers"][0]
 A, eps = config.num_attention_heads, config.layer_norm_eps
-a, _ = albert_attention(x, None, **layer0["attention"], num_heads=A, eps=eps)   # chapter 3: (1, T, H)
+a, _ = albert_attention(x, None, **layer0["attention"], config=config)   # chapter 3: (1, T, H)
 
 W_1, b_1 = layer0["ffn"]["weight"], layer0["ffn"]["bias"]              # (F, H), (F,)
 W_2, b_2 = layer0["ffn_output"]["weight"], layer0["ffn_output"]["bias"]  # (H, F), (H,)
@@ -176,7 +176,7 @@ def layer_norm_by_hand(y, p, eps):                                     # (..., H
 
 
 out = layer_norm_by_hand(a + f, layer0["full_layer_layer_norm"], eps)   # (1, T, H)
-out_lib, _ = albert_layer(x, None, **layer0, num_heads=A, act=activation(config.hidden_act), eps=eps)
+out_lib, _ = albert_layer(x, None, **layer0, config=config)
 check("residual + LayerNorm vs model.albert_layer", out, out_lib)
 if config.inner_group_num == 1:                                        # one layer per application
     check("...vs the model's hidden_states[1]", out, ref.hidden_states[1])
@@ -222,13 +222,11 @@ def encoder_by_hand(params, config, input_ids):
 
     h = linear(x, **params["encoder"]["embedding_hidden_mapping_in"])   # (B, T, E) -> (B, T, H)
     states = [h]
-    act = activation(config.hidden_act)
     L, G = config.num_hidden_layers, config.num_hidden_groups
     for i in range(L):
         g = int(i / (L / G))                                          # which set of weights
         for layer in params["encoder"]["albert_layer_groups"][g]["albert_layers"]:
-            h, _ = albert_layer(h, None, **layer, num_heads=config.num_attention_heads,
-                                act=act, eps=config.layer_norm_eps)   # (B, T, H) -> (B, T, H)
+            h, _ = albert_layer(h, None, **layer, config=config)   # (B, T, H) -> (B, T, H)
         states.append(h)
     return states
 

@@ -33,7 +33,7 @@ import albert_np
 from albert_np import backprop as bp
 from albert_np import losses
 from albert_np import model as M
-from albert_np.heads import loss_and_grads
+from albert_np.step import loss_and_grads
 from albert_np.ops import activation
 from albert_np.params import flatten, zeros_like_params
 
@@ -118,8 +118,7 @@ for i in range(L):
     grp = c.group_of_layer(i)
     for j, layer in enumerate(enc_p["albert_layer_groups"][grp]["albert_layers"]):
         cache = {}
-        h, _ = M.albert_layer(h, None, **layer, num_heads=c.num_attention_heads, act=act,
-                              eps=c.layer_norm_eps, cache=cache)             # (1, T, H)
+        h, _ = M.albert_layer(h, None, **layer, config=c, cache=cache)      # (1, T, H)
         runs.append((i, grp, j, cache))
 
 head_cache = {}

@@ -105,7 +105,7 @@ print(f"{len(train_examples)} training sentences ({train_pos:.0%} positive), "
 # log line about "newly initialised" classifier weights is expected), tokenizes
 # the sentences and batches sentences of similar length together. Each step:
 #
-#     loss, _, grads = heads.loss_and_grads(params, config, "sequence", inputs, labels,
+#     loss, _, grads = step.loss_and_grads(params, config, "sequence", inputs, labels,
 #                                              rng, training=True)     # dropout on
 #     clip the gradient norm to 1, then one AdamW update with a warm-up / linear-decay rate
 #

@@ -7,7 +7,7 @@
 # that produced the gradient, ALBERT's **sentence-order prediction** (SOP).
 #
 # 1. Take a real gradient: two sentence pairs through the bundled model with
-#    `heads.loss_and_grads`, as the training loop does it.
+#    `step.loss_and_grads`, as the training loop does it.
 # 2. Do one **AdamW** step by hand, with bias-corrected moments and
 #    decoupled weight decay, and check every parameter against `optim.AdamW`.
 # 3. Do one **LAMB** step by hand, with its per-tensor trust ratio, and check
@@ -28,7 +28,7 @@ from tutorial_utils import *
 import copy
 
 import albert_np
-from albert_np import heads, optim
+from albert_np import optim, step
 from albert_np import pretraining_data as pdata
 from albert_np.params import named_parameters
 
@@ -100,7 +100,7 @@ labels = {"labels": mlm_labels, "sentence_order_label": sop_labels}
 
 def gradient():
     """Loss and {HF name: gradient} at the model's current weights (no dropout)."""
-    loss, _, grads = heads.loss_and_grads(model.params, config, "pretraining", inputs, labels)
+    loss, _, grads = step.loss_and_grads(model.params, config, "pretraining", inputs, labels)
     return loss, grads
 
 

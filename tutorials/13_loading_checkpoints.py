@@ -31,7 +31,7 @@ import tempfile
 import zipfile
 
 import albert_np
-from albert_np import checkpoint, heads, optim, tf_checkpoint
+from albert_np import checkpoint, heads, optim, step, tf_checkpoint
 from albert_np.__main__ import main as cli
 from albert_np.hub import HubUnreachableError
 from albert_np.params import named_parameters
@@ -133,7 +133,7 @@ if all(v["dtype"] == "F16" for v in header.values()):         # the bundled mode
     check("loaded weights are float16 values", w_loaded, w_loaded.astype(np.float16).astype(np.float32), atol=0)
 
 tuned = albert_np.AlbertForPreTraining.from_pretrained(MODEL)
-_, _, grads = heads.loss_and_grads(tuned.params, tuned.config, "pretraining", dict(enc),
+_, _, grads = step.loss_and_grads(tuned.params, tuned.config, "pretraining", dict(enc),
                                    {"labels": enc["input_ids"]})
 optim.AdamW(named_parameters(tuned.params), lr=1e-4).step(grads)
 tuned_sd = tuned.state_dict()

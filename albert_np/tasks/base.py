@@ -10,7 +10,7 @@ import logging
 
 import numpy as np
 
-from ..heads import prepare_inputs, run_model
+from ..step import prepare_inputs, run_model
 from ..inputs import check_inputs
 from ..model import albert_model
 from ..progress import progress_bar

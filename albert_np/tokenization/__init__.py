@@ -40,7 +40,7 @@ The modules, in the order the pipeline uses them:
     sentencepiece_proto.py  spiece.model read and written by hand; tokenizer.json <-> spiece.model
     train.py                train_tokenizer: a new vocabulary with ALBERT's recipe
 
-Legend: B batch rows, T tokens per row.
+Shapes: the legend at the top of albert_np/ops.py (B batch rows, T tokens per row).
 """
 from .normalization import (SPIECE_UNDERLINE, Alignment, is_digit_comma_piece, lowercase_each_char,
                             normalize_units, preprocess_text, split_digit_comma_piece, strip_accents)

@@ -4,7 +4,7 @@ Both tokenizers turn each text into a _Sequence (ids, offsets, word ids) and han
 build_batch, which truncates (or windows), adds [CLS]/[SEP], pads and packs them into a
 BatchEncoding of lists or of (B, T) arrays. Nothing here looks at text.
 
-Legend: B batch rows, T tokens per row.
+Shapes: the legend at the top of albert_np/ops.py (B batch rows, T tokens per row).
 """
 import contextlib
 import gc

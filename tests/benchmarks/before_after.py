@@ -55,7 +55,7 @@ print(json.dumps(median_time(lambda: model(input_ids=ids), {n}, 2)))
 """
 TRAIN_STEP = PRELUDE + """
 try:
-    from albert_np.heads import loss_and_grads
+    from albert_np.step import loss_and_grads
     from albert_np.params import named_parameters
 except ImportError:
     from albert_np.backprop import loss_and_grads, named_parameters

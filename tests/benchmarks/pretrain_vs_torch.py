@@ -16,7 +16,7 @@ sides are deterministic; the other dropouts are 0 already) is initialised by
 albert_np (random init, or the bundled weights) and the same weights are loaded
 into transformers' AlbertForPreTraining (decoder weight and bias tied, checked).
 albert_np runs the real loop step of a Trainer built by pretraining.make_trainer
-(train.Trainer.train_step([(inputs, labels)]): heads.loss_and_grads "pretraining"
+(train.Trainer.train_step([(inputs, labels)]): step.loss_and_grads "pretraining"
 with the gathered MLM form, clip_grad_norm, the optimiser at Trainer.lr_at, then
 trainer.step advanced as train() does); torch runs HF's own loss (MLM CE over
 the masked positions, labels -100 elsewhere, + SOP CE), clip_grad_norm_,
@@ -46,7 +46,7 @@ sys.path.insert(0, ROOT)
 
 from albert_np import pretraining as pt  # noqa: E402
 from albert_np.config import AlbertConfig  # noqa: E402
-from albert_np.heads import loss_and_grads  # noqa: E402
+from albert_np.step import loss_and_grads  # noqa: E402
 from albert_np.modeling import AlbertForPreTraining  # noqa: E402
 from albert_np.optim import LAMB, no_decay  # noqa: E402
 

@@ -5,7 +5,7 @@
 One random ALBERT-base-shaped model (V=30000, E=128, H=768, A=12, F=3072, L=12,
 albert-base-v2 config: only the classifier has dropout) with a 2-label sequence
 classification head, one batch (default B=8, T=128, some padding). One step is
-forward + backward + AdamW update: heads.loss_and_grads + optim.AdamW here,
+forward + backward + AdamW update: step.loss_and_grads + optim.AdamW here,
 transformers' AlbertForSequenceClassification (train mode, its default "sdpa"
 attention) + loss.backward() + torch.optim.AdamW there. Each side runs
 --repeats steps in a block, the blocks alternate (--rounds each) with a pause
@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from albert_np.heads import loss_and_grads
+from albert_np.step import loss_and_grads
 from albert_np.params import named_parameters
 from albert_np.config import AlbertConfig
 from albert_np.modeling import AlbertForSequenceClassification
