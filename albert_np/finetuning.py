@@ -34,88 +34,40 @@ from .distributed import world
 from .modeling import model_class
 from .tokenization import AlbertTokenizerFast
 from .io import describe_os_error
-from .train import (LOG_FILE, STATE_FILE, LoopArgs, NonFiniteLossError, Trainer, latest_checkpoint,
-                    list_checkpoints, plot_curves)
+from .train import (LOG_FILE, STATE_FILE, LoopSettings, NonFiniteLossError, Trainer, add_settings_arguments,
+                    latest_checkpoint, list_checkpoints, plot_curves, setting, settings_from_args)
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["FinetuneArgs", "FinetuneResult", "EpochBatches", "finetune", "evaluate", "predict",
+__all__ = ["FinetuneSettings", "FinetuneResult", "EpochBatches", "finetune", "evaluate", "predict",
            "model_for_task", "tokenizer_for",
            "add_finetune_arguments", "finetune_main", "finetune_from_namespace"]
 
-# --------------------------------------------------------------------------- arguments
+# --------------------------------------------------------------------------- settings
 
 @dataclasses.dataclass
-class FinetuneArgs:
-    """Hyper-parameters of a fine-tuning run (HF TrainingArguments' meanings).
-
-    epochs: passes over the training set (a float is a step budget: 0.5 = half an epoch).
-    max_steps: optimiser steps; overrides epochs when set.
-    batch_size: examples per micro-batch (the global batch: under mpiexec -n N each rank
-        takes batch_size / N rows of it); grad_accum micro-batches make one step.
-    learning_rate: peak rate (> 0). warmup: steps if >= 1, else a fraction of all steps.
-    schedule: "linear" (warmup, then linear decay to 0), "constant", "polynomial".
-    optimizer: "adamw" (HF's default) or "lamb".
-    eval_every: steps between evaluations; None = at the end of each epoch.
-    save_every: steps between checkpoints; None = at every evaluation
-        (a checkpoint is always written when training ends).
-    keep_checkpoints: newest checkpoints kept (the best one is kept as well).
-    metric_for_best: key of the metric dict; None = the task's main metric.
-    group_by_length: batch examples of similar length (less padding).
-    """
-    epochs: float = 3.0
-    max_steps: Optional[int] = None
-    batch_size: int = 32
-    eval_batch_size: int = 64
-    learning_rate: float = 3e-5
-    warmup: float = 0.1
-    schedule: str = "linear"
-    optimizer: str = "adamw"
-    weight_decay: float = 0.01
-    adam_eps: float = 1e-8
-    max_grad_norm: float = 1.0
-    grad_accum: int = 1
-    eval_every: Optional[int] = None
-    save_every: Optional[int] = None
-    keep_checkpoints: int = 2
-    seed: int = 42
-    max_length: int = 128
-    doc_stride: int = 128
-    metric_for_best: Optional[str] = None
-    group_by_length: bool = True
-    progress: bool = True
-    plot: bool = True
+class FinetuneSettings(LoopSettings):
+    """The settings of a fine-tuning run: the loop's (train.LoopSettings, whose defaults are
+    fine-tuning's) and these. finetune(...) takes each as a keyword argument, the `finetune`
+    command as an option (--learning-rate, --no-group-by-length, ...)."""
+    max_steps: Optional[int] = setting(None, "optimiser steps of the run (unset: --epochs passes over the data)")
+    epochs: float = setting(
+        3.0, "passes over the training set (a fraction is a step budget: 0.5 = half an epoch); "
+             "--max-steps overrides it")
+    eval_batch_size: int = setting(64, "examples per batch when the dev set is scored")
+    max_length: int = setting(128, "tokens per feature (longer texts are cut; SQuAD: windows of this size)")
+    doc_stride: int = setting(128, "SQuAD: tokens shared by neighbouring windows of a long context")
+    metric_for_best: Optional[str] = setting(
+        None, "the dev metric whose highest value marks the best checkpoint (unset: the task's main metric)")
+    group_by_length: bool = setting(True, "batch examples of similar length (less padding); "
+                                          "--no-group-by-length: plain shuffled batches")
 
     def validate(self):
-        """Raise ValueError naming any setting that cannot work, and what to use instead."""
-        lr = self.learning_rate
-        if isinstance(lr, bool) or not isinstance(lr, (int, float)) or not math.isfinite(lr) or lr <= 0:
-            raise ValueError(f"learning_rate must be a number > 0, got {lr!r} (fine-tuning ALBERT "
-                             f"typically uses 1e-5 to 5e-5)")
-        for name in ("batch_size", "eval_batch_size", "grad_accum", "keep_checkpoints", "max_length"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        for name in ("max_steps", "eval_every", "save_every"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ValueError(f"{name} must be a positive int or None, got {value!r}")
+        """LoopSettings.validate, and this use's fields; returns self."""
+        super().validate()
+        self.check_positive_ints("eval_batch_size", "max_length")
         if self.max_steps is None and not (self.epochs > 0 and math.isfinite(self.epochs)):
             raise ValueError(f"epochs must be > 0 (or set max_steps), got {self.epochs!r}")
-        if not (self.warmup >= 0 and math.isfinite(self.warmup)):
-            raise ValueError(f"warmup must be >= 0 (steps, or a fraction < 1 of all steps), got {self.warmup!r}")
-        if self.schedule not in ("linear", "constant", "polynomial"):
-            raise ValueError(f"schedule must be 'linear', 'constant' or 'polynomial', got {self.schedule!r}")
-        if self.optimizer not in ("adamw", "lamb"):
-            raise ValueError(f"optimizer must be 'adamw' or 'lamb', got {self.optimizer!r}")
-        if not self.max_grad_norm >= 0:
-            raise ValueError(f"max_grad_norm must be >= 0 (0 = no clipping), got {self.max_grad_norm!r}")
-        if not self.weight_decay >= 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
-        eps = self.adam_eps
-        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not 0 < eps < math.inf:
-            raise ValueError(f"adam_eps must be a positive number (e.g. 1e-8; 0 divides 0 by 0 wherever a "
-                             f"gradient is zero, which makes the loss nan), got {eps!r}")
         return self
 
 
@@ -279,27 +231,22 @@ class EpochBatches:
 # --------------------------------------------------------------------------- finetune
 
 def make_trainer(task, model, tokenizer, train_features, dev_features, output_dir, args):
-    """The train.py Trainer of a fine-tuning run: EpochBatches, the task's head and dev metric."""
+    """The train.py Trainer of a fine-tuning run: EpochBatches, the task's head and dev metric.
+
+    args: FinetuneSettings; the run is args.max_steps long, or args.epochs passes over the data.
+    """
     pad_id = _pad_id(tokenizer)
     source = EpochBatches(train_features, args.batch_size, args.seed, args.group_by_length, pad_id)
     steps_per_epoch = math.ceil(source.batches_per_epoch / args.grad_accum)
     total = args.max_steps or max(1, math.ceil(args.epochs * steps_per_epoch))
-    warmup = int(args.warmup) if args.warmup >= 1 else int(math.ceil(args.warmup * total))
-    loop = LoopArgs(total_steps=total, learning_rate=args.learning_rate, warmup_steps=warmup,
-                    schedule=args.schedule, optimizer=args.optimizer, weight_decay=args.weight_decay,
-                    adam_eps=args.adam_eps, max_grad_norm=args.max_grad_norm, grad_accum=args.grad_accum,
-                    eval_every=args.eval_every, save_every=args.save_every,
-                    keep_checkpoints=args.keep_checkpoints, seed=args.seed, batch_size=args.batch_size,
-                    progress=args.progress,
-                    plot=args.plot, desc=f"finetune {task.name}")
     evaluate_dev = None
     if dev_features is not None:
         def evaluate_dev(m):
             return evaluate(m, dev_features, args.eval_batch_size, pad_id)
     logger.info("training %s: %d features, %d steps (%d per epoch), batch %d x %d accumulation", task.name,
                 len(train_features), total, steps_per_epoch, args.batch_size, args.grad_accum)
-    return Trainer(model, source, task.head, output_dir, loop, tokenizer=tokenizer, evaluate=evaluate_dev,
-                   metric_for_best=args.metric_for_best or task.main_metric, run_args=args)
+    return Trainer(model, source, task.head, output_dir, args, total_steps=total, desc=f"finetune {task.name}",
+                   tokenizer=tokenizer, evaluate=evaluate_dev, metric_for_best=args.metric_for_best or task.main_metric)
 
 
 def _prepare(task, source, tokenizer, args, limit, what):
@@ -332,14 +279,14 @@ def finetune(task, model, train, dev=None, output_dir="finetune_output", tokeniz
         limit_train, limit_dev: use only the first N examples.
         config_overrides: model config fields for a freshly loaded model, e.g.
             {"classifier_dropout_prob": 0.1, "hidden_dropout_prob": 0.1}.
-        **kwargs: FinetuneArgs fields (epochs, max_steps, batch_size, learning_rate, ...).
+        **kwargs: FinetuneSettings fields (epochs, max_steps, batch_size, learning_rate, ...).
     Returns:
         FinetuneResult (model with the best weights, dev metrics, throughput, log).
     Raises:
         ValueError / TypeError for bad settings or data, naming the offending value;
         NonFiniteLossError when the loss becomes nan/inf (checkpoints up to then are kept).
     """
-    unknown = sorted(set(kwargs) - {f.name for f in dataclasses.fields(FinetuneArgs)})
+    unknown = sorted(set(kwargs) - {f.name for f in dataclasses.fields(FinetuneSettings)})
     output_dir = os.fspath(output_dir)
     if os.path.exists(output_dir) and not os.path.isdir(output_dir):
         raise ValueError(f"output_dir (--out) {output_dir!r} is a file, not a folder: give a folder")
@@ -354,8 +301,8 @@ def finetune(task, model, train, dev=None, output_dir="finetune_output", tokeniz
                          f"to start again there, or another folder")
     if unknown:
         raise TypeError(f"finetune() got unknown settings {unknown}; the settings are "
-                        f"{[f.name for f in dataclasses.fields(FinetuneArgs)]}")
-    args = FinetuneArgs(**kwargs).validate()
+                        f"{[f.name for f in dataclasses.fields(FinetuneSettings)]}")
+    args = FinetuneSettings(**kwargs).validate()
     task = datasets.get_task(task)
     resume = _resolve_resume(resume_from, output_dir)
     tok = tokenizer_for(tokenizer, resume or model)
@@ -371,7 +318,7 @@ def finetune(task, model, train, dev=None, output_dir="finetune_output", tokeniz
         trainer.load_checkpoint(resume)
     elif main_rank:
         _start_afresh(output_dir, overwrite_output_dir)
-    if trainer.step < trainer.args.total_steps:
+    if trainer.step < trainer.total_steps:
         trainer.train()
     elif trainer.last_checkpoint is None and main_rank:
         trainer.save_checkpoint()
@@ -415,8 +362,8 @@ def _resolve_resume(resume_from, output_dir):
 # --------------------------------------------------------------------------- CLI
 
 def add_finetune_arguments(parser):
-    """Add the `finetune` sub-command's options to an argparse parser."""
-    d = FinetuneArgs()
+    """Add the `finetune` sub-command's options to an argparse parser: the run's own (task,
+    model, data, output) and one for each FinetuneSettings field (train.add_settings_arguments)."""
     p = parser
     p.add_argument("--task", required=True, choices=sorted(datasets.TASKS), help="task preset")
     p.add_argument("--model", required=True, help="model folder or Hub id (config.json + model.safetensors)")
@@ -426,23 +373,6 @@ def add_finetune_arguments(parser):
     p.add_argument("--data-dir", default=None,
                    help=f"folder of the shared data (default: ${datasets.DATA_ENV} or ../shared/data)")
     p.add_argument("--out", required=True, help="output folder (checkpoints, log.jsonl, curves.png, best/)")
-    p.add_argument("--epochs", type=float, default=d.epochs)
-    p.add_argument("--max-steps", type=int, default=None, help="optimiser steps (overrides --epochs)")
-    p.add_argument("--batch-size", type=int, default=d.batch_size, help="examples per micro-batch")
-    p.add_argument("--eval-batch-size", type=int, default=d.eval_batch_size)
-    p.add_argument("--grad-accum", type=int, default=d.grad_accum, help="micro-batches per step")
-    p.add_argument("--lr", type=float, default=d.learning_rate, help="peak learning rate")
-    p.add_argument("--warmup", type=float, default=d.warmup, help="warmup steps (>= 1) or fraction (< 1)")
-    p.add_argument("--schedule", choices=("linear", "constant", "polynomial"), default=d.schedule)
-    p.add_argument("--optimizer", choices=("adamw", "lamb"), default=d.optimizer)
-    p.add_argument("--weight-decay", type=float, default=d.weight_decay)
-    p.add_argument("--max-grad-norm", type=float, default=d.max_grad_norm)
-    p.add_argument("--eval-every", type=int, default=None, help="steps between evaluations (default: each epoch)")
-    p.add_argument("--save-every", type=int, default=None, help="steps between checkpoints (default: each evaluation)")
-    p.add_argument("--keep-checkpoints", type=int, default=d.keep_checkpoints)
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--max-length", type=int, default=d.max_length)
-    p.add_argument("--doc-stride", type=int, default=d.doc_stride, help="SQuAD window overlap in tokens")
     p.add_argument("--limit-train", type=int, default=None, help="use the first N training examples")
     p.add_argument("--limit-dev", type=int, default=None, help="use the first N dev examples")
     p.add_argument("--text-columns", default=None, help="comma-separated text column names")
@@ -450,32 +380,16 @@ def add_finetune_arguments(parser):
     p.add_argument("--labels", default=None, help="comma-separated label names, in id order")
     p.add_argument("--format", default=None, choices=("tsv", "csv", "jsonl", "conll"),
                    help="file format (default: from the file name, else the preset's)")
-    p.add_argument("--metric-for-best", default=None, help="metric that picks the best checkpoint")
     p.add_argument("--hidden-dropout", type=float, default=None, help="override hidden_dropout_prob")
     p.add_argument("--classifier-dropout", type=float, default=None, help="override classifier_dropout_prob")
-    p.add_argument("--no-group-by-length", action="store_true", help="plain shuffled batches")
     p.add_argument("--resume", nargs="?", const="latest", default=None,
                    help="resume from a checkpoint folder, or the latest in --out when no folder is given")
     p.add_argument("--overwrite", action="store_true",
                    help="start afresh in an --out folder that holds checkpoints (deletes them)")
-    p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar")
     p.add_argument("--workers", type=int, default=None, help=argparse.SUPPRESS)   # gone: mpiexec -n N
-    p.add_argument("--no-plot", action="store_true", help="do not write curves.png")
     p.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+    add_settings_arguments(p, FinetuneSettings, old_names=("lr",))
     return parser
-
-
-def _args_from_cli(ns):
-    """FinetuneArgs fields from parsed CLI options."""
-    return dict(
-        epochs=ns.epochs, max_steps=ns.max_steps, batch_size=ns.batch_size,
-        eval_batch_size=ns.eval_batch_size, learning_rate=ns.lr, warmup=ns.warmup,
-        schedule=ns.schedule, optimizer=ns.optimizer, weight_decay=ns.weight_decay,
-        max_grad_norm=ns.max_grad_norm, grad_accum=ns.grad_accum, eval_every=ns.eval_every,
-        save_every=ns.save_every, keep_checkpoints=ns.keep_checkpoints, seed=ns.seed,
-        max_length=ns.max_length, doc_stride=ns.doc_stride, metric_for_best=ns.metric_for_best,
-        group_by_length=not ns.no_group_by_length, progress=not ns.no_progress,
-        plot=not ns.no_plot)
 
 
 def finetune_main(argv=None):
@@ -509,7 +423,8 @@ def finetune_from_namespace(ns):
                                        ("classifier_dropout_prob", ns.classifier_dropout)) if v is not None}
         result = finetune(task, ns.model, train, dev, ns.out, ns.tokenizer, resume_from=ns.resume,
                           overwrite_output_dir=ns.overwrite, limit_train=ns.limit_train, limit_dev=ns.limit_dev,
-                          config_overrides=overrides or None, **_args_from_cli(ns))
+                          config_overrides=overrides or None,
+                          **dataclasses.asdict(settings_from_args(FinetuneSettings, ns)))
     except (ValueError, TypeError, FileNotFoundError, NonFiniteLossError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

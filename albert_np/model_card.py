@@ -97,10 +97,10 @@ def model_card(model, state, results, train, evals, note=""):
         cpu = "not recorded"
     decay = a.get("decay_steps", 0)        # checkpoints before --decay-steps have none
     if decay:
-        schedule = (f"warm-up {a['warmup_steps']} steps, constant, then linear decay to 0 over the last "
+        schedule = (f"warm-up {state['warmup_steps']} steps, constant, then linear decay to 0 over the last "
                     f"{decay:,} steps")
     else:
-        schedule = f"warm-up {a['warmup_steps']} steps, linear decay"
+        schedule = f"warm-up {state['warmup_steps']} steps, linear decay"
     ranks = state.get("mpi_ranks", 1)
     workers = a.get("workers", 1)           # checkpoints of the worker pool that MPI replaced
     procs = (f"at the end {ranks} single-threaded MPI ranks (mpiexec -n {ranks})" if ranks > 1 else
@@ -140,10 +140,10 @@ predictions, sequences of {a['max_seq_length']} tokens.
 
 | field | value |
 |---|---|
-| steps | {state['global_step']:,} of a planned {a['steps']:,} |
+| steps | {state['global_step']:,} of a planned {state['total_steps']:,} |
 | batch | {a['batch_size']} x {a['grad_accum']} accumulation |
 | tokens seen | {tokens:,} |
-| optimiser | {a['optimizer'].upper()}, lr {a['lr']}, {schedule}, weight decay {a['weight_decay']}, clip {a['max_grad_norm']} |
+| optimiser | {a['optimizer'].upper()}, lr {a['learning_rate']}, {schedule}, weight decay {a['weight_decay']}, clip {a['max_grad_norm']} |
 | compute | CPU only, NumPy (albert_np's own backprop), on a 2-core machine; {procs}; last measured {speed:,.0f} tokens/s |
 | CPU time (process time of all threads and worker processes) | {cpu} |
 | seed | {a['seed']} |

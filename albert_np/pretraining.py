@@ -19,6 +19,7 @@ import os
 import queue
 import tempfile
 import threading
+from typing import Optional
 
 import numpy as np
 
@@ -28,7 +29,7 @@ from .step import model_forward
 from .modeling import AlbertForPreTraining
 from .ops import log_softmax
 from .tokenization import AlbertTokenizerFast, train_tokenizer
-from .train import LoopArgs, Trainer, latest_checkpoint
+from .train import LoopSettings, Trainer, add_settings_arguments, latest_checkpoint, setting, settings_from_args
 
 logger = logging.getLogger(__name__)
 
@@ -198,45 +199,40 @@ def evaluate_pretraining(model, batches):
 
 # --------------------------------------------------------------------- loop
 @dataclasses.dataclass
-class PretrainArgs:
-    """Settings of a pretraining run; the `pretrain` command has an option for each (--grad-accum ...).
+class PretrainSettings(LoopSettings):
+    """The settings of a pretraining run: the loop's (train.LoopSettings), with pretraining's
+    defaults (the bundled model's first recipe), and the data's. The `pretrain` command has an
+    option for each (--learning-rate, --max-seq-length, ...).
 
-    The schedule: linear warm-up over warmup_steps, then linear decay to 0 at `steps`; with
-    decay_steps > 0 the rate stays at its peak and decays over the last decay_steps only
-    (optim.warmup_stable_decay), so that a copy of any checkpoint can be cooled down and
-    exported while the run goes on.
+    The schedule: linear warm-up, then linear decay to 0 at max_steps (polynomial of power 1,
+    lr_end 0); with decay_steps > 0 the rate stays at its peak and decays over the last
+    decay_steps only (optim.warmup_stable_decay), so that a copy of any checkpoint can be
+    cooled down and exported while the run goes on.
     """
-    steps: int = 10000
+    max_steps: int = 10000
     batch_size: int = 64
-    grad_accum: int = 1
-    lr: float = 2e-3
-    optimizer: str = "lamb"            # "lamb" (the paper) or "adamw"
-    warmup_steps: int = 500
-    decay_steps: int = 0               # 0: decay over the whole run; N: constant, then the last N
-    weight_decay: float = 0.01
-    max_grad_norm: float = 1.0
-    max_seq_length: int = 128
-    max_predictions: int = 20
-    masked_lm_prob: float = 0.15       # share of the tokens to predict (held-out sets keep 0.15)
-    max_ngram: int = 3                 # longest masked span in words; 1 = single words
-    eval_every: int = 500
-    save_every: int = 500
-    heldout_examples: int = 1024
+    learning_rate: float = 2e-3
+    warmup: float = 500
+    schedule: str = "polynomial"
+    lr_end: float = 0.0
+    optimizer: str = "lamb"            # the paper's
+    eval_every: Optional[int] = 500
+    save_every: Optional[int] = 500
     seed: int = 0
-    block_docs: int = 256
-    progress: bool = True
+    max_seq_length: int = setting(128, "tokens per sequence (a pair of segments)")
+    max_predictions: int = setting(20, "masked tokens predicted per sequence, at most")
+    masked_lm_prob: float = setting(0.15, "share of the tokens to predict (the held-out sets keep 0.15)")
+    max_ngram: int = setting(3, "longest masked span, in words; 1 = single words")
+    heldout_examples: int = setting(1024, "WikiText-103 validation sequences scored at each evaluation")
+    block_docs: int = setting(256, "documents read and shuffled together, a block at a time")
 
     def validate(self):
-        for name in ("steps", "batch_size", "grad_accum", "max_seq_length", "max_predictions",
-                     "eval_every", "save_every"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if not self.lr > 0:
-            raise ValueError(f"learning rate must be > 0, got {self.lr}")
-        if not 0 <= self.decay_steps <= self.steps:
-            raise ValueError(f"decay_steps must be between 0 and steps ({self.steps}), got {self.decay_steps}")
-        if self.optimizer not in ("lamb", "adamw"):
-            raise ValueError(f"optimizer must be 'lamb' or 'adamw', got {self.optimizer!r}")
+        """LoopSettings.validate, and this use's fields; returns self."""
+        super().validate()
+        if self.max_steps is None:
+            raise ValueError("max_steps must be a positive int (pretraining has no epochs), got None")
+        self.check_positive_ints("max_seq_length", "max_predictions", "block_docs")
+        return self
 
 
 class StreamBatches:
@@ -328,25 +324,17 @@ def training_accuracy(predicted):
 def make_trainer(model, tokenizer, documents, out_dir, args, heldout=None):
     """train.py's Trainer for pretraining `model` (AlbertForPreTraining) on `documents`.
 
-    documents: a function returning a fresh iterator of documents (lists of sentences).
-    heldout: fixed batches (fixed_batches) scored every args.eval_every steps.
-    Linear warm-up, then linear decay to 0 at args.steps (over the last args.decay_steps
-    when that is set); the newest two checkpoints kept.
+    args: PretrainSettings (validated here). documents: a function returning a fresh
+    iterator of documents (lists of sentences). heldout: fixed batches (fixed_batches)
+    scored every args.eval_every steps.
     """
     args.validate()
-    loop = LoopArgs(total_steps=args.steps, learning_rate=args.lr, warmup_steps=args.warmup_steps,
-                    schedule="wsd" if args.decay_steps else "polynomial", lr_end=0.0,
-                    decay_steps=args.decay_steps, optimizer=args.optimizer,
-                    weight_decay=args.weight_decay, max_grad_norm=args.max_grad_norm,
-                    grad_accum=args.grad_accum, eval_every=args.eval_every, save_every=args.save_every,
-                    keep_checkpoints=2, seed=args.seed, batch_size=args.batch_size, progress=args.progress,
-                    plot=True, desc="pretrain")
     evaluate = None
     if heldout:
         def evaluate(m):
             return evaluate_pretraining(m, heldout)
-    return Trainer(model, StreamBatches(documents, tokenizer, args), "pretraining", out_dir, loop,
-                   tokenizer=tokenizer, evaluate=evaluate, step_metrics=training_accuracy, run_args=args)
+    return Trainer(model, StreamBatches(documents, tokenizer, args), "pretraining", out_dir, args, desc="pretrain",
+                   tokenizer=tokenizer, evaluate=evaluate, step_metrics=training_accuracy)
 
 
 # ----------------------------------------------------------------------- CLI
@@ -363,14 +351,8 @@ def add_pretrain_arguments(p):
                           ("num-attention-heads", 4), ("intermediate-size", 1024)):
         p.add_argument("--" + name, type=int, default=default)
     p.add_argument("--hidden-act", default="gelu_new")
-    helps = {"batch_size": "examples per batch: the global batch, split over the ranks of mpiexec -n N",
-             "grad_accum": "batches whose gradient (as one batch) makes one step"}
-    for f in dataclasses.fields(PretrainArgs):
-        if f.name != "progress":
-            p.add_argument("--" + f.name.replace("_", "-"), type=type(f.default), default=f.default,
-                           help=helps.get(f.name))
-    p.add_argument("--no-progress", action="store_true")
     p.add_argument("--workers", type=int, default=None, help=argparse.SUPPRESS)   # gone: mpiexec -n N
+    add_settings_arguments(p, PretrainSettings, old_names=("lr", "steps", "warmup_steps"))
 
 
 def load_spiece_tokenizer(path):
@@ -383,8 +365,7 @@ def load_spiece_tokenizer(path):
 def pretrain_main(args):
     """`python -m albert_np pretrain`: new run, or resume the newest checkpoint in --out."""
     tok = load_spiece_tokenizer(args.tokenizer)
-    targs = PretrainArgs(**{f.name: getattr(args, f.name) for f in dataclasses.fields(PretrainArgs)
-                            if f.name != "progress"}, progress=not args.no_progress)
+    targs = settings_from_args(PretrainSettings, args)
     if args.init:
         model = AlbertForPreTraining.from_pretrained(args.init)
     else:

@@ -48,6 +48,7 @@ too (read_checkpoint_state converts them): fine-tuning's version 1 (the same
 files), and pretraining's (no version; the model in model/, "exp_avg/<name>"
 moments, the log only in output_dir/log.jsonl).
 """
+import argparse
 import dataclasses
 import json
 import logging
@@ -55,7 +56,9 @@ import math
 import os
 import re
 import shutil
+import sys
 import time
+import typing
 import zipfile
 from typing import Optional
 
@@ -71,8 +74,9 @@ from .progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LoopArgs", "Trainer", "NonFiniteLossError", "list_checkpoints", "latest_checkpoint",
-           "read_checkpoint_state", "read_log", "replace_dir", "remove_stale_temp_dirs", "plot_curves"]
+__all__ = ["LoopSettings", "setting", "add_settings_arguments", "settings_from_args", "warmup_steps_of",
+           "Trainer", "NonFiniteLossError", "list_checkpoints", "latest_checkpoint", "read_checkpoint_state",
+           "read_log", "replace_dir", "remove_stale_temp_dirs", "plot_curves"]
 
 STATE_FILE = "trainer_state.json"
 OPTIMIZER_FILE = "optimizer.npz"
@@ -88,42 +92,188 @@ class NonFiniteLossError(FloatingPointError):
     """The loss (or gradient norm) became nan/inf; training stopped, checkpoints kept."""
 
 
-@dataclasses.dataclass
-class LoopArgs:
-    """What the loop needs; finetuning.py and pretraining.py build it from their own settings.
+SCHEDULES = ("linear", "constant", "polynomial")
+OPTIMIZERS = ("adamw", "lamb")
+# settings renamed when the loop's settings became one dataclass (pretraining's old names) -> today's:
+# mapped when an older checkpoint is read, and accepted on the command line with a deprecation note
+RENAMED_SETTINGS = {"lr": "learning_rate", "steps": "max_steps", "warmup_steps": "warmup"}
 
-    total_steps: optimiser steps of the run. learning_rate: the peak rate.
-    schedule: "linear" (warm-up, linear decay to 0), "constant" (after warm-up),
-        "polynomial" (warm-up, decay to lr_end; power 1), "wsd" (warm-up, constant, then
-        linear decay to 0 over the last decay_steps).
-    optimizer: "adamw" or "lamb". max_grad_norm: 0 = no clipping.
-    eval_every: steps between evaluations; None = at the end of each pass over the data.
-    save_every: steps between checkpoints; None = only at evaluations and at the end
-        (with metric_for_best a checkpoint is always written at an evaluation).
-    keep_checkpoints: newest checkpoints kept (the best one is kept as well).
-    batch_size: rows of a micro-batch (the global batch); under mpiexec -n N it must be
-        a multiple of N (each rank takes batch_size / N rows). None: not checked.
-    plot: write curves.png at every checkpoint. desc: the progress bar's label.
+
+def setting(default, help, **metadata):
+    """A settings field: its default, and its command-line help (and choices) in its metadata."""
+    return dataclasses.field(default=default, metadata={"help": help, **metadata})
+
+
+@dataclasses.dataclass
+class LoopSettings:
+    """The settings of the training loop, one name each (HF TrainingArguments' names).
+
+    finetuning.FinetuneSettings and pretraining.PretrainSettings add their own fields and
+    set their own defaults (those here are fine-tuning's). The command line has an option
+    for each field (add_settings_arguments: --learning-rate, --no-plot, ...), its help taken
+    from the field's metadata; validate() checks them all. A checkpoint records them.
     """
-    total_steps: int
-    learning_rate: float
-    warmup_steps: int = 0
-    schedule: str = "linear"
-    lr_end: float = 1e-7
-    decay_steps: int = 0
-    optimizer: str = "adamw"
-    weight_decay: float = 0.01
-    adam_eps: float = 1e-8
-    max_grad_norm: float = 1.0
-    grad_accum: int = 1
-    eval_every: Optional[int] = None
-    save_every: Optional[int] = None
-    keep_checkpoints: int = 2
-    seed: int = 0
-    batch_size: Optional[int] = None
-    progress: bool = True
-    plot: bool = False
-    desc: str = "train"
+    max_steps: Optional[int] = setting(None, "optimiser steps of the run")
+    batch_size: int = setting(
+        32, "examples per micro-batch: the global batch (under mpiexec -n N each rank takes "
+            "batch_size / N of its rows)")
+    grad_accum: int = setting(1, "micro-batches whose gradient, taken as one batch, makes one optimiser step")
+    learning_rate: float = setting(3e-5, "the peak learning rate")
+    warmup: float = setting(
+        0.1, "warm-up, over which the rate grows linearly from 0: steps if >= 1, else a fraction of all steps")
+    schedule: str = setting(
+        "linear", "after warm-up: linear decay to 0, constant, or polynomial (power 1) decay to --lr-end",
+        choices=SCHEDULES)
+    lr_end: float = setting(1e-7, "the last learning rate of schedule polynomial")
+    decay_steps: int = setting(
+        0, "0: the rate decays over the whole run after warm-up; N: it stays at its peak and decays "
+           "linearly to 0 over the last N steps only (warmup-stable-decay, for schedule linear or "
+           "polynomial), so that a copy of any checkpoint can be cooled down")
+    optimizer: str = setting("adamw", "AdamW (PyTorch's) or LAMB (the ALBERT paper's)", choices=OPTIMIZERS)
+    weight_decay: float = setting(0.01, "decoupled weight decay (none on biases and LayerNorm weights)")
+    adam_eps: float = setting(1e-8, "AdamW's epsilon, added to the root of the second moment")
+    max_grad_norm: float = setting(1.0, "clip the global gradient norm to this; 0 = no clipping")
+    eval_every: Optional[int] = setting(
+        None, "steps between evaluations (unset: at the end of each epoch of fine-tuning, and of the run)")
+    save_every: Optional[int] = setting(
+        None, "steps between checkpoints (unset: at each evaluation, and at the end of the run)")
+    keep_checkpoints: int = setting(2, "the newest checkpoints kept (the best one is kept as well)")
+    seed: int = setting(42, "seed of the data order, the masking and the dropout (pretraining: the "
+                            "initial weights too)")
+    progress: bool = setting(True, "show a tqdm progress bar")
+    plot: bool = setting(True, "write curves.png at each checkpoint (with matplotlib)")
+
+    def validate(self):
+        """Raise ValueError naming any setting that cannot work, and what to use instead; returns self."""
+        lr = self.learning_rate
+        if not _is_number(lr) or not math.isfinite(lr) or lr <= 0:
+            raise ValueError(f"learning_rate must be a number > 0, got {lr!r} (fine-tuning ALBERT typically "
+                             f"uses 1e-5 to 5e-5, pretraining 1e-3 to 1e-2)")
+        self.check_positive_ints("batch_size", "grad_accum", "keep_checkpoints")
+        unset_is_fine = ("max_steps", "eval_every", "save_every")
+        self.check_positive_ints(*(n for n in unset_is_fine if getattr(self, n) is not None), alternative=" or None")
+        if not (_is_number(self.warmup) and self.warmup >= 0 and math.isfinite(self.warmup)):
+            raise ValueError(f"warmup must be >= 0 (steps, or a fraction < 1 of all steps), got {self.warmup!r}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"schedule must be {_one_of(SCHEDULES)}, got {self.schedule!r}")
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"optimizer must be {_one_of(OPTIMIZERS)}, got {self.optimizer!r}")
+        if not self.max_grad_norm >= 0:
+            raise ValueError(f"max_grad_norm must be >= 0 (0 = no clipping), got {self.max_grad_norm!r}")
+        if not self.weight_decay >= 0:
+            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
+        eps = self.adam_eps
+        if not _is_number(eps) or not 0 < eps < math.inf:
+            raise ValueError(f"adam_eps must be a positive number (e.g. 1e-8; 0 divides 0 by 0 wherever a "
+                             f"gradient is zero, which makes the loss nan), got {eps!r}")
+        if self.schedule == "polynomial" and not (_is_number(self.lr_end) and 0 <= self.lr_end < lr):
+            raise ValueError(f"lr_end must be >= 0 and below learning_rate ({lr}) for schedule 'polynomial', "
+                             f"got {self.lr_end!r}")
+        d = self.decay_steps
+        if isinstance(d, bool) or not isinstance(d, int) or d < 0 or (self.max_steps is not None
+                                                                       and d > self.max_steps):
+            raise ValueError(f"decay_steps must be an int between 0 and max_steps ({self.max_steps}), got {d!r}")
+        if d and self.schedule == "constant":
+            raise ValueError(f"decay_steps={d} decays the rate, but schedule 'constant' never does: use "
+                             f"schedule 'linear' with it, or decay_steps 0")
+        if d and self.schedule == "polynomial" and self.lr_end != 0:
+            raise ValueError(f"decay_steps={d} decays the rate to 0, not to lr_end={self.lr_end}: set lr_end 0 "
+                             f"or use schedule 'linear'")
+        return self
+
+    def check_positive_ints(self, *names, alternative=""):
+        """Raise ValueError unless each field of `names` is an int >= 1 (validate's check, for subclasses too)."""
+        for name in names:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int{alternative}, got {value!r}")
+
+
+def _one_of(names):
+    """"'a', 'b' or 'c'"."""
+    quoted = [repr(n) for n in names]
+    return ", ".join(quoted[:-1]) + " or " + quoted[-1]
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def warmup_steps_of(warmup, total_steps):
+    """Warm-up steps of a run: `warmup` itself when >= 1, else that fraction of total_steps, rounded up."""
+    return int(warmup) if warmup >= 1 else int(math.ceil(warmup * total_steps))
+
+
+# --------------------------------------------------------------------------- settings on the command line
+
+class _RenamedOption(argparse.Action):
+    """An old option name: sets the renamed setting, and says on stderr what to write instead."""
+
+    def __init__(self, option_strings, dest, new_option, **kwargs):
+        super().__init__(option_strings, dest, **kwargs)
+        self.new_option = new_option
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(f"albert_np: {option_string} is deprecated and will be removed: use {self.new_option}",
+              file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
+def _option_type(annotation):
+    """int, float, str or bool from a field's annotation (Optional[int] -> int)."""
+    kinds = [a for a in (typing.get_args(annotation) or (annotation,)) if a in (int, float, str, bool)]
+    if len(kinds) != 1:
+        raise TypeError(f"a settings field must be an int, float, str or bool (or Optional), got {annotation}")
+    return kinds[0]
+
+
+def _setting_metadata(settings_class, name):
+    """The metadata of field `name`: from the class that declares its help (a subclass that only
+    changes a default inherits it)."""
+    for cls in settings_class.__mro__:
+        field = getattr(cls, "__dataclass_fields__", {}).get(name)
+        if field is not None and "help" in field.metadata:
+            return field.metadata
+    raise TypeError(f"{settings_class.__name__}.{name} has no help: declare it with train.setting(default, help)")
+
+
+def add_settings_arguments(parser, settings_class, old_names=()):
+    """Add an option for each field of `settings_class` (LoopSettings or a subclass) to an argparse parser.
+
+    --field-name, of the field's type (Optional[int]: an int, unset by default), with the field's
+    default and the help of its metadata; a bool is a --name / --no-name switch. old_names: the
+    keys of RENAMED_SETTINGS that the command had as options; they still work, with a deprecation
+    note on stderr. Returns the argument group.
+    """
+    fields = dataclasses.fields(settings_class)
+    renamed = [(old, RENAMED_SETTINGS[old]) for old in old_names]
+    group = parser.add_argument_group(
+        f"settings (the fields of {settings_class.__name__})",
+        "Deprecated names, still accepted: " + ", ".join(f"--{_option(old)} (now --{_option(new)})"
+                                                          for old, new in renamed) if renamed else None)
+    types = typing.get_type_hints(settings_class)
+    for f in fields:
+        meta, kind = _setting_metadata(settings_class, f.name), _option_type(types[f.name])
+        text = meta["help"].replace("%", "%%")
+        if kind is bool:        # --plot / --no-plot
+            group.add_argument(f"--{_option(f.name)}", action=argparse.BooleanOptionalAction, default=f.default,
+                               help=f"{text} (default: {'on' if f.default else 'off'})")
+        else:
+            group.add_argument(f"--{_option(f.name)}", type=kind, default=f.default, choices=meta.get("choices"),
+                               help=text if f.default is None else text + " (default: %(default)s)")
+    for old, new in renamed:
+        group.add_argument(f"--{_option(old)}", dest=new, type=_option_type(types[new]), action=_RenamedOption,
+                           new_option=f"--{_option(new)}", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    return group
+
+
+def _option(name):
+    return name.replace("_", "-")
+
+
+def settings_from_args(settings_class, namespace):
+    """A `settings_class` from the options that add_settings_arguments added, as argparse parsed them."""
+    return settings_class(**{f.name: getattr(namespace, f.name) for f in dataclasses.fields(settings_class)})
 
 
 # --------------------------------------------------------------------------- checkpoint files
@@ -219,7 +369,8 @@ def read_checkpoint_state(path):
 
     Older checkpoints are converted as they are read: fine-tuning's version 1 (the
     same files, without cpu_seconds) and pretraining's (no version: "step", "rng",
-    "data_state"; the model in model/; the log only in the run's log.jsonl).
+    "data_state"; the model in model/; the log only in the run's log.jsonl); and the
+    settings of "args" get today's names (RENAMED_SETTINGS: lr, steps, warmup_steps).
     """
     state_file = os.path.join(path, STATE_FILE)
     if not os.path.isfile(state_file):
@@ -251,6 +402,9 @@ def _checkpoint_state(path, state):
         log_path = os.path.join(os.path.dirname(os.path.abspath(path)), LOG_FILE)
     if state.get("version") != STATE_VERSION:
         raise ValueError(f"{path}: trainer_state version {state.get('version')} is not {STATE_VERSION}")
+    args = state["args"]                # settings under their old names (RENAMED_SETTINGS) -> today's
+    state = {**state, "args": {RENAMED_SETTINGS[k] if k in RENAMED_SETTINGS and RENAMED_SETTINGS[k] not in args
+                               else k: v for k, v in args.items()}}
     log = [e for e in read_log(log_path) if e["step"] <= state["global_step"]]
     return state, model_dir, log
 
@@ -287,23 +441,30 @@ def _plain(value):
 
 class Trainer:
     """The loop and its state: model weights, optimiser, step, dropout rng, data position,
-    best evaluation, log, and time spent. `train()` runs to args.total_steps.
+    best evaluation, log, and time spent. `train()` runs to total_steps.
 
     model: an albert_np model (its arrays are updated in place). source: the batch source
-        (see the module docstring). head: as step.loss_and_grads. args: LoopArgs.
-    tokenizer: saved into each checkpoint when given. evaluate: model -> metric dict.
-    metric_for_best: the metric whose highest value marks the best checkpoint.
-    step_metrics: [(labels, argmax outputs)] of a step -> extra fields of its log entry.
-    run_args: the use's settings (a dataclass), recorded in each checkpoint.
+        (see the module docstring). head: as step.loss_and_grads.
+    args: the run's settings, a LoopSettings (or a subclass: FinetuneSettings, PretrainSettings),
+        recorded in each checkpoint.
+    total_steps: optimiser steps of the run; default args.max_steps (fine-tuning computes it
+        from its epochs). The warm-up steps follow from args.warmup (warmup_steps_of).
+    desc: the progress bar's label. tokenizer: saved into each checkpoint when given.
+    evaluate: model -> metric dict. metric_for_best: the metric whose highest value marks the
+    best checkpoint. step_metrics: [(labels, argmax outputs)] of a step -> extra log fields.
     """
 
-    def __init__(self, model, source, head, output_dir, args, *, tokenizer=None, evaluate=None,
-                 metric_for_best=None, step_metrics=None, run_args=None):
+    def __init__(self, model, source, head, output_dir, args, *, total_steps=None, desc="train", tokenizer=None,
+                 evaluate=None, metric_for_best=None, step_metrics=None):
         self.model, self.source, self.head, self.args = model, source, head, args
+        self.total_steps = args.max_steps if total_steps is None else total_steps
+        if self.total_steps is None:
+            raise ValueError("the run has no length: set max_steps (or pass total_steps=, e.g. from the epochs)")
+        self.warmup_steps = warmup_steps_of(args.warmup, self.total_steps)
+        self.desc = desc
         self.output_dir = os.fspath(output_dir)
         self.tokenizer, self.evaluate = tokenizer, evaluate
         self.metric_name, self.step_metrics = metric_for_best, step_metrics
-        self.run_args = dataclasses.asdict(run_args) if run_args is not None else {}
         self.params = named_parameters(model.params)     # flat, distinct arrays: updated in place
         if args.optimizer == "lamb":
             self.optimizer = LAMB(self.params, lr=args.learning_rate, weight_decay=args.weight_decay)
@@ -342,16 +503,15 @@ class Trainer:
 
     def lr_at(self, step):
         """Learning rate of the update that follows `step` completed steps (HF LambdaLR)."""
-        a = self.args
-        if a.schedule == "constant":
-            mult = constant_with_warmup(step, a.warmup_steps)
-        elif a.schedule == "wsd":
-            mult = warmup_stable_decay(step, a.warmup_steps, a.total_steps, a.decay_steps)
+        a, total, warmup = self.args, self.total_steps, self.warmup_steps
+        if a.decay_steps:               # the peak, then the last decay_steps only
+            mult = warmup_stable_decay(step, warmup, total, a.decay_steps)
+        elif a.schedule == "constant":
+            mult = constant_with_warmup(step, warmup)
         elif a.schedule == "polynomial":
-            mult = polynomial_decay(step, a.warmup_steps, max(a.total_steps, a.warmup_steps + 1),
-                                    lr_init=a.learning_rate, lr_end=a.lr_end)
+            mult = polynomial_decay(step, warmup, max(total, warmup + 1), lr_init=a.learning_rate, lr_end=a.lr_end)
         else:
-            mult = linear_warmup_linear_decay(step, a.warmup_steps, a.total_steps)
+            mult = linear_warmup_linear_decay(step, warmup, total)
         return a.learning_rate * mult
 
     # -- one step ---------------------------------------------------------------------------
@@ -412,24 +572,25 @@ class Trainer:
                  else "no checkpoint was written yet")
         self._append_log({"type": "error", "step": step, "message": f"{what} is {value}"})
         return NonFiniteLossError(
-            f"training stopped: the {what} became {value} at step {step} of {self.args.total_steps}; nothing was saved after it "
+            f"training stopped: the {what} became {value} at step {step} of {self.total_steps}; nothing was saved "
+            f"after it "
             f"and {where}. Resume from it with a lower learning rate (now {self.args.learning_rate}), "
             f"more warmup or gradient clipping (max_grad_norm).")
 
     # -- the loop --------------------------------------------------------------------------
     def train(self):
-        """Run until args.total_steps; evaluate and checkpoint on schedule. Returns the log."""
+        """Run until total_steps; evaluate and checkpoint on schedule. Returns the log."""
         a, W = self.args, self.world
         self.allreduce_seconds = 0.0
-        bar = progress_bar(a.total_steps, a.desc, initial=self.step, enabled=a.progress and W.is_main)
+        bar = progress_bar(self.total_steps, self.desc, initial=self.step, enabled=a.progress and W.is_main)
         postfix = {}
         if W.is_main:
             logger.info("%s: steps %d to %d, %d micro-batches a step, %d MPI rank(s), warmup %d, peak lr %g",
-                        a.desc, self.step + 1, a.total_steps, a.grad_accum, W.size, a.warmup_steps,
+                        self.desc, self.step + 1, self.total_steps, a.grad_accum, W.size, self.warmup_steps,
                         a.learning_rate)
         try:
             W.check_same(self.params, self.step)    # the same weights and step everywhere (a resume)
-            while self.step < a.total_steps:
+            while self.step < self.total_steps:
                 t0 = time.perf_counter()
                 micro_batches = self.source.next_step(a.grad_accum)
                 loss, norm, n, predicted = self.train_step(micro_batches)
@@ -461,7 +622,7 @@ class Trainer:
 
     def _after_step(self, epoch_done, bar, postfix):
         a = self.args
-        last = self.step >= a.total_steps
+        last = self.step >= self.total_steps
         evaluated = False
         if self.evaluate is not None and ((a.eval_every and self.step % a.eval_every == 0)
                                           or (a.eval_every is None and epoch_done) or last):
@@ -517,15 +678,15 @@ class Trainer:
         opt = self.optimizer.state_dict()
         data_json = {k: v for k, v in self.source.state().items() if not isinstance(v, np.ndarray)}
         return {
-            "version": STATE_VERSION, "global_step": self.step, "total_steps": self.args.total_steps,
-            "warmup_steps": self.args.warmup_steps, "head": self.head,
+            "version": STATE_VERSION, "global_step": self.step, "total_steps": self.total_steps,
+            "warmup_steps": self.warmup_steps, "head": self.head,
             "rng_state": self.rng.bit_generator.state,
             "optimizer": {"name": self.args.optimizer, "step": opt["step"], "lr": opt["lr"],
                           "betas": list(opt["betas"]), "eps": opt["eps"],
                           "weight_decay": opt["weight_decay"]},
             "best": self.best, "examples_seen": self.examples_seen,
             "train_seconds": self.train_seconds, "cpu_seconds": self.cpu_seconds,
-            "mpi_ranks": self.world.size, "args": self.run_args, **data_json,
+            "mpi_ranks": self.world.size, "args": dataclasses.asdict(self.args), **data_json,
         }
 
     def save_checkpoint(self):
@@ -555,8 +716,7 @@ class Trainer:
         self.last_checkpoint = final
         self._rotate_checkpoints()
         if self.args.plot:
-            plot_curves(self.log, os.path.join(self.output_dir, "curves.png"), self.metric_name,
-                        self.args.desc)
+            plot_curves(self.log, os.path.join(self.output_dir, "curves.png"), self.metric_name, self.desc)
         logger.info("saved %s", final)
         return final
 
@@ -572,8 +732,9 @@ class Trainer:
     def load_checkpoint(self, path):
         """Restore weights (in place), optimiser, step, RNG, data position, best and log."""
         state, model_dir, log = read_checkpoint_state(path)
-        changed = {k: (v, self.run_args[k]) for k, v in state["args"].items()
-                   if k not in ("progress", "plot") and k in self.run_args and self.run_args[k] != v}
+        now = dataclasses.asdict(self.args)
+        changed = {k: (v, now[k]) for k, v in state["args"].items()
+                   if k not in ("progress", "plot") and k in now and now[k] != v}
         if changed:
             logger.warning("resuming with changed settings (checkpoint value, now): %s", changed)
         opt = state["optimizer"]

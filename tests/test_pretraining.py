@@ -36,7 +36,7 @@ def make(tmp_path, steps, dropout=0.1, **kw):
                        hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout,
                        classifier_dropout_prob=dropout)
     model = albert_np.AlbertForPreTraining(cfg, seed=0)
-    args = pt.PretrainArgs(**{**dict(steps=steps, batch_size=4, lr=3e-3, warmup_steps=2, max_seq_length=32,
+    args = pt.PretrainSettings(**{**dict(max_steps=steps, batch_size=4, learning_rate=3e-3, warmup=2, max_seq_length=32,
                                      max_predictions=5, eval_every=4, save_every=3, seed=1, block_docs=4,
                                      progress=False), **kw})
     return pt.make_trainer(model, tok, documents, str(tmp_path), args, heldout=heldout_batches())
@@ -66,7 +66,7 @@ def test_cool_down_from_a_copy_of_a_constant_rate_run(tmp_path):
     import shutil
     long = make(tmp_path / "long", 100, decay_steps=2, save_every=3)
     assert [long.lr_at(s) for s in (0, 1, 2, 50, 97, 98, 99)] == [0.0, 1.5e-3, 3e-3, 3e-3, 3e-3, 3e-3, 1.5e-3]
-    long.args.total_steps = 3                       # stop the long run after its step-3 checkpoint
+    long.total_steps = 3                            # stop the long run after its step-3 checkpoint
     long.train()
     shutil.copytree(tmp_path / "long" / "checkpoint-3", tmp_path / "cool" / "checkpoint-3")
     cool = make(tmp_path / "cool", 5, decay_steps=2)
@@ -144,7 +144,7 @@ def test_replaced_accuracy_leaves_out_the_kept_tokens(tmp_path):
 
 
 def test_it_learns_the_toy_corpus(tmp_path):
-    trainer = make(tmp_path, 40, optimizer="adamw", lr=1e-2)
+    trainer = make(tmp_path, 40, optimizer="adamw", learning_rate=1e-2)
     heldout = heldout_batches()
     before = pt.evaluate_pretraining(trainer.model, heldout)
     log = trainer.train()
@@ -167,10 +167,10 @@ def test_collate_pads_predictions():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="learning rate must be > 0"):
-        pt.PretrainArgs(lr=0).validate()
-    with pytest.raises(ValueError, match="'lamb' or 'adamw'"):
-        pt.PretrainArgs(optimizer="sgd").validate()
+    with pytest.raises(ValueError, match="learning_rate must be a number > 0, got 0"):
+        pt.PretrainSettings(learning_rate=0).validate()
+    with pytest.raises(ValueError, match="optimizer must be 'adamw' or 'lamb', got 'sgd'"):
+        pt.PretrainSettings(optimizer="sgd").validate()
 
 
 def test_export_ships_fp16_weights_tokenizer_and_a_model_card(tmp_path):

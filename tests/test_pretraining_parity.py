@@ -71,9 +71,9 @@ def test_pretraining_trainer_steps_match_torch(tmp_path):
     for k, v in hf.state_dict().items():
         assert np.array_equal(v.numpy(), model.state_dict()[k]), k
 
-    args = pt.PretrainArgs(steps=STEPS, batch_size=4, lr=LR, optimizer="adamw", warmup_steps=WARMUP,
-                           weight_decay=WD, max_grad_norm=CLIP, eval_every=10**6, save_every=10**6,
-                           progress=False)
+    args = pt.PretrainSettings(max_steps=STEPS, batch_size=4, learning_rate=LR, optimizer="adamw", warmup=WARMUP,
+                               weight_decay=WD, max_grad_norm=CLIP, eval_every=10**6, save_every=10**6,
+                               progress=False)
     # the tokenizer and documents only feed the trainer's stream source, which this test does not use
     trainer = pt.make_trainer(model, AlbertTokenizerFast(vocab_file=TOKENIZER), lambda: iter(()),
                               str(tmp_path), args)

@@ -20,7 +20,7 @@ import albert_np
 from albert_np import tasks
 from albert_np.__main__ import main
 from albert_np.config import AlbertConfig
-from albert_np.finetuning import FinetuneArgs
+from albert_np.finetuning import FinetuneSettings
 from albert_np.inputs import check_inputs
 from albert_np.model_card import export_bundled
 from albert_np.tokenization import AlbertTokenizer, AlbertTokenizerFast, train_tokenizer
@@ -351,7 +351,7 @@ def test_non_finite_embeddings_and_zero_adam_eps():
         with pytest.raises(ValueError, match="inputs_embeds holds nan or inf"):
             model(inputs_embeds=embeds)
     with pytest.raises(ValueError, match="adam_eps must be a positive number"):
-        FinetuneArgs(adam_eps=0).validate()
+        FinetuneSettings(adam_eps=0).validate()
 
 
 # %% Task arguments -----------------------------------------------------------------------------------

@@ -390,9 +390,9 @@ except FileNotFoundError:
                                max_predictions=20)
 print(f"held-out: {len(heldout)} batches, {sum(len(b[1]['sentence_order_label']) for b in heldout)} pairs")
 
-args = pt.PretrainArgs(steps=24, batch_size=8, lr=1e-2, warmup_steps=4, max_seq_length=64,
-                       max_predictions=10, eval_every=24, save_every=24, block_docs=8, seed=0,
-                       progress=False)
+args = pt.PretrainSettings(max_steps=24, batch_size=8, learning_rate=1e-2, warmup=4, max_seq_length=64,
+                           max_predictions=10, eval_every=24, save_every=24, block_docs=8, seed=0,
+                           progress=False)
 with tempfile.TemporaryDirectory() as out_dir:
     trainer = pt.make_trainer(fresh, tok, lambda: iter(documents), out_dir, args, heldout=heldout)
     log = trainer.train()
@@ -411,7 +411,7 @@ if plt is not None:
     ax.plot([e["step"] for e in train_log], losses, marker=".", label="MLM + SOP loss")
     ax.set_xlabel("optimiser step")
     ax.set_ylabel("training loss")
-    ax.set_title(f"Pretraining a fresh tiny ALBERT: {args.steps} steps of {args.batch_size} pairs")
+    ax.set_title(f"Pretraining a fresh tiny ALBERT: {args.max_steps} steps of {args.batch_size} pairs")
     ax.grid(alpha=0.3)
     ax.legend()
     show(fig, "09_pretraining_loss.png")

@@ -44,8 +44,8 @@ def child(args):
                        num_attention_heads=4, intermediate_size=1024, hidden_dropout_prob=0.0,
                        attention_probs_dropout_prob=0.0)
     model = AlbertForPreTraining(cfg, seed=0)
-    targs = pt.PretrainArgs(steps=args.steps, batch_size=BATCH, max_seq_length=SEQ, lr=2e-3, warmup_steps=10,
-                            eval_every=10**9, save_every=10**9, progress=False)
+    targs = pt.PretrainSettings(max_steps=args.steps, batch_size=BATCH, max_seq_length=SEQ, learning_rate=2e-3,
+                                warmup=10, eval_every=10**9, save_every=10**9, progress=False)
     W = world()
     out = tempfile.mkdtemp() if W.is_main else None
     out = W.bcast(out)

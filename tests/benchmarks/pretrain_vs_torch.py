@@ -74,8 +74,8 @@ def dump_batches(path, n, batch_size, seq, max_predictions, seed, data_dir, bloc
         if json.loads(str(z["meta"])) == meta:
             return load_batches(z, n)
     if source is None:
-        sargs = pt.PretrainArgs(batch_size=batch_size, max_seq_length=seq, max_predictions=max_predictions,
-                                seed=seed, block_docs=block_docs, progress=False)
+        sargs = pt.PretrainSettings(batch_size=batch_size, max_seq_length=seq, max_predictions=max_predictions,
+                                    seed=seed, block_docs=block_docs, progress=False)
         source = pt.StreamBatches(lambda: pt.corpus_documents(data_dir), tokenizer(), sargs)
     a = source.args
     assert (a.batch_size, a.max_seq_length, a.max_predictions, a.seed, a.block_docs) == \
@@ -187,11 +187,11 @@ def compare(args):
         np_model = AlbertForPreTraining(cfg, seed=args.seed, dtype=dtype)
 
     # ---- albert_np side: the Trainer that pretraining.make_trainer builds, its own step
-    pargs = pt.PretrainArgs(steps=args.schedule_steps or args.steps, batch_size=args.batch_size, lr=args.lr,
-                            optimizer=args.optimizer, warmup_steps=args.warmup,
-                            weight_decay=args.weight_decay, max_grad_norm=args.max_grad_norm,
-                            max_seq_length=args.seq, max_predictions=args.max_predictions,
-                            eval_every=10**9, save_every=10**9, seed=args.seed, progress=False)
+    pargs = pt.PretrainSettings(max_steps=args.schedule_steps or args.steps, batch_size=args.batch_size,
+                                learning_rate=args.lr, optimizer=args.optimizer, warmup=args.warmup,
+                                weight_decay=args.weight_decay, max_grad_norm=args.max_grad_norm,
+                                max_seq_length=args.seq, max_predictions=args.max_predictions,
+                                eval_every=10**9, save_every=10**9, seed=args.seed, progress=False)
     trainer = pt.make_trainer(np_model, tokenizer(), lambda: pt.corpus_documents(args.data_dir),
                               os.path.join(args.out, "np_run"), pargs)
     if args.optimizer == "adamw" and args.eps is not None:
@@ -462,7 +462,7 @@ def probes(args):
     print(f"\npadding probe (row of {lens[i]} of {one['input_ids'].shape[1]} tokens): max |h(pad=0) - "
           f"h(pad=100)| {np.abs(h1 - h2).max():.2e}, max |h(padded) - h(unpadded)| {np.abs(h1 - h3).max():.2e}")
     # 5. LR schedule of the pretraining Trainer (make_trainer; bundled run: lr 2e-3, warm-up 800, 6300 steps)
-    pa = pt.PretrainArgs(steps=6300, lr=2e-3, warmup_steps=800, progress=False)
+    pa = pt.PretrainSettings(max_steps=6300, learning_rate=2e-3, warmup=800, progress=False)
     tr = pt.make_trainer(model, tok, lambda: pt.corpus_documents(args.data_dir),
                          os.path.join(args.out, "probes_run"), pa)
     print("LR schedule (lr 2e-3, warm-up 800, 6300 steps): "
@@ -479,9 +479,9 @@ def overfit(args):
                        num_attention_heads=2, intermediate_size=256, hidden_act="gelu_new",
                        classifier_dropout_prob=0.0, pad_token_id=base.pad_token_id)
     model = AlbertForPreTraining(cfg, seed=0)
-    pa = pt.PretrainArgs(steps=args.schedule_steps or args.overfit_steps, batch_size=args.batch_size, lr=args.lr,
-                         optimizer=args.optimizer, warmup_steps=args.warmup, max_seq_length=args.seq,
-                         eval_every=10**9, save_every=10**9, progress=False)
+    pa = pt.PretrainSettings(max_steps=args.schedule_steps or args.overfit_steps, batch_size=args.batch_size,
+                             learning_rate=args.lr, optimizer=args.optimizer, warmup=args.warmup,
+                             max_seq_length=args.seq, eval_every=10**9, save_every=10**9, progress=False)
     tr = pt.make_trainer(model, tokenizer(), lambda: pt.corpus_documents(args.data_dir),
                          os.path.join(args.out, "overfit_run"), pa)
     t0 = time.process_time()

@@ -59,7 +59,7 @@ INITS = ("scratch", "pretrained")
 THRESHOLD = 3.0          # points: the issue's target for pretrained - scratch
 
 # The fine-tuning settings, identical for both inits and every seed; finetune() keyword arguments
-# (FinetuneArgs fields and limit_train / limit_dev). Sized for ~2-6 single-thread CPU-minutes a run.
+# (FinetuneSettings fields and limit_train / limit_dev). Sized for ~2-6 single-thread CPU-minutes a run.
 SETTINGS = {
     "sst2": dict(limit_train=20000, epochs=1, batch_size=32, learning_rate=3e-4, max_length=64),
     "wnut17": dict(epochs=5, batch_size=16, learning_rate=3e-4, max_length=128),
@@ -152,12 +152,15 @@ def run_settings(task):
 def settings_fingerprint(task, settings, config, tokenizer, train, dev):
     """What two runs must share to be compared: task, full fine-tuning arguments, model config,
     tokenizer, data."""
-    from albert_np.finetuning import FinetuneArgs
+    from albert_np.finetuning import FinetuneSettings
     settings = dict(settings)
     limits = {k: settings.pop(k, None) for k in ("limit_train", "limit_dev")}
-    args = dataclasses.asdict(FinetuneArgs(**settings).validate())   # library defaults included
+    args = dataclasses.asdict(FinetuneSettings(**settings).validate())   # library defaults included
     for k in ("seed", *OUTPUT):
         args.pop(k)
+    for k in ("lr_end", "decay_steps"):     # settings fine-tuning gained later: left out at their defaults,
+        if args[k] == getattr(FinetuneSettings, k):      # so that the runs recorded before still match
+            args.pop(k)
     return {"task": task, "finetune": args, **limits, "config_sha256": config_hash(config),
             "tokenizer": {"spiece_sha256": file_sha256(tokenizer.vocab_file),
                           "do_lower_case": tokenizer.do_lower_case, "keep_accents": tokenizer.keep_accents,
