@@ -23,6 +23,7 @@ import numpy as np
 from safetensors import SafetensorError, safe_open    # ~1 ms to import: at the top
 
 from . import torch_bin
+from .errors import CheckpointError
 from .hub import is_local, resolve_file
 from .io import atomic_write_bytes
 from .torch_bin import bf16_to_float32
@@ -36,10 +37,6 @@ SAFETENSORS_DTYPES = {
 }
 BUFFERS = ("albert.embeddings.position_ids", "albert.embeddings.token_type_ids")
 WEIGHTS_FILES = ("model.safetensors", "pytorch_model.bin")     # in order of preference, each maybe sharded
-
-
-class CheckpointError(ValueError):
-    """A checkpoint file is unreadable, or does not fit the config."""
 
 
 # ------------------------------------------------------------- safetensors

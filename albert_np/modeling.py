@@ -14,7 +14,7 @@ from typing import Optional
 
 import numpy as np
 
-from . import checkpoint, tf_checkpoint
+from . import checkpoint, tf_checkpoint, tf_release
 from .config import AlbertConfig
 from .heads import HEADS, expected_shapes
 from .inputs import check_labels
@@ -171,7 +171,7 @@ class AlbertPreTrainedModel:
         """Load config.json + safetensors weights from a folder or a Hub repo id.
 
         An original TF1 release (a folder with albert_config.json and model.ckpt-*.index, or a
-        checkpoint prefix such as ".../model.ckpt-best") loads too: see tf_checkpoint.
+        checkpoint prefix such as ".../model.ckpt-best") loads too: see tf_release and tf_checkpoint.
 
         dtype: float32 (default; fp16 / bf16 checkpoints are converted), "auto"
         (= float32, NumPy's fast path), or float64 for numerical checks.
@@ -187,7 +187,7 @@ class AlbertPreTrainedModel:
         kw = dict(revision=revision, cache_dir=cache_dir, local_files_only=local_files_only)
         if config is None:
             config = AlbertConfig.from_pretrained(name_or_path, **kw, **config_overrides)
-        release = tf_checkpoint.find_tf_release(name_or_path)      # an original TF1 release
+        release = tf_release.find_tf_release(name_or_path)      # an original TF1 release
         if release is not None:
             state, paths = tf_checkpoint.read_tf_state_dict(release.prefix, dtype=dtype)
         else:

@@ -8,8 +8,6 @@
 update (the optimiser step) is optim.py's. The model classes of modeling.py run
 the same forward (`run_model`) at inference. Shapes: the legend in ops.py.
 """
-import numpy as np
-
 from . import backprop
 from .heads import HEADS, classifier_dropout, get_head
 from .inputs import INPUT_KEYS, check_inputs, check_labels, flatten_choices

@@ -27,8 +27,9 @@ import struct
 
 import numpy as np
 
-from .checkpoint import CheckpointError, bf16_to_float32
+from .errors import CheckpointError
 from .protobuf_wire import read_fields, read_varint
+from .torch_bin import bf16_to_float32
 
 logger = logging.getLogger(__name__)
 

@@ -725,8 +725,8 @@ class Trainer:
         keep = {s for s, _ in found[-self.args.keep_checkpoints:]}
         if self.best["step"] is not None:
             keep.add(self.best["step"])
-        for step, path in found:
-            if step not in keep:
+        for number, path in found:
+            if number not in keep:
                 shutil.rmtree(path, ignore_errors=True)
 
     def load_checkpoint(self, path):

@@ -22,7 +22,8 @@ from albert_np import tensor_bundle as tb
 from albert_np.protobuf_wire import field_bytes, field_varint, varint
 from albert_np.tensor_bundle import TABLE_MAGIC, _crc_bytes, crc32c, masked_crc32c, read_bundle
 from albert_np import tf_checkpoint
-from albert_np.tf_checkpoint import find_tf_release, hf_name, is_training_state, read_tf_state_dict
+from albert_np.tf_checkpoint import hf_name, is_training_state, read_tf_state_dict
+from albert_np.tf_release import find_tf_release
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TF1 = os.path.join(HERE, "fixtures", "tf1")

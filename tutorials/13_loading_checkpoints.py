@@ -31,7 +31,7 @@ import tempfile
 import zipfile
 
 import albert_np
-from albert_np import checkpoint, heads, optim, step, tf_checkpoint
+from albert_np import checkpoint, heads, optim, step, tf_checkpoint, tf_release
 from albert_np.__main__ import main as cli
 from albert_np.hub import HubUnreachableError
 from albert_np.params import named_parameters
@@ -338,7 +338,7 @@ if torch is not None:
 # %%
 release = os.path.join(FIXTURES, "tf1", "release_pretraining")
 if os.path.isdir(release):
-    prefix = tf_checkpoint.find_tf_release(release).prefix
+    prefix = tf_release.find_tf_release(release).prefix
     tensors, _ = read_bundle(prefix)
     tf_ref = np.load(os.path.join(release, "tf_reader.npz"))
     assert sorted(tensors) == sorted(tf_ref.files)
