@@ -13,7 +13,7 @@ $(VENV)/.installed-test: setup.cfg pyproject.toml
 	$(PY) -m pip install -q --disable-pip-version-check -e ".[test]"
 	touch $@
 
-# torch==2.13.0 (CPU), transformers==5.23.0 and tensorflow-cpu==2.21.0 (for tests/make_tf_fixtures.py):
+# torch==2.13.0 (CPU), transformers==5.23.0 and tensorflow-cpu==2.21.0 (for tests/fixtures/make_tf_fixtures.py):
 # test oracles, never used by albert_np itself;
 # matplotlib + nbclient run the tutorials as notebooks.
 $(VENV)/.installed-parity: $(VENV)/.installed-test

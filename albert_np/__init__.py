@@ -14,7 +14,7 @@ from .auto import (AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelForMult
                    AutoModelForSequenceClassification, AutoModelForTokenClassification, AutoTokenizer,
                    pipeline)
 from .tasks import DEFAULT_MODEL, answer_question, choose, classify, embed, fill_mask, tag_tokens
-from .finetuning import finetune
+from .training.finetuning import finetune
 from .tokenization import AlbertTokenizer, AlbertTokenizerFast, BatchEncoding, train_tokenizer
 
 __version__ = "0.1.0"

@@ -19,13 +19,14 @@ import logging
 import os
 import sys
 
-from . import __version__, finetuning, model_card, pretraining
+from . import __version__
+from .training import finetuning, model_card, pretraining
 from .auto import TASK_OF_CLASS, check_model_type, read_json
-from .errors import CheckpointError
+from .formats.errors import CheckpointError
 from .hub import HubUnreachableError, resolve_file
 from .io import describe_os_error
 from .modeling import MODEL_CLASSES, AlbertForPreTraining
-from .tf_release import find_tf_release
+from .formats.tf_release import find_tf_release
 from .tasks import TextClassificationPipeline, answer_question, embed, fill_mask, tag_tokens
 from .tasks.loading import _default_model
 from .tokenization import AlbertTokenizer

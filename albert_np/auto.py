@@ -23,7 +23,7 @@ from .io import read_json_object
 from .modeling import (AlbertForMaskedLM, AlbertForMultipleChoice, AlbertForPreTraining,
                        AlbertForQuestionAnswering, AlbertForSequenceClassification,
                        AlbertForTokenClassification, AlbertModel)
-from .tf_release import find_tf_release, release_config_dict
+from .formats.tf_release import find_tf_release, release_config_dict
 from .tokenization import AlbertTokenizer, AlbertTokenizerFast
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ import numpy as np
 from .hub import resolve_file
 from .io import atomic_write_text, read_json_object
 from .ops import ACTIVATIONS
-from .tf_release import find_tf_release, release_config_dict
+from .formats.tf_release import find_tf_release, release_config_dict
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from typing import Optional
 
 import numpy as np
 
-from . import checkpoint, tf_checkpoint, tf_release
+from .formats import checkpoint, tf_checkpoint, tf_release
 from .config import AlbertConfig
 from .heads import HEADS, expected_shapes
 from .inputs import check_labels

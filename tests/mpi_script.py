@@ -19,8 +19,8 @@ TESTS = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, TESTS)
 
 from albert_np import step  # noqa: E402
-from albert_np.distributed import world  # noqa: E402
-from albert_np.train import latest_checkpoint  # noqa: E402
+from albert_np.training.distributed import world  # noqa: E402
+from albert_np.training.train import latest_checkpoint  # noqa: E402
 
 
 def inject(args, step_of):
@@ -52,8 +52,8 @@ def pretrain(args):
 
 
 def finetune(args):
-    from test_training import SIXTEEN
-    from albert_np.finetuning import finetune
+    from test_finetuning import SIXTEEN
+    from albert_np.training.finetuning import finetune
     result = finetune("sst2", args.model, SIXTEEN + SIXTEEN[::2], None, args.out, max_steps=args.steps,
                       batch_size=args.batch_size, grad_accum=args.grad_accum, group_by_length=False,
                       save_every=args.save_every, learning_rate=1e-3, progress=False, plot=False)

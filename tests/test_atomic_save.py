@@ -16,7 +16,8 @@ import numpy as np
 import pytest
 
 import albert_np
-from albert_np import checkpoint, io
+from albert_np.formats import checkpoint
+from albert_np import io
 from albert_np.config import AlbertConfig
 
 TOKENIZER = os.path.join(os.path.dirname(__file__), "fixtures", "tokenizer")

@@ -69,8 +69,8 @@ def numeric_grad(f, x, idx=None, h=H_STEP):
     for i in idx:
         old = flat[i]
         values = []
-        for step in (-2, -1, 1, 2):
-            flat[i] = old + step * h
+        for k in (-2, -1, 1, 2):
+            flat[i] = old + k * h
             values.append(f())
         flat[i] = old
         out.append((values[0] - 8 * values[1] + 8 * values[2] - values[3]) / (12 * h))

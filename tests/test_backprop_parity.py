@@ -20,7 +20,7 @@ Marker `parity`: needs torch==2.13.0 and transformers==5.23.0 (the `parity` extr
 import numpy as np
 import pytest
 
-from albert_np import heads
+from albert_np import step
 from albert_np.params import zeros_like_params
 from albert_np import modeling
 from albert_np.config import AlbertConfig

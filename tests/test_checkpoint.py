@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import albert_np
-from albert_np import checkpoint
+from albert_np.formats import checkpoint
 from albert_np.config import PRESETS, AlbertConfig
 
 FIXTURES = os.path.join(os.path.dirname(__file__), "fixtures", "models")

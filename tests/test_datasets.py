@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pytest
 
-from albert_np import datasets
+from albert_np.training import datasets
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED = os.path.join(HERE, "..", "..", "shared", "data")

@@ -17,7 +17,7 @@ import time
 import numpy as np
 import pytest
 
-from albert_np import distributed
+from albert_np.training import distributed
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SCRIPT = os.path.join(ROOT, "tests", "mpi_script.py")
@@ -74,7 +74,7 @@ def assert_same_run(a, b, rtol=1e-5):
 # ------------------------------------------------------------------ without MPI
 
 def test_one_process_never_imports_mpi4py():
-    code = ("import sys, albert_np.__main__, albert_np.train, albert_np.distributed as d; "
+    code = ("import sys, albert_np.__main__, albert_np.training.train, albert_np.training.distributed as d; "
             "assert d.world().size == 1 and 'mpi4py' not in sys.modules, sorted(sys.modules)")
     subprocess.run([sys.executable, "-c", code], env=env(), check=True, timeout=TIMEOUT)
 
@@ -129,8 +129,8 @@ def test_the_workers_option_points_to_mpiexec(capsys):
 # ------------------------------------------------------------------ under mpiexec
 
 def tiny_model_folder(root):
-    """test_training's tiny encoder (dropout 0.1) and tokenizer, as a model folder."""
-    from test_training import tiny_model_folder as make
+    """test_finetuning's tiny encoder (dropout 0.1) and tokenizer, as a model folder."""
+    from test_finetuning import tiny_model_folder as make
     return make(root)
 
 

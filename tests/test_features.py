@@ -7,12 +7,12 @@ import os
 import numpy as np
 import pytest
 
-from albert_np import datasets
-from albert_np import features as F
-from albert_np import metrics as M
+from albert_np.training import datasets
+from albert_np.training import features as F
+from albert_np.training import metrics as M
 from albert_np.config import AlbertConfig
 from albert_np.tokenization import AlbertTokenizerFast, train_tokenizer
-from albert_np.finetuning import evaluate
+from albert_np.training.finetuning import evaluate
 from albert_np.modeling import model_class
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from albert_np import metrics as M
+from albert_np.training import metrics as M
 
 SCIPY_REASON = "scipy not installed; it is only a test oracle for pearson/spearman"
 

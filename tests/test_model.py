@@ -1,6 +1,6 @@
 """albert_np's forward pass against transformers' outputs recorded in fixtures.
 
-The fixtures (tests/fixtures/models/*) were written by tests/make_fixtures.py
+The fixtures (tests/fixtures/models/*) were written by tests/fixtures/make_fixtures.py
 with transformers 5.23 + torch: tiny random ALBERTs saved by transformers, and
 every output of a padded, two-segment batch. Tolerance: 1e-5 absolute (float32).
 """

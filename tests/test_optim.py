@@ -3,7 +3,7 @@ plain float64 re-statements of the published formulas."""
 import numpy as np
 import pytest
 
-from albert_np import optim as O
+from albert_np.training import optim as O
 
 TORCH_REASON = "torch not installed; install the `parity` extra to compare against PyTorch"
 

@@ -15,7 +15,8 @@ import sys
 import numpy as np
 import pytest
 
-from albert_np import checkpoint, datasets
+from albert_np.formats import checkpoint
+from albert_np.training import datasets
 from albert_np.config import AlbertConfig
 from albert_np.modeling import AlbertForPreTraining
 
@@ -247,8 +248,8 @@ def test_finished_run_is_skipped_changed_run_refused(sweep, monkeypatch, capsys)
     def no_training(*args, **kwargs):
         calls.append((args, kwargs))
         raise AssertionError("a finished run was trained again")
-    import albert_np.finetuning
-    monkeypatch.setattr(albert_np.finetuning, "finetune", no_training)
+    import albert_np.training.finetuning
+    monkeypatch.setattr(albert_np.training.finetuning, "finetune", no_training)
     monkeypatch.setitem(pvs.SETTINGS, "sst2", TINY)
     def args(seed):
         return ["--init", "scratch", "--tasks", "sst2", "--seeds", str(seed), "--model", model,

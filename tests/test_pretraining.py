@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 
 import albert_np
-from albert_np import pretraining as pt
+from albert_np.training import pretraining as pt
 from albert_np.config import AlbertConfig
-from albert_np.model_card import export_bundled
-from albert_np.train import latest_checkpoint
+from albert_np.training.model_card import export_bundled
+from albert_np.training.train import latest_checkpoint
 
 TOKENIZER = os.path.join(os.path.dirname(__file__), "fixtures", "tokenizer", "spiece.model")
 TEXT = ["The cat sat on the mat. It was a warm day. The dog slept by the door.",
@@ -185,7 +185,7 @@ def test_export_ships_fp16_weights_tokenizer_and_a_model_card(tmp_path):
                                 tokenizer=trainer.tokenizer, data_dir=str(tmp_path / "data"), examples=16)
     assert {"config.json", "model.safetensors", "spiece.model", "tokenizer_config.json",
             "README.md"} <= set(os.listdir(out))
-    from albert_np.checkpoint import read_safetensors
+    from albert_np.formats.checkpoint import read_safetensors
     import json
     import struct
     with open(out / "model.safetensors", "rb") as f:
@@ -209,7 +209,7 @@ def test_export_ships_fp16_weights_tokenizer_and_a_model_card(tmp_path):
 
 def test_export_note_file_and_the_cool_down_schedule_in_the_card(tmp_path):
     import argparse
-    from albert_np.model_card import add_export_arguments, export_main
+    from albert_np.training.model_card import add_export_arguments, export_main
     trainer = make(tmp_path / "run", 3, decay_steps=1)
     trainer.train()
     data = tmp_path / "data" / "wikitext-103"

@@ -11,7 +11,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from albert_np import pretraining_data as pd
+from albert_np.training import pretraining_data as pd
 
 SPECIAL = ["<pad>", "<unk>", "[CLS]", "[SEP]", "[MASK]"]
 WORDS = [f"▁w{k}" for k in range(200)]

@@ -21,10 +21,10 @@ import os
 import numpy as np
 import pytest
 
-from albert_np import pretraining as pt
+from albert_np.training import pretraining as pt
 from albert_np.config import AlbertConfig
 from albert_np.modeling import AlbertForPreTraining
-from albert_np.optim import no_decay
+from albert_np.training.optim import no_decay
 from albert_np.tokenization import AlbertTokenizerFast
 
 torch = pytest.importorskip("torch", reason="pretraining parity needs torch (pip install -e .[parity])")

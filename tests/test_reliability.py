@@ -20,11 +20,11 @@ import albert_np
 from albert_np import tasks
 from albert_np.__main__ import main
 from albert_np.config import AlbertConfig
-from albert_np.finetuning import FinetuneSettings
+from albert_np.training.finetuning import FinetuneSettings
 from albert_np.inputs import check_inputs
-from albert_np.model_card import export_bundled
+from albert_np.training.model_card import export_bundled
 from albert_np.tokenization import AlbertTokenizer, AlbertTokenizerFast, train_tokenizer
-from albert_np.train import latest_checkpoint, list_checkpoints, read_checkpoint_state
+from albert_np.training.train import latest_checkpoint, list_checkpoints, read_checkpoint_state
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_pretraining import TEXT  # noqa: E402
@@ -407,7 +407,7 @@ def test_finetune_cli_path_errors_are_one_line(tmp_path, capsys):
 def test_os_errors_on_the_command_line_are_one_line(monkeypatch, capsys, code, words):
     def fail(*args, **kwargs):
         raise OSError(code, os.strerror(code), "/out/checkpoint-3/model.safetensors")
-    monkeypatch.setattr(albert_np.finetuning, "finetune", fail)
+    monkeypatch.setattr(albert_np.training.finetuning, "finetune", fail)
     monkeypatch.setattr(albert_np.__main__, "embed", fail)
     status, _, err = run_cli(capsys, "finetune", "--task", "sst2", "--model", MLM, "--train", MLM, "--out", "/out")
     assert status == 2 and "/out/checkpoint-3/model.safetensors" in err and words in err

@@ -1,6 +1,6 @@
 """The task functions against transformers' own pipelines, and their handling of bad input.
 
-References: tests/fixtures/tasks/<case>/expected.json, written by tests/make_task_fixtures.py
+References: tests/fixtures/tasks/<case>/expected.json, written by tests/fixtures/make_task_fixtures.py
 (transformers 5.23 pipelines; question answering from transformers 4.57, whose pipeline 5.x
 removed). Scores and vectors must agree within 1e-5; labels, tokens, words, spans and the
 nesting of the output exactly. Inputs were chosen where transformers' fast ALBERT tokenizer and

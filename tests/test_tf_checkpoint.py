@@ -1,6 +1,6 @@
 """Original ALBERT TF1 checkpoints (tensor_bundle.py, tf_checkpoint.py) against TensorFlow's own reader.
 
-Fixtures (tests/make_tf_fixtures.py, made with TensorFlow 2.21's tf.compat.v1.train.Saver):
+Fixtures (tests/fixtures/make_tf_fixtures.py, made with TensorFlow 2.21's tf.compat.v1.train.Saver):
 tests/fixtures/tf1/<case>/ hold a checkpoint, tf_reader.npz (what tf.train.load_checkpoint returns)
 and tf_forward.npz (a TF forward pass written after the original modeling.py). Each case was
 made from the HF fixture tests/fixtures/models/<source>, whose reference.npz holds transformers' outputs.
@@ -17,13 +17,13 @@ import pytest
 
 from albert_np import (AlbertConfig, AlbertForMaskedLM, AlbertForPreTraining, AlbertModel, AlbertTokenizer,
                        AlbertTokenizerFast, AutoModelForPreTraining)
-from albert_np.checkpoint import CheckpointError, read_safetensors
-from albert_np import tensor_bundle as tb
-from albert_np.protobuf_wire import field_bytes, field_varint, varint
-from albert_np.tensor_bundle import TABLE_MAGIC, _crc_bytes, crc32c, masked_crc32c, read_bundle
-from albert_np import tf_checkpoint
-from albert_np.tf_checkpoint import hf_name, is_training_state, read_tf_state_dict
-from albert_np.tf_release import find_tf_release
+from albert_np.formats.checkpoint import CheckpointError, read_safetensors
+from albert_np.formats import tensor_bundle as tb
+from albert_np.formats.protobuf_wire import field_bytes, field_varint, varint
+from albert_np.formats.tensor_bundle import TABLE_MAGIC, _crc_bytes, crc32c, masked_crc32c, read_bundle
+from albert_np.formats import tf_checkpoint
+from albert_np.formats.tf_checkpoint import hf_name, is_training_state, read_tf_state_dict
+from albert_np.formats.tf_release import find_tf_release
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TF1 = os.path.join(HERE, "fixtures", "tf1")

@@ -2,7 +2,7 @@
 
 The reference outputs in fixtures/tokenizer/oracle_transformers4.json were produced by
 transformers 4.57's AlbertTokenizer (and, where noted, its fast tokenizer) by
-tests/make_tokenizer_fixtures.py; the full >= 100k-line parity run is that script's --parity mode.
+tests/fixtures/make_tokenizer_fixtures.py; the full >= 100k-line parity run is that script's --parity mode.
 """
 import hashlib
 import json

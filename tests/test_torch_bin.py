@@ -1,7 +1,7 @@
 """pytorch_model.bin without torch (torch_bin.py, checkpoint.read_torch_bin), and damaged or
 malicious checkpoint files of every kind.
 
-The fixtures (tests/fixtures/bin) were written by torch with tests/make_bin_fixtures.py;
+The fixtures (tests/fixtures/bin) were written by torch with tests/fixtures/make_bin_fixtures.py;
 the live tests (marked parity) write fresh files with torch and skip without it.
 """
 import collections
@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 
 import albert_np
-from albert_np import checkpoint, torch_bin
-from albert_np.checkpoint import CheckpointError
+from albert_np.formats import checkpoint, torch_bin
+from albert_np.formats.checkpoint import CheckpointError
 
 HERE = os.path.dirname(__file__)
 BIN = os.path.join(HERE, "fixtures", "bin")

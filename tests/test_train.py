@@ -17,17 +17,17 @@ import pytest
 
 import albert_np
 from albert_np.__main__ import build_parser
-from albert_np.finetuning import FinetuneSettings, finetune
-from albert_np.model_card import export_bundled
+from albert_np.training.finetuning import FinetuneSettings, finetune
+from albert_np.training.model_card import export_bundled
 from albert_np.modeling import model_class
-from albert_np.pretraining import PretrainSettings
-from albert_np.train import (RENAMED_SETTINGS, latest_checkpoint, read_checkpoint_state, settings_from_args,
+from albert_np.training.pretraining import PretrainSettings
+from albert_np.training.train import (RENAMED_SETTINGS, latest_checkpoint, read_checkpoint_state, settings_from_args,
                              warmup_steps_of)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_pretraining import TEXT  # noqa: E402
 from test_pretraining import make as make_pretrainer  # noqa: E402
-from test_training import QUIET, RESUME, SIXTEEN, TRAIN24, folder, read_log, train_losses  # noqa: E402,F401
+from test_finetuning import QUIET, RESUME, SIXTEEN, TRAIN24, folder, read_log, train_losses  # noqa: E402,F401
 
 MODEL_FILES = {"config.json", "model.safetensors"}
 TOKENIZER_FILES = {"spiece.model", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json"}

@@ -32,7 +32,7 @@ import os
 
 import albert_np
 from albert_np import AlbertConfig, AlbertModel
-from albert_np.checkpoint import load_state_dict
+from albert_np.formats.checkpoint import load_state_dict
 from albert_np.heads import HEADS, expected_shapes
 from albert_np.hub import is_local, resolve_file
 

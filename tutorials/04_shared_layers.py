@@ -42,7 +42,7 @@ import math
 
 import albert_np
 from albert_np import AlbertConfig, AlbertModel, AlbertTokenizer
-from albert_np.checkpoint import load_state_dict
+from albert_np.formats.checkpoint import load_state_dict
 from albert_np.model import albert_attention, albert_layer, feed_forward
 from albert_np.ops import activation, gelu, gelu_new, layer_norm, linear
 

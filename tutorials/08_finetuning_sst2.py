@@ -31,7 +31,7 @@ import os
 import tempfile
 
 import albert_np
-from albert_np import datasets
+from albert_np.training import datasets
 
 # %% [markdown]
 # ## The data

@@ -30,8 +30,8 @@ import os
 import tempfile
 
 import albert_np
-from albert_np import pretraining as pt
-from albert_np import pretraining_data as pdata
+from albert_np.training import pretraining as pt
+from albert_np.training import pretraining_data as pdata
 
 # %% [markdown]
 # ## Text to learn from

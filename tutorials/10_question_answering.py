@@ -31,7 +31,8 @@ from tutorial_utils import *
 import os
 
 import albert_np
-from albert_np import AlbertForQuestionAnswering, AlbertTokenizerFast, datasets, features
+from albert_np import AlbertForQuestionAnswering, AlbertTokenizerFast
+from albert_np.training import datasets, features
 from albert_np.tasks.base import split_rows
 from albert_np.tasks.question_answering import QuestionAnsweringPipeline
 
@@ -185,7 +186,7 @@ for w, (s, window) in enumerate(zip(starts, windows)):
 # characters, and the labels are the token positions of its first and last
 # token, in every window that holds the whole answer; windows that do not get
 # the `[CLS]` position (0, 0), "no answer here". We find them from the offsets
-# and compare with `albert_np.features.answer_token_span`, the function that
+# and compare with `albert_np.training.features.answer_token_span`, the function that
 # labels SQuAD windows for fine-tuning.
 
 # %%

@@ -13,7 +13,7 @@
 #    `albert_np.tag_tokens` turns them back into words and entities (the
 #    aggregation strategies `none`, `simple`, `first`, `average` and `max`).
 #
-# Every step is checked against `albert_np.features` (what fine-tuning uses)
+# Every step is checked against `albert_np.training.features` (what fine-tuning uses)
 # or `albert_np.tag_tokens` (what inference uses), on real WNUT-17 sentences.
 #
 # **The head here is untrained.** The bundled model has no token-classification
@@ -30,7 +30,8 @@ from tutorial_utils import *
 import os
 
 import albert_np
-from albert_np import AlbertForTokenClassification, AlbertTokenizerFast, datasets, features
+from albert_np import AlbertForTokenClassification, AlbertTokenizerFast
+from albert_np.training import datasets, features
 
 task = datasets.get_task("wnut17")
 names = task.labels                                    # the 13 BIO tags, in id order
@@ -101,7 +102,7 @@ print(f"{len(ex['tokens'])} words -> {len(pieces)} pieces (with [CLS] and [SEP])
 # ## Training: labels for pieces
 #
 # The loss is computed per piece, so each piece needs a label, but the data has
-# one per word. The usual choice (BERT's, and `albert_np.features`'): the
+# one per word. The usual choice (BERT's, and `albert_np.training.features`'): the
 # **first piece of a word gets the word's label; every other piece, and
 # `[CLS]`/`[SEP]`, gets -100**. The cross-entropy loss skips the label -100
 # (its "ignore index"), so every word counts exactly once, however many pieces

@@ -28,8 +28,9 @@ from tutorial_utils import *
 import copy
 
 import albert_np
-from albert_np import optim, step
-from albert_np import pretraining_data as pdata
+from albert_np.training import optim
+from albert_np import step
+from albert_np.training import pretraining_data as pdata
 from albert_np.params import named_parameters
 
 tok = albert_np.AlbertTokenizerFast.from_pretrained(MODEL)

@@ -31,11 +31,13 @@ import tempfile
 import zipfile
 
 import albert_np
-from albert_np import checkpoint, heads, optim, step, tf_checkpoint, tf_release
+from albert_np.formats import checkpoint, tf_checkpoint, tf_release
+from albert_np import heads, step
+from albert_np.training import optim
 from albert_np.__main__ import main as cli
 from albert_np.hub import HubUnreachableError
 from albert_np.params import named_parameters
-from albert_np.tensor_bundle import read_bundle
+from albert_np.formats.tensor_bundle import read_bundle
 
 HERE = os.path.dirname(os.path.abspath(__file__)) if "__file__" in globals() else os.getcwd()
 FIXTURES = os.path.join(HERE, "..", "tests", "fixtures")

@@ -32,7 +32,7 @@ ALBERT_NP_MODEL (e.g. albert/albert-base-v2, or any local folder)."""
 
 def checkpoint_weight_names(path=MODEL):
     """The names of the weights stored in a checkpoint (HF names; an original TF release is mapped)."""
-    from albert_np import checkpoint, tf_checkpoint, tf_release
+    from albert_np.formats import checkpoint, tf_checkpoint, tf_release
     release = tf_release.find_tf_release(path)
     if release is not None:
         state, _ = tf_checkpoint.read_tf_state_dict(release.prefix)

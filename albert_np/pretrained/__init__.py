@@ -1,7 +1,7 @@
 """Models shipped inside the package, so that albert_np works offline out of the box.
 
 albert-tiny-en/ is a small English ALBERT pretrained by albert_np itself
-(see its README.md model card and albert_np/pretraining.py); it is the
+(see its README.md model card and albert_np/training/pretraining.py); it is the
 default model of fill_mask and embed. Hugging Face's real checkpoints are one
 argument away: model="albert/albert-base-v2".
 """

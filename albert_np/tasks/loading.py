@@ -14,7 +14,7 @@ import json
 import logging
 import os
 
-from ..checkpoint import safetensors_shapes
+from ..formats.checkpoint import safetensors_shapes
 from ..config import AlbertConfig
 from ..hub import resolve_file
 from ..modeling import (MODEL_CLASSES, AlbertForMaskedLM, AlbertForMultipleChoice, AlbertForPreTraining,

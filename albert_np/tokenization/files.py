@@ -14,7 +14,7 @@ import os
 
 from .. import hub
 from ..io import atomic_write_bytes, read_json_object, staged_folder
-from ..tf_release import find_tf_release
+from ..formats.tf_release import find_tf_release
 from .sentencepiece_proto import sentencepiece_model_from_tokenizer_json, tokenizer_json
 
 logger = logging.getLogger(__name__)

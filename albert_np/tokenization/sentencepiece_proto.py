@@ -11,7 +11,7 @@ import base64
 import binascii
 import json
 
-from ..protobuf_wire import field_bytes, field_float, field_varint, read_fields
+from ..formats.protobuf_wire import field_bytes, field_float, field_varint, read_fields
 from .normalization import SPIECE_UNDERLINE
 
 

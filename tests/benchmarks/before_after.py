@@ -59,7 +59,7 @@ try:
     from albert_np.params import named_parameters
 except ImportError:
     from albert_np.backprop import loss_and_grads, named_parameters
-from albert_np.optim import AdamW
+from albert_np.training.optim import AdamW
 cfg.num_labels = 2
 model = AlbertForSequenceClassification(cfg, seed=0)
 opt = AdamW(named_parameters(model.params), lr=1e-5)

@@ -22,7 +22,7 @@ words (has, are, was, to) and some facts but not yet everyday nouns. Its first p
 sequences, 15 % masking) scored 2.7 % / 9.3 %, predicting frequent pieces (▁the , ▁was ▁of ...)
 whatever the context.
 
---check-corpus streams the pretraining corpus (albert_np.pretraining.corpus_documents: Wikipedia
+--check-corpus streams the pretraining corpus (albert_np.training.pretraining.corpus_documents: Wikipedia
 2015 + 13 Gutenberg books, each document's sentences joined by spaces) and counts the probe
 sentences that occur in it verbatim, with any accepted answer filled in, after lowercasing,
 collapsing whitespace and ignoring the final . ! or ?. Result: 0 of the 75 sentences occur
@@ -181,7 +181,7 @@ def check_corpus(items, data_dir=None):
     starting at a word boundary, in each document's sentences joined by spaces.
     Returns (found: list of (line, text) found, documents read, characters read, CPU seconds).
     """
-    from albert_np.pretraining import SHARED_DATA, corpus_documents
+    from albert_np.training.pretraining import SHARED_DATA, corpus_documents
     needles = {}                                                   # normalised text -> probe line
     for it in items:
         for a in it["answers"]:

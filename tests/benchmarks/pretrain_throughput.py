@@ -9,7 +9,7 @@ runs in its own processes (BLAS reads its thread count at start-up), one after
 the other:
 
     threads   one process, OPENBLAS_NUM_THREADS=1 and 2
-    mpi       mpiexec -n --ranks single-threaded ranks (albert_np/distributed.py; needs mpi4py)
+    mpi       mpiexec -n --ranks single-threaded ranks (albert_np/training/distributed.py; needs mpi4py)
 
 After --skip warm-up steps it prints tokens per second of wall time, tokens per
 CPU-second (all threads of all ranks, as the trainer counts them), and for MPI
@@ -34,9 +34,9 @@ def child(args):
     """Run --steps pretraining steps; rank 0 prints the log entries and the Allreduce times as JSON lines."""
     sys.path.insert(0, ROOT)
     import numpy as np
-    from albert_np import pretraining as pt
+    from albert_np.training import pretraining as pt
     from albert_np.config import AlbertConfig
-    from albert_np.distributed import world
+    from albert_np.training.distributed import world
     from albert_np.modeling import AlbertForPreTraining
     from albert_np.tokenization import AlbertTokenizerFast
     tok = AlbertTokenizerFast.from_pretrained(os.path.join(ROOT, "albert_np", "pretrained", "albert-tiny-en"))

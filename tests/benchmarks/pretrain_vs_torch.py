@@ -44,11 +44,11 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, ROOT)
 
-from albert_np import pretraining as pt  # noqa: E402
+from albert_np.training import pretraining as pt  # noqa: E402
 from albert_np.config import AlbertConfig  # noqa: E402
 from albert_np.step import loss_and_grads  # noqa: E402
 from albert_np.modeling import AlbertForPreTraining  # noqa: E402
-from albert_np.optim import LAMB, no_decay  # noqa: E402
+from albert_np.training.optim import LAMB, no_decay  # noqa: E402
 
 BUNDLED = os.path.join(ROOT, "albert_np", "pretrained", "albert-tiny-en")
 NO_DECAY = ("LayerNorm", "layer_norm", "bias")   # google-research/albert exclude_from_weight_decay

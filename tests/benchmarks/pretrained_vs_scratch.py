@@ -80,7 +80,7 @@ METRICS = {"sst2": [("accuracy", "accuracy", 100)], "wnut17": [("f1", "entity F1
 
 def data_files(task, data_dir, work_dir):
     """(train, dev) files for `task`; the SQuAD and Cosmos QA splits are written once to work_dir."""
-    from albert_np import datasets
+    from albert_np.training import datasets
     if task in ("sst2", "wnut17"):
         files = (datasets.default_data_file(task, "train", data_dir), datasets.default_data_file(task, "dev", data_dir))
         if None in files:
@@ -152,7 +152,7 @@ def run_settings(task):
 def settings_fingerprint(task, settings, config, tokenizer, train, dev):
     """What two runs must share to be compared: task, full fine-tuning arguments, model config,
     tokenizer, data."""
-    from albert_np.finetuning import FinetuneSettings
+    from albert_np.training.finetuning import FinetuneSettings
     settings = dict(settings)
     limits = {k: settings.pop(k, None) for k in ("limit_train", "limit_dev")}
     args = dataclasses.asdict(FinetuneSettings(**settings).validate())   # library defaults included
@@ -200,8 +200,8 @@ def build_model(init, task, seed, model_dir):
 
     Returns (model, model fingerprint, names of the weights not from the checkpoint).
     """
-    from albert_np import checkpoint
-    from albert_np.finetuning import model_for_task
+    from albert_np.formats import checkpoint
+    from albert_np.training.finetuning import model_for_task
     loaded = model_for_task(task, model_dir)               # the folder's config with the task's labels
     config, cls = loaded.config, type(loaded)
     net = cls(config, seed=seed)                            # same class and config, every weight from the seed
@@ -223,8 +223,8 @@ def run(init, task, seed, model_dir, out, data_dir):
 
     Returns the result record (the earlier one when skipped).
     """
-    from albert_np import datasets
-    from albert_np.finetuning import finetune
+    from albert_np.training import datasets
+    from albert_np.training.finetuning import finetune
     from albert_np.io import atomic_write_text
     from albert_np.tokenization import AlbertTokenizerFast
     c0, t0 = time.process_time(), time.perf_counter()

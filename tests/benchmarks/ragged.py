@@ -37,7 +37,7 @@ import numpy as np
 import albert_np
 from albert_np.config import AlbertConfig
 from albert_np.modeling import AlbertForMaskedLM, AlbertForSequenceClassification, AlbertModel
-from albert_np.pretraining import wikitext_documents
+from albert_np.training.pretraining import wikitext_documents
 from albert_np.tasks import FeatureExtractionPipeline
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -26,7 +26,7 @@ from albert_np.step import loss_and_grads
 from albert_np.params import named_parameters
 from albert_np.config import AlbertConfig
 from albert_np.modeling import AlbertForSequenceClassification
-from albert_np.optim import AdamW
+from albert_np.training.optim import AdamW
 
 
 def make_batch(config, B, T, seed=0):

@@ -271,7 +271,7 @@ def read_torch_bin(data, dtype=np.float32):
     """{name: np.ndarray} of a torch.save'd state dict, given the file's bytes.
 
     Raises pickle.UnpicklingError (UnsafePickleError for a refused global) and the
-    errors of a damaged file; albert_np.checkpoint turns them into CheckpointError.
+    errors of a damaged file; albert_np.formats.checkpoint turns them into CheckpointError.
     """
     obj, storages, byteorder = (_read_zip if data[:4] == b"PK\x03\x04" else _read_legacy)(data)
     if not isinstance(obj, dict):

@@ -15,7 +15,7 @@ from albert_np.step import loss_and_grads
 from albert_np.params import named_parameters
 from albert_np import modeling
 from albert_np.config import AlbertConfig
-from albert_np.optim import AdamW, no_decay
+from albert_np.training.optim import AdamW, no_decay
 
 torch = pytest.importorskip("torch", reason="training parity needs torch (pip install -e .[parity])")
 transformers = pytest.importorskip("transformers",

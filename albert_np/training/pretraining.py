@@ -24,11 +24,11 @@ from typing import Optional
 import numpy as np
 
 from . import pretraining_data as pdata
-from .config import AlbertConfig
-from .step import model_forward
-from .modeling import AlbertForPreTraining
-from .ops import log_softmax
-from .tokenization import AlbertTokenizerFast, train_tokenizer
+from ..config import AlbertConfig
+from ..step import model_forward
+from ..modeling import AlbertForPreTraining
+from ..ops import log_softmax
+from ..tokenization import AlbertTokenizerFast, train_tokenizer
 from .train import LoopSettings, Trainer, add_settings_arguments, latest_checkpoint, setting, settings_from_args
 
 logger = logging.getLogger(__name__)

@@ -64,13 +64,13 @@ from typing import Optional
 
 import numpy as np
 
-from . import step
-from .io import atomic_open, atomic_write_text, exchange_paths, make_temp_dir, read_json_object
+from .. import step
+from ..io import atomic_open, atomic_write_text, exchange_paths, make_temp_dir, read_json_object
 from .optim import (LAMB, AdamW, clip_grad_norm, constant_with_warmup, linear_warmup_linear_decay,
                     polynomial_decay, warmup_stable_decay)
 from .distributed import CHECK_EVERY, RankMismatchError, shard_rows, trim_padding, world
-from .params import named_parameters
-from .progress import progress_bar
+from ..params import named_parameters
+from ..progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
@@ -402,10 +402,10 @@ def _checkpoint_state(path, state):
         log_path = os.path.join(os.path.dirname(os.path.abspath(path)), LOG_FILE)
     if state.get("version") != STATE_VERSION:
         raise ValueError(f"{path}: trainer_state version {state.get('version')} is not {STATE_VERSION}")
+    log = [e for e in read_log(log_path) if e["step"] <= state["global_step"]]
     args = state["args"]                # settings under their old names (RENAMED_SETTINGS) -> today's
     state = {**state, "args": {RENAMED_SETTINGS[k] if k in RENAMED_SETTINGS and RENAMED_SETTINGS[k] not in args
                                else k: v for k, v in args.items()}}
-    log = [e for e in read_log(log_path) if e["step"] <= state["global_step"]]
     return state, model_dir, log
 
 

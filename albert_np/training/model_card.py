@@ -7,8 +7,8 @@ import json
 import os
 import shutil
 
-from .io import make_temp_dir
-from .modeling import AlbertForPreTraining
+from ..io import make_temp_dir
+from ..modeling import AlbertForPreTraining
 from .pretraining import (SHARED_DATA, evaluate_pretraining, fixed_batches, load_spiece_tokenizer,
                           wikitext_documents)
 from .train import read_checkpoint_state

@@ -12,12 +12,13 @@ import sys
 import numpy as np
 import pytest
 
-from albert_np import step, train
-from albert_np import features as F
+from albert_np import step
+from albert_np.training import train
+from albert_np.training import features as F
 from albert_np.config import AlbertConfig
-from albert_np.finetuning import finetune, finetune_main, tokenizer_for
+from albert_np.training.finetuning import finetune, finetune_main, tokenizer_for
 from albert_np.modeling import AlbertModel, model_class
-from albert_np.train import NonFiniteLossError
+from albert_np.training.train import NonFiniteLossError
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_features import make_tokenizer  # noqa: E402

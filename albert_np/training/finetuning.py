@@ -31,9 +31,9 @@ import numpy as np
 from . import datasets
 from . import features as F
 from .distributed import world
-from .modeling import model_class
-from .tokenization import AlbertTokenizerFast
-from .io import describe_os_error
+from ..modeling import model_class
+from ..tokenization import AlbertTokenizerFast
+from ..io import describe_os_error
 from .train import (LOG_FILE, STATE_FILE, LoopSettings, NonFiniteLossError, Trainer, add_settings_arguments,
                     latest_checkpoint, list_checkpoints, plot_curves, setting, settings_from_args)
 

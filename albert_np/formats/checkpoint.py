@@ -24,8 +24,8 @@ from safetensors import SafetensorError, safe_open    # ~1 ms to import: at the 
 
 from . import torch_bin
 from .errors import CheckpointError
-from .hub import is_local, resolve_file
-from .io import atomic_write_bytes
+from ..hub import is_local, resolve_file
+from ..io import atomic_write_bytes
 from .torch_bin import bf16_to_float32
 
 logger = logging.getLogger(__name__)

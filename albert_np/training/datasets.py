@@ -25,7 +25,7 @@ from typing import Optional
 
 import numpy as np
 
-from .io import atomic_write_text
+from ..io import atomic_write_text
 
 logger = logging.getLogger(__name__)
 

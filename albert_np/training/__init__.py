@@ -1,0 +1,15 @@
+"""Training: the one loop, its optimisers, and what feeds it.
+
+    train.py             the loop (Trainer) and its settings (LoopSettings); checkpoints, resume, logs
+    optim.py             AdamW, LAMB, gradient clipping, learning-rate schedules
+    distributed.py       data parallelism over MPI (mpiexec -n N)
+    finetuning.py        `finetune`: a task's data -> features -> the loop (FinetuneSettings)
+    datasets.py          TSV / CSV / JSONL / CoNLL / SQuAD readers and the task presets
+    features.py          tokenised features, batches, and outputs back to answers and tags
+    metrics.py           accuracy, F1, Matthews, Pearson / Spearman, SQuAD, entity F1
+    pretraining.py       `pretrain`: MLM + sentence order on a text corpus (PretrainSettings)
+    pretraining_data.py  sentence-order pairs and whole-word n-gram masking, streamed
+    model_card.py        `pretrain-export`: a checkpoint shipped with its model card
+
+Every training step is step.py's `loss_and_grads` (forward, loss, backward).
+"""
