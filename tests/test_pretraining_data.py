@@ -6,6 +6,8 @@ spans are visible. Bounds are about 5 standard deviations of the binomial
 counts, so a correct implementation fails with probability < 1e-5.
 """
 import os
+import shutil
+import subprocess
 import tracemalloc
 
 import numpy as np
@@ -224,3 +226,36 @@ def test_stream_masking_options_single_words_and_twenty_percent():
         stream(toy_documents(2), masked_lm_prob=1.5)
     with pytest.raises(ValueError, match="max_ngram"):
         stream(toy_documents(2), max_ngram=0)
+
+
+def _sha256_prefix_by_coreutils(text):
+    """The first 8 hex digits of sha256sum's digest of text's UTF-8 bytes (an independent SHA-256)."""
+    out = subprocess.run(["sha256sum"], input=text.encode("utf-8"), capture_output=True, check=True).stdout
+    return out.decode("ascii")[:8]
+
+
+def test_is_heldout_block_is_sha256_mod_20():
+    # FIPS 180-2 test vectors: sha256("") = e3b0c442..., sha256("abc") = ba7816bf...
+    assert 0xE3B0C442 % 20 == 10 and 0xBA7816BF % 20 == 19
+    assert not pd.is_heldout_block("") and not pd.is_heldout_block("abc")
+    blocks = ["Block 24.", "Block 27.", "Café 6 — thé.", "Café 30 — thé.", "Block 25.", "Café 7 — thé."]
+    if shutil.which("sha256sum"):
+        expected = [int(_sha256_prefix_by_coreutils(b), 16) % 20 == 0 for b in blocks]
+        assert expected == [True, True, True, True, False, False]   # the bytes are UTF-8 (é, —)
+        assert [pd.is_heldout_block(b) for b in blocks] == expected
+    with pytest.raises(TypeError, match="block must be a str"):
+        pd.is_heldout_block(b"Block 24.")
+
+
+@pytest.mark.skipif(not os.path.isdir(SHARED), reason="../shared/data is not beside the repo")
+def test_heldout_share_of_a_real_everyday_file():
+    blocks = list(pd.everyday_blocks(os.path.join(SHARED, "everyday", "tinystories.txt.xz")))
+    assert len(blocks) > 5000 and all(b == b.strip() and "\n\n" not in b for b in blocks)
+    share = sum(map(pd.is_heldout_block, blocks)) / len(blocks)
+    assert 0.04 <= share <= 0.06, share
+
+
+def test_everyday_blocks_split_at_blank_lines(tmp_path):
+    path = tmp_path / "e.txt"
+    path.write_text("\n\nHi.\nHello!\n\n\n  \nOnce upon a time.  \n\nEnd.", encoding="utf-8")
+    assert list(pd.everyday_blocks(path)) == ["Hi.\nHello!", "Once upon a time.", "End."]

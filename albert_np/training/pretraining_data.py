@@ -31,6 +31,7 @@ Where this differs from the original, on purpose:
 - random replacements are drawn from ordinary pieces only (never [CLS],
   [SEP], [MASK], <pad>, <unk>).
 """
+import hashlib
 import lzma
 import re
 import string
@@ -357,3 +358,36 @@ class PretrainingStream:
             self.offset = i + 1
             yield examples[i]
         self.block, self.offset = block_index + 1, 0
+
+
+# ------------------------------------------------------------ held-out everyday text
+def everyday_blocks(path):
+    """Blocks of an everyday file (../shared/data/everyday/*.txt.xz): the text between blank lines.
+
+    Yields each block `.strip()`ped, its lines joined by "\n" (a story, a dialogue with one
+    turn per line, ten sentences, a paragraph: see that folder's SOURCES.md).
+    """
+    lines = []
+    with _open_text(path) as f:
+        for line in f:
+            if line.strip():
+                lines.append(line.rstrip("\n"))
+            elif lines:
+                yield "\n".join(lines).strip()
+                lines = []
+    if lines:
+        yield "\n".join(lines).strip()
+
+
+def is_heldout_block(block):
+    """True for the ~5 % of everyday blocks kept out of training (vocabulary and model alike).
+
+    A block is the text between blank lines of a ../shared/data/everyday file, `.strip()`ped.
+    It is held out iff the first 8 hex digits of the SHA-256 of its UTF-8 bytes, read as an
+    integer, are 0 modulo 20. The rule depends on the block's text only: not on the file, the
+    order, a seed or the machine, so every reader (vocabulary training, the training stream,
+    held-out evaluation) draws the same line.
+    """
+    if not isinstance(block, str):
+        raise TypeError(f"block must be a str (one blank-line-separated block of text), got {type(block).__name__}")
+    return int(hashlib.sha256(block.encode("utf-8")).hexdigest()[:8], 16) % 20 == 0
