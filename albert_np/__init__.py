@@ -1,6 +1,7 @@
 """albert_np: ALBERT (A Lite BERT) in plain NumPy, checked against Hugging Face transformers.
 
-Start with `albert_np.fill_mask("The capital of France is [MASK].")`, or use the
+Start with `albert_np.fill_mask("The capital of France is [MASK].")` (or look inside the
+forward with `albert_np.explain(...)`), or use the
 HF-named classes: `AlbertTokenizer`, `AlbertForMaskedLM.from_pretrained(...)`.
 The whole forward pass is in albert_np/model.py.
 """
@@ -15,6 +16,7 @@ from .auto import (AutoConfig, AutoModel, AutoModelForMaskedLM, AutoModelForMult
                    pipeline)
 from .tasks import DEFAULT_MODEL, answer_question, choose, classify, embed, fill_mask, tag_tokens
 from .training.finetuning import finetune
+from .explain import explain
 from .tokenization import AlbertTokenizer, AlbertTokenizerFast, BatchEncoding, train_tokenizer
 
 __version__ = "0.1.0"
@@ -28,5 +30,5 @@ __all__ = [
     "AutoModelForSequenceClassification", "AutoModelForTokenClassification",
     "AutoModelForQuestionAnswering", "AutoModelForMultipleChoice", "pipeline",
     "DEFAULT_MODEL", "fill_mask", "classify", "tag_tokens", "answer_question", "choose", "embed",
-    "finetune",
+    "finetune", "explain",
 ]

@@ -6,6 +6,7 @@
     python -m albert_np qa --question "Where did Ada live?" --context-file story.txt --model path/to/squad
     python -m albert_np embed "first text" "second text" --pooling mean --json
     python -m albert_np info --model path/to/albert-folder
+    python -m albert_np explain "The capital of France is [MASK]." --out capital.html   # an interactive page
     python -m albert_np convert albert_base/ albert-base-hf/     # an original TF1 release -> an HF folder
     python -m albert_np finetune --help      # also: pretrain, pretrain-vocab, pretrain-eval, pretrain-export
 
@@ -21,6 +22,7 @@ import sys
 
 from . import __version__
 from .training import finetuning, model_card, pretraining
+from .explain import explain
 from .auto import TASK_OF_CLASS, check_model_type, read_json
 from .formats.errors import CheckpointError
 from .hub import HubUnreachableError, resolve_file
@@ -235,6 +237,31 @@ def _info_main(args):
     emit(args, info, human)
 
 
+def _explain_arguments(p):
+    p.add_argument("text", metavar="TEXT", help="the text to look inside ([MASK] where a word goes gives "
+                                                "predictions; - reads standard input)")
+    p.add_argument("--pair", metavar="SECOND_TEXT", help="a second text (token type 1)")
+    p.add_argument("--out", required=True, metavar="FILE.html", help="the page to write (one self-contained file)")
+    p.add_argument("--top-k", type=int, default=5, help="predictions per [MASK] (default 5)")
+    p.add_argument("--no-truncation", action="store_true",
+                   help="refuse a text longer than the model reads, instead of cutting it")
+    p.add_argument("--model", help="Hub id or local folder (default: the library's default model)")
+    p.add_argument("--tokenizer", help="Hub id or folder of the tokenizer (default: the model's)")
+    p.add_argument("--revision", help="Hub revision (branch, tag or commit)")
+    p.add_argument("--offline", action="store_true", help="use only local files and the Hub cache")
+
+
+def _explain_main(args):
+    text = " ".join(read_texts([args.text]))                  # "-": standard input, its lines joined
+    pair = None if args.pair is None else " ".join(read_texts([args.pair]))
+    page = explain(text, model=args.model, pair=pair, tokenizer=args.tokenizer, top_k=args.top_k,
+                   truncation=not args.no_truncation, revision=args.revision, local_files_only=args.offline)
+    path = page.save(args.out)
+    d = page.data
+    print(f"{path}: {os.path.getsize(path) / 1e6:.2f} MB, {len(d['tokens']['ids'])} tokens, "
+          f"{d['model']['name']} ({d['model']['class']}); open it in a browser (no network needed)")
+
+
 def _convert_arguments(p):
     p.add_argument("src", help="an original ALBERT release folder (albert_config.json, model.ckpt-*.index/.data-*, "
                                "30k-clean.model), or a checkpoint prefix such as albert_base/model.ckpt-best")
@@ -307,6 +334,10 @@ def build_parser():
     p = command("info", "a model's config, parameter count and files")
     _info_arguments(p)
     p.set_defaults(func=_info_main)
+
+    p = command("explain", "one self-contained interactive HTML page of a forward pass (attention, lens, ...)")
+    _explain_arguments(p)
+    p.set_defaults(func=_explain_main)
 
     p = command("convert", "an original TF1 ALBERT release (Google's checkpoints) -> an HF folder")
     _convert_arguments(p)

@@ -13,6 +13,18 @@ from .base import (DEFAULT_BATCH_SIZE, Pipeline, as_text_list, central_window, c
 logger = logging.getLogger(__name__)
 
 
+def mlm_probs(model, h):                            # (..., H) -> (..., V)
+    """softmax(mlm_head(h)): the masked-LM head's probabilities over the vocabulary.
+
+    model: an AlbertForMaskedLM or AlbertForPreTraining (its "predictions" weights);
+    h: hidden states (..., H). fill_mask applies it to the last hidden state at the
+    masks; explain's logit lens to the hidden state after every layer application.
+    """
+    c = model.config
+    logits = mlm_head(h, **model.params["predictions"], act=activation(c.hidden_act), eps=c.layer_norm_eps)
+    return softmax(logits, axis=-1)
+
+
 class FillMaskPipeline(Pipeline):
     """Predict the [MASK] tokens of texts. Matches: transformers FillMaskPipeline (5.x)."""
 
@@ -79,10 +91,7 @@ class FillMaskPipeline(Pipeline):
         h = encode(self.model, batch)                                     # (B, T, H)
         b_idx = np.concatenate([[b] * len(r["local"]) for b, r in enumerate(rows)]).astype(np.int64)
         t_idx = np.concatenate([r["local"] for r in rows]).astype(np.int64)
-        c = self.model.config
-        logits = mlm_head(h[b_idx, t_idx], **self.model.params["predictions"],
-                          act=activation(c.hidden_act), eps=c.layer_norm_eps)   # (M, H) -> (M, V)
-        probs = softmax(logits, axis=-1)
+        probs = mlm_probs(self.model, h[b_idx, t_idx])                    # (M, H) -> (M, V)
         return np.split(probs, np.cumsum([len(r["local"]) for r in rows])[:-1])
 
     def _postprocess(self, row, probs, top_k, target_ids):
