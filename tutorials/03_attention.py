@@ -276,6 +276,29 @@ if plt is not None:
     show(fig, "03_attention_heads.png")
 
 # %% [markdown]
+# ## 8. The same attention, interactive
+#
+# `albert_np.explain` runs the one forward pass with every attention and hidden
+# state kept, and writes one self-contained page (no network) with a head view,
+# a model view of every layer application × head, the change each application
+# makes, and the masked-LM guesses. In a notebook the page shows inline; from a
+# script, `page.save("attention.html")` writes it for a browser. Things to try:
+# press ← → to change the head and ↑ ↓ the layer application, hover a token to
+# keep only its lines, and click a thumbnail of the model view to open that head.
+# Its weights are those of the maps above, stored in 8 bits (within 0.002).
+
+# %%
+from albert_np.explain import dense_attention                     # the page's weights, read back
+
+page = albert_np.explain(texts[0], model=MODEL)
+att0 = out.attentions[0][0, 0, :n_tok, :n_tok]                   # layer 1, head 0, first sentence
+gap = np.abs(dense_attention(page.data, 0, 0) - att0).max()
+print(f"page: {len(page.html) / 1e6:.2f} MB, {len(page.data['tokens']['ids'])} tokens; its layer-1 "
+      f"head-0 weights are the model's above to {gap:.4f}")
+assert gap <= 0.002
+page
+
+# %% [markdown]
 # ## Exercises
 #
 # 1. Silence head 0 with `model(**enc, head_mask=np.array([0] + [1] * (A - 1)),

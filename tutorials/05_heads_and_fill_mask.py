@@ -162,6 +162,20 @@ check("our p at fill_mask's tokens", p[[a["token"] for a in answers]], [a["score
       atol=1e-6)
 
 # %% [markdown]
+# The same guesses, and how they form: `albert_np.explain` applies this very
+# MLM head to the hidden state after *every* layer application (a "logit lens"),
+# so its table shows the answer forming application by application; its
+# predictions are `fill_mask`'s own. In a notebook the page shows inline
+# (`page.save("fill_mask.html")` writes it for a browser); click a token to
+# follow it in the lens.
+
+# %%
+page = albert_np.explain(text, model=MODEL)
+assert page.predictions == answers, "the page's predictions are fill_mask's"
+print("the page's top-5:", [(a["token_str"], round(a["score"], 4)) for a in page.predictions])
+page
+
+# %% [markdown]
 # Is the right answer among them? "Paris" is one piece of the vocabulary (the
 # tokenizer lowercases it), so its rank is one plus the number of pieces the
 # model scores higher. We count that, and confirm it with `fill_mask` itself:
