@@ -197,3 +197,18 @@ def test_shared_text_gives_the_old_models_logits(moved):
         old_logits = old_mlm(**old_tok(text, return_tensors="np")).logits          # (1, T, V_old)
         new_logits = new_mlm(**new_tok(text, return_tensors="np")).logits          # (1, T, V_new)
         np.testing.assert_allclose(new_logits[..., new_ids], old_logits[..., old_ids], rtol=0, atol=2e-5)
+
+
+def test_transformers_loads_the_moved_model(moved):
+    """The saved folder is an ordinary HF ALBERT: transformers gives the same ids and MLM logits."""
+    torch = pytest.importorskip("torch", reason="the transformers check needs torch (pip install -e .[parity])")
+    transformers = pytest.importorskip("transformers", reason="pip install -e .[parity]")
+    text = "the cat [MASK] dog ( please ) - a fridge ."
+    hf_tok = transformers.AlbertTokenizer.from_pretrained(moved["new_dir"])
+    ids = moved["new_tok"](text)["input_ids"]
+    assert hf_tok(text)["input_ids"] == ids
+    hf = transformers.AlbertForMaskedLM.from_pretrained(moved["new_dir"]).eval()
+    with torch.no_grad():
+        want = hf(input_ids=torch.tensor([ids])).logits.numpy()
+    got = AlbertForMaskedLM.from_pretrained(moved["new_dir"])(input_ids=np.array([ids])).logits
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
