@@ -63,12 +63,12 @@ def test_piece_map_needs_the_special_pieces():
         vt.piece_map(old, NEW)
 
 
-def test_transfer_embeddings_means_and_errors():
+def test_transfer_embeddings_mean_rows_min_bias_and_errors():
     old_w = np.arange(12, dtype=np.float32).reshape(4, 3)
-    old_b = np.array([1, 2, 3, 10], dtype=np.float32)
+    old_b = np.array([4, 2, 3, 10], dtype=np.float32)
     new_w, new_b = vt.transfer_embeddings(old_w, old_b, [[2], [0, 1], [3, 3, 0], []])
     np.testing.assert_array_equal(new_w, [[6, 7, 8], [1.5, 2.5, 3.5], [6, 7, 8], [4.5, 5.5, 6.5]])
-    np.testing.assert_array_equal(new_b, [3, 1.5, 7, 1])
+    np.testing.assert_array_equal(new_b, [3, 2, 4, 2])       # min of the old biases; [] -> the lowest
     assert new_w.dtype == new_b.dtype == np.float32
     with pytest.raises(ValueError, match="outside 0..3"):
         vt.transfer_embeddings(old_w, old_b, [[4]])
@@ -160,7 +160,7 @@ def test_rows_are_copies_or_means_of_the_old_tokenizers_pieces(moved):
             seen["with_unk"] += old_sp.unk_id() in ids
         want = np.mean(old_w[ids].astype(np.float64), axis=0)
         np.testing.assert_allclose(new_w[i], want, rtol=1e-6, atol=1e-7, err_msg=piece)
-        np.testing.assert_allclose(new_b[i], np.mean(old_b[ids].astype(np.float64)), rtol=1e-6, atol=1e-7)
+        assert new_b[i] == min(old_b[ids]), piece
     assert seen["copied"] > 30 and seen["word"] >= 3 and seen["continuation"] >= 1 and seen["with_unk"] >= 1, seen
     assert moved["counts"]["copied"] == seen["copied"] and moved["counts"]["no_source"] == 0
     for name in ("[CLS]", "[SEP]", "[MASK]", "<pad>", "<unk>"):
@@ -197,3 +197,18 @@ def test_shared_text_gives_the_old_models_logits(moved):
         old_logits = old_mlm(**old_tok(text, return_tensors="np")).logits          # (1, T, V_old)
         new_logits = new_mlm(**new_tok(text, return_tensors="np")).logits          # (1, T, V_new)
         np.testing.assert_allclose(new_logits[..., new_ids], old_logits[..., old_ids], rtol=0, atol=2e-5)
+
+
+def test_transformers_loads_the_moved_model(moved):
+    """The saved folder is an ordinary HF ALBERT: transformers gives the same ids and MLM logits."""
+    torch = pytest.importorskip("torch", reason="the transformers check needs torch (pip install -e .[parity])")
+    transformers = pytest.importorskip("transformers", reason="pip install -e .[parity]")
+    text = "the cat [MASK] dog ( please ) - a fridge ."
+    hf_tok = transformers.AlbertTokenizer.from_pretrained(moved["new_dir"])
+    ids = moved["new_tok"](text)["input_ids"]
+    assert hf_tok(text)["input_ids"] == ids
+    hf = transformers.AlbertForMaskedLM.from_pretrained(moved["new_dir"]).eval()
+    with torch.no_grad():
+        want = hf(input_ids=torch.tensor([ids])).logits.numpy()
+    got = AlbertForMaskedLM.from_pretrained(moved["new_dir"])(input_ids=np.array([ids])).logits
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
