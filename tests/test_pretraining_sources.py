@@ -291,10 +291,12 @@ def run_sources(tmp_path):
                                                                          holdout=False)]
 
 
-def make(tmp_path, out, steps, sources, change_mixture=False, **kw):
+def make(tmp_path, out, steps, sources, change_mixture=False, dropout=0.1, **kw):
     tok = albert_np.AlbertTokenizerFast(vocab_file=TOKENIZER)
     cfg = AlbertConfig(vocab_size=tok.vocab_size, embedding_size=16, hidden_size=32, num_hidden_layers=2,
-                       num_attention_heads=2, intermediate_size=48, max_position_embeddings=64)
+                       num_attention_heads=2, intermediate_size=48, max_position_embeddings=64,
+                       hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout,
+                       classifier_dropout_prob=dropout)
     args = pt.PretrainSettings(**{**dict(max_steps=steps, batch_size=4, learning_rate=3e-3, warmup=2,
                                          max_seq_length=32, max_predictions=5, save_every=3, seed=1,
                                          block_docs=4, progress=False, plot=False), **kw})
@@ -322,6 +324,36 @@ def test_a_mixture_run_resumes_bit_identically_and_logs_source_epochs(tmp_path):
     changed = make(tmp_path, "b", 8, other, change_mixture=True)
     changed.load_checkpoint(latest_checkpoint(str(tmp_path / "b")))
     assert changed.step == 6 and len([e for e in changed.train() if e["type"] == "train"]) == 8
+
+
+def test_accumulation_with_unlabelled_pairs_computes_the_step_of_the_whole_batch(tmp_path):
+    """2 micro-batches of 2 = 1 batch of 4 when some pairs carry no SOP label: each shard's SOP term
+    is weighted by its labelled rows over the step's (the term is a mean over labelled pairs)."""
+    sources = run_sources(tmp_path)
+    whole = make(tmp_path, "w", 4, sources, dropout=0.0)
+    accum = make(tmp_path, "a", 4, sources, dropout=0.0, batch_size=2, grad_accum=2)
+    unlabelled = []
+    for t in (whole, accum):
+        source = pt.StreamBatches(sources, t.tokenizer, t.args)
+        y = np.concatenate([b[1]["sentence_order_label"] for b in source.next_step(t.args.grad_accum * 4)])
+        source.close()
+        unlabelled.append(int((y == -100).sum()))
+    assert unlabelled[0] == unlabelled[1] > 0                     # the same examples, some without a label
+    a = [e for e in whole.train() if e["type"] == "train"]
+    b = [e for e in accum.train() if e["type"] == "train"]
+    np.testing.assert_allclose([e["loss"] for e in a], [e["loss"] for e in b], rtol=2e-6)
+    np.testing.assert_allclose([e["grad_norm"] for e in a], [e["grad_norm"] for e in b], rtol=1e-5)
+    assert [e["sop_accuracy"] for e in a] == [e["sop_accuracy"] for e in b]
+
+
+def test_default_data_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("ALBERT_NP_DATA", str(tmp_path))
+    assert ps.default_data_dir() == str(tmp_path)
+    monkeypatch.delenv("ALBERT_NP_DATA")
+    found = ps.default_data_dir()           # ../shared/data beside this checkout, when it is there
+    checkout = os.path.dirname(HERE)
+    expected = os.path.normpath(os.path.join(checkout, "..", "shared", "data"))
+    assert found == (expected if os.path.isdir(expected) else None)
 
 
 def test_the_epochs_guard(tmp_path):
