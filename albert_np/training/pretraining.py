@@ -6,10 +6,10 @@
 
 The text is a weighted mixture of sources (pretraining_sources.py: the project's default
 mixture, or the user's files with --source / --mixture); the examples come from
-pretraining_data.py (sentence-order pairs, n-gram masking), batched by StreamBatches (train.py's batch source: a background thread
-makes the batches while the model runs, and the stream's position is saved in
-each checkpoint); the gradients come from step.py with heads.py's "pretraining" head, with
-the MLM head run only at the masked positions. The loop, its checkpoints and
+pretraining_data.py (sentence-order pairs, n-gram masking), batched by StreamBatches
+(train.py's batch source: a background thread makes the batches while the model runs, and the
+stream's position is saved in each checkpoint); the gradients come from step.py with heads.py's
+"pretraining" head, with the MLM head run only at the masked positions. The loop, its checkpoints and
 exact resume are train.py's; under `mpiexec -n N` each batch (the global
 batch) is split over N ranks (distributed.py). Shipping a checkpoint with a model card: model_card.py.
 """
@@ -575,7 +575,8 @@ def pretrain_main(args):
     model_text = (f"from {args.init}" if args.init else
                   f"random weights, E {args.embedding_size}, H {args.hidden_size}, {args.num_hidden_layers} layers, "
                   f"{args.num_attention_heads} heads, F {args.intermediate_size}, {args.hidden_act}")
-    heldout_desc = (f"{targs.heldout_examples} sequences of {heldout_text} every {targs.eval_every} steps"
+    when = f"every {targs.eval_every} steps" if targs.eval_every else "at the end"
+    heldout_desc = (f"{targs.heldout_examples} sequences of {heldout_text} {when}"
                     if heldout_text else "none (no --heldout-text, and no WikiText-103 in the data folder)")
     main_rank = world().is_main
     if main_rank:

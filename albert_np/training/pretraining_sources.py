@@ -142,7 +142,8 @@ def _number(text):
 def parse_source(spec):
     """A Source from NAME=PATH[,PATH...][:WEIGHT][:OPTION...] (the --source option).
 
-    WEIGHT defaults to 1; OPTION: sop / nosop, holdout / noholdout, and a format (FORMATS). The weight and options are read from the right, so a path may hold a ':'.
+    WEIGHT defaults to 1; OPTION: sop / nosop, holdout / noholdout, and a format (FORMATS).
+    The weight and options are read from the right, so a path may hold a ':'.
     """
     name, sep, rest = spec.partition("=")
     if not sep or not name or not rest:

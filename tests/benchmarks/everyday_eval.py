@@ -31,9 +31,9 @@ Scoring (`score`), for one model with its own tokenizer:
   misses are reported ("not_one_piece").
 - whole-word recovery (both item sets): the word replaced by as many [MASK]s as it has pieces in
   this vocabulary ('[MASK][MASK]' is read as two masks), a hit when the top-1 piece of every mask is
-  the word's piece there (never for a word with an <unk> piece). Every item is scorable by every vocabulary, so this is the figure that
-  compares models with different vocabularies on the same words; its bias: the number of masks
-  tells the model how many pieces the word has.
+  the word's piece there (never for a word with an <unk> piece). Every item is scorable by every
+  vocabulary, so this is the figure that compares models with different vocabularies on the same
+  words; its bias: the number of masks tells the model how many pieces the word has.
 
 WikiText (`wikitext`): the same rules on WikiText-103 test (raw; pretraining.wikitext_documents),
 WIKITEXT_ITEMS sentences drawn with SEED from those with a content word; its items are made again
