@@ -33,9 +33,12 @@ and counts the probe sentences that occur verbatim, with any accepted answer fil
 lowercasing, collapsing whitespace and ignoring the final . ! or ?; and their near matches: the
 4 words left of the mask plus an accepted answer (words: runs of a-z, 0-9 and ', lower-cased; a
 mask with fewer than 4 words on its left takes the words after the answer to make 5), with the
-number of documents that hold one. Result (2026-12-07): 0 of the 75 sentences occur verbatim in the
-pretraining corpus (30,815 documents, 412,267,636 characters), 0 in everyday; near matches: see
-the report of issue 26 (runs/pdata/cloze_corpus.txt).
+number of documents that hold one. Result (2026-12-07, 111.6 CPU-s): none of the 75 sentences occurs
+verbatim in the pretraining corpus (30,815 documents, 412,267,636 characters), in everyday's
+training blocks (56,319) or in its held-out blocks (3,036). Near matches: 10 sentences in the
+pretraining corpus (most in 1 or 2 documents; line 73, 'president of the united states', in 392),
+13 in everyday's training blocks, 4 in its held-out blocks: common phrases ('i am looking forward
+to', 'sat down on a chair'), not copies of the probe.
 """
 import argparse
 import json
