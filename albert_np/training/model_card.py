@@ -172,9 +172,7 @@ An ALBERT (masked-LM and sentence-order heads) pretrained by albert_np, in NumPy
 {model.num_parameters():,} parameters, {state['global_step']:,} steps. It loads as a model folder:
 `albert_np.fill_mask("The cat sat on the [MASK].", model="<this folder>")`.
 
-{note}
-
-## Model
+{note.strip() + chr(10) + chr(10) if note.strip() else ""}## Model
 
 | field | value |
 |---|---|
