@@ -347,11 +347,12 @@ def build_parser():
     finetuning.add_finetune_arguments(p)
     p.set_defaults(func=finetuning.finetune_from_namespace)
 
-    p = command("pretrain", "pretrain ALBERT (MLM + SOP) on the shared corpus; resumes from --out")
+    p = command("pretrain", "pretrain ALBERT (MLM + SOP) on a mixture of text sources (the data folder's default "
+                            "mixture, or your files with --source); prints its plan first; resumes from --out")
     pretraining.add_pretrain_arguments(p)
     p.set_defaults(func=pretraining.pretrain_main)
 
-    p = command("pretrain-vocab", "train the SentencePiece vocabulary of the pretraining corpus")
+    p = command("pretrain-vocab", "train the SentencePiece vocabulary of the pretraining text (the same sources)")
     pretraining.add_vocab_arguments(p)
     p.set_defaults(func=pretraining.vocab_main)
 

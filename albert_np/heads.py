@@ -269,8 +269,15 @@ def mlm_items(labels, rows):
     return {"loss": masked_tokens(labels)}
 
 
+def labelled_rows(labels):
+    """The sentence-order rows of a batch that have a label (pairs of a sentence list carry -100)."""
+    if labels.get("sentence_order_label") is None:
+        return 0                                    # no SOP term (pretraining: MLM alone)
+    return int(np.sum(np.asarray(labels["sentence_order_label"]) != -100))
+
+
 def pretraining_items(labels, rows):
-    return {"prediction_logits": masked_tokens(labels), "sop_logits": rows}
+    return {"prediction_logits": masked_tokens(labels), "sop_logits": labelled_rows(labels)}
 
 
 def token_items(labels, rows):

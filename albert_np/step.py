@@ -75,7 +75,7 @@ def loss_items(head, labels):
     """How many items each loss term of one batch is a mean over, labels as loss_and_grads takes them.
 
     pretraining: {"prediction_logits": masked tokens ("mlm_weights" 1, or labels != -100),
-                  "sop_logits": rows}
+                  "sop_logits": labelled rows (sentence_order_label != -100)}
     other heads: {"loss": masked tokens (mlm), labelled tokens (token: labels != -100),
                   or rows (sequence, multiple_choice, qa)}
     The training loop weights each shard's terms by their share of a step's items.

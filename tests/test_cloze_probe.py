@@ -139,3 +139,65 @@ def test_check_corpus_finds_verbatim_sentences(tmp_path):
     found, n_docs, n_chars, cpu = cloze_probe.check_corpus(items, str(tmp_path))
     assert found == [(5, "the cat sat on the rug by the door"), (8, "she is here now")]
     assert n_docs == 2 and cpu >= 0
+
+
+@needs_model
+def test_another_vocabulary_drops_unsayable_answers_and_counts_the_scorable(tmp_path, monkeypatch):
+    tok = load_tokenizer(MODEL)
+    assert tok.tokenize("refrigerator") != ["▁refrigerator"]           # not one piece in this vocabulary
+    probe = tmp_path / "probe.tsv"
+    probe.write_text("fact\tThe sky is [MASK] today.\tblue|refrigerator\n"
+                     "everyday\tMilk goes in the [MASK] at home.\trefrigerator\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="not one '▁word' piece"):
+        cloze_probe.load_probe(probe, tok)
+    items = cloze_probe.load_probe(probe, tok, strict=False)
+    assert [it["unscorable"] for it in items] == [["refrigerator"], ["refrigerator"]]
+    assert [it["answer_ids"] for it in items] == [tok.convert_tokens_to_ids(["▁blue"]), []]
+
+    def fake_fill_mask(texts, model, top_k, batch_size, progress):       # the unscorable row predicts nothing
+        out = [[{"token": t, "token_str": "x"} for t in tok.convert_tokens_to_ids(["▁blue", "▁red"])]
+               for _ in texts]
+        return out[0] if len(out) == 1 else out
+    monkeypatch.setattr(cloze_probe, "fill_mask", fake_fill_mask)
+    r = cloze_probe.run_probe(MODEL, top_k=2, path=probe)
+    assert r["scorable"] == 1 and r["dropped"] == {1: ["refrigerator"], 2: ["refrigerator"]}
+    assert r["overall"] == {"n": 2, "top1": 0.5, "topk": 0.5}
+    assert "scorable 1 of 2 sentences" in cloze_probe.report(r)
+
+
+def test_near_window():
+    item = {"sentence": "Yesterday the old cat sat on the [MASK] by the door."}
+    assert cloze_probe.near_window(item, "mat") == "cat sat on the mat"
+    short = {"sentence": "The [MASK] sat on the warm mat today."}
+    assert cloze_probe.near_window(short, "Cat") == "the cat sat on the"
+    assert cloze_probe.near_window({"sentence": "[MASK] is here, isn't it?"}, "he") == "he is here isn't it"
+
+
+def test_check_corpora_finds_near_matches_in_everyday_too(tmp_path):
+    (tmp_path / "pretrain").mkdir()
+    (tmp_path / "everyday").mkdir()
+    wiki = '<doc id="1" url="u" title="Cats">\nCats\nA cat sat on the rug. Then the old cat sat on the mat!\n</doc>\n'
+    for name, text in [("enwiki_2015_part1_of_2.txt.xz", wiki), ("enwiki_2015_part2_of_2.txt.xz", ""),
+                       ("gutenberg_nltk_13_books.txt.xz", "")]:
+        with lzma.open(tmp_path / "pretrain" / name, "wt", encoding="utf-8") as f:
+            f.write(text)
+    kept = "I put the milk in the fridge.\nOk."
+    held = next(f"Block {k}: I put the milk in the fridge." for k in range(200)
+                if cloze_probe_heldout(f"Block {k}: I put the milk in the fridge."))
+    assert not cloze_probe_heldout(kept)
+    with lzma.open(tmp_path / "everyday" / "talk.txt.xz", "wt", encoding="utf-8") as f:
+        f.write(kept + "\n\n" + held + "\n\n" + kept + "\n")
+    items = [{"line": 3, "sentence": "Yesterday the old cat sat on the [MASK] by the door.", "answers": ["mat", "rug"]},
+             {"line": 4, "sentence": "She keeps the milk in the [MASK].", "answers": ["fridge"]}]
+    r = cloze_probe.check_corpora(items, str(tmp_path))
+    assert r["pretrain"]["verbatim"] == []            # "the old cat sat on the mat by the door" is not there
+    assert r["pretrain"]["near"] == [(3, "cat sat on the mat", 1), (3, "cat sat on the rug", 1)]
+    assert r["everyday"]["documents"] == 2 and r["everyday"]["near"] == [(4, "the milk in the fridge", 2)]
+    assert r["everyday_heldout"]["documents"] == 1 and r["everyday_heldout"]["near"] == [
+        (4, "the milk in the fridge", 1)]
+
+
+def cloze_probe_heldout(block):
+    """The hold-out rule written again (sha256, first 8 hex digits, mod 20 == 0)."""
+    import hashlib
+    return int(hashlib.sha256(block.encode("utf-8")).hexdigest()[:8], 16) % 20 == 0

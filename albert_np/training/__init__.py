@@ -9,6 +9,7 @@
     metrics.py           accuracy, F1, Matthews, Pearson / Spearman, SQuAD, entity F1
     pretraining.py       `pretrain`: MLM + sentence order on a text corpus (PretrainSettings)
     pretraining_data.py  sentence-order pairs and whole-word n-gram masking, streamed
+    pretraining_sources.py  the text: sources and their weighted mixture, the everyday hold-out
     model_card.py        `pretrain-export`: a checkpoint shipped with its model card
 
 Every training step is step.py's `loss_and_grads` (forward, loss, backward).

@@ -1,15 +1,22 @@
 """Shipping a pretraining checkpoint: float16 weights, tokenizer files and a model card (README.md).
 
     python -m albert_np pretrain-export --checkpoint runs/pretrain/checkpoint-6300 \
-        --tokenizer runs/vocab/spiece.model --out albert_np/pretrained/albert-tiny-en
+        --tokenizer runs/vocab/spiece.model --out albert_np/pretrained/albert-tiny-en --note-file study.md
+
+The card is built from the run itself: its config, settings, log, the sources of its text (the
+mixture, their documents and held-out blocks, the epochs read of each, from the checkpoint) and a
+fresh evaluation, with the Hub's YAML metadata (license, language, datasets, ...) written and read
+by huggingface_hub.ModelCard. The run's author adds what the run cannot know (the study, the ledger)
+as a free-form Markdown note (--note-file), put under the title.
 """
 import json
 import os
 import shutil
 
+from . import pretraining_sources as psources
 from ..io import make_temp_dir
 from ..modeling import AlbertForPreTraining
-from .pretraining import (SHARED_DATA, evaluate_pretraining, fixed_batches, load_spiece_tokenizer,
+from .pretraining import (data_dir_or_default, evaluate_pretraining, fixed_batches, load_spiece_tokenizer,
                           wikitext_documents)
 from .train import read_checkpoint_state
 
@@ -41,13 +48,14 @@ def move_files_into(tmp, out_dir):
     return names
 
 
-def export_bundled(checkpoint, out_dir, *, tokenizer, data_dir=SHARED_DATA, examples=4000, note="",
-                   overwrite=False):
+def export_bundled(checkpoint, out_dir, *, tokenizer, data_dir=None, examples=4000, note="",
+                   overwrite=False, name=None, license="apache-2.0", language="en", text=None):
     """Ship a pretraining checkpoint: float16 weights, tokenizer files and a model card.
 
-    Measures masked-token and SOP accuracy on WikiText-103 test (raw) with fixed
-    masks and writes them, with the run's data, config, steps and compute, into
-    README.md. The files are built aside, then moved into out_dir one by one (each
+    Measures masked-token and SOP accuracy on `text` (default: WikiText-103 test, raw, of the
+    data folder) with fixed masks and writes them, with the run's data, config, steps and
+    compute, into README.md (model_card: name, default the folder's name; license, language:
+    the card's metadata). The files are built aside, then moved into out_dir one by one (each
     replace is atomic). out_dir must be new or empty unless overwrite=True; even then only
     the files the export writes are replaced, nothing else in the folder is touched.
     Returns the evaluation results.
@@ -55,7 +63,7 @@ def export_bundled(checkpoint, out_dir, *, tokenizer, data_dir=SHARED_DATA, exam
     check_export_target(out_dir, overwrite)                        # before minutes of evaluation
     state, model_dir, log = read_checkpoint_state(checkpoint)      # older layouts too
     model = AlbertForPreTraining.from_pretrained(model_dir)
-    test = os.path.join(data_dir, "wikitext-103", "wiki.test.raw")
+    test = text or os.path.join(data_dir_or_default(data_dir), "wikitext-103", "wiki.test.raw")
     batches = fixed_batches(lambda: wikitext_documents(test), tokenizer, examples, 32,
                             max_seq_length=state["args"]["max_seq_length"],
                             max_predictions=state["args"]["max_predictions"])
@@ -67,7 +75,8 @@ def export_bundled(checkpoint, out_dir, *, tokenizer, data_dir=SHARED_DATA, exam
     try:
         model.save_pretrained(tmp, storage_dtype="float16")
         tokenizer.save_pretrained(tmp)
-        card = model_card(model, state, results, train, evals, note)
+        card = model_card(model, state, results, train, evals, note, name=name or os.path.basename(
+            os.path.normpath(out_dir)), license=license, language=language, eval_text=None if text is None else test)
         with open(os.path.join(tmp, "README.md"), "w", encoding="utf-8") as f:
             f.write(card)
         check_export_target(out_dir, overwrite)                    # again: it may have changed meanwhile
@@ -77,8 +86,57 @@ def export_bundled(checkpoint, out_dir, *, tokenizer, data_dir=SHARED_DATA, exam
     return results
 
 
-def model_card(model, state, results, train, evals, note=""):
-    """The README.md of an exported model: what it is, how it was made, how good it is."""
+def data_section(state):
+    """The card's "Data" section: the sources of the run's text, from the checkpoint."""
+    a = state["args"]
+    recipe = (f"Examples follow the ALBERT recipe: sentence-order pairs, whole-word n-gram masking (n <= "
+              f"{a.get('max_ngram', 3)}), {a.get('masked_lm_prob', 0.15) * 100:g} % of tokens, max "
+              f"{a['max_predictions']} predictions, sequences of {a['max_seq_length']} tokens; each source is "
+              f"streamed in blocks of {a['block_docs']} documents.")
+    mixture = state.get("mixture")
+    if not mixture:
+        return ("The checkpoint does not record its text: it is a run over one document stream (before "
+                "mixtures of sources, whose only corpus on the command line was `pretrain/` of the data folder: "
+                "the Wikipedia extract and 13 Project Gutenberg books; or the library's `make_trainer` with a "
+                "function of documents).\n\n" + recipe)
+    manifest = state.get("data_manifest") or {"sources": {}}
+    docs = {n: m["documents"] for n, m in manifest["sources"].items()}
+    read = psources.source_epochs(state["data_state"], docs, a["block_docs"]) if docs else {}
+    total = sum(m["weight"] for m in mixture)
+    rows = []
+    for m in mixture:
+        info = manifest["sources"].get(m["name"], {})
+        files = [os.path.basename(p) for p in m["paths"]]
+        shown = ", ".join(f"`{f}`" for f in files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+        held = (f"{info.get('heldout_blocks', 0):,} of {info['blocks']:,} blocks" if info.get("blocks") is not None
+                else "none")
+        rows.append(f"| {m['name']} | {shown} | {m['format']} | {'yes' if m['sop'] else 'no (-100)'} | "
+                    f"{100 * m['weight'] / total:.1f} % | {info.get('documents', 0):,} | {held} | "
+                    f"{read.get(m['name'], float('nan')):.2f} |")
+    holdout = [m["name"] for m in mixture if m["holdout"]]
+    return (f"{len(mixture)} sources, each training example drawn from one with the probability of its share "
+            f"(`albert_np/training/pretraining_sources.py`):\n\n"
+            f"| source | files | format | sentence order | share | documents | held out | epochs read |\n"
+            f"|---|---|---|---|---|---|---|---|\n" + "\n".join(rows) + "\n\n" +
+            (f"Held out, never trained on ({', '.join(holdout)}): {manifest.get('rule', psources.HOLDOUT_RULE)}.\n\n"
+             if holdout else "") + recipe)
+
+
+def card_metadata(state, license, language):
+    """The card's YAML metadata (huggingface_hub.ModelCardData): license, language, datasets (the names
+    of the run's sources), library, pipeline and tags."""
+    from huggingface_hub import ModelCardData
+    names = [m["name"] for m in state.get("mixture") or ()] or None
+    return ModelCardData(license=license, language=language, datasets=names, library_name="albert_np",
+                         pipeline_tag="fill-mask", tags=["albert", "fill-mask", "pretraining", "albert_np"])
+
+
+def model_card(model, state, results, train, evals, note="", *, name, license="apache-2.0", language="en",
+               eval_text=None):
+    """The README.md of an exported model (YAML metadata, then Markdown): what it is, how it was made,
+    from which text, how good it is. Everything comes from the run (state: read_checkpoint_state's
+    trainer_state; train / evals: its log) except `note`, the author's Markdown."""
+    from huggingface_hub import ModelCard
     c, a = model.config, state["args"]
     tokens = state["global_step"] * a["batch_size"] * a["grad_accum"] * a["max_seq_length"]
     rows = "\n".join(f"| {e['step']} | {e['mlm_accuracy']:.3f} | {e['sop_accuracy']:.3f} | "
@@ -106,16 +164,15 @@ def model_card(model, state, results, train, evals, note=""):
     procs = (f"at the end {ranks} single-threaded MPI ranks (mpiexec -n {ranks})" if ranks > 1 else
              f"at the end {workers} single-threaded data-parallel worker processes" if workers > 1
              else "one process with BLAS threads")
-    return f"""# albert-tiny-en
+    where = "WikiText-103 test, raw" if eval_text is None else f"`{os.path.basename(eval_text)}`"
+    again = "" if eval_text is None else f" --text {os.path.basename(eval_text)}"
+    body = f"""# {name}
 
-A small English ALBERT pretrained from scratch by albert_np, in NumPy, on CPU.
-It makes `albert_np.fill_mask(...)` work offline. It is a teaching model, far
-weaker than Hugging Face's `albert/albert-base-v2` (pass `model="albert/albert-base-v2"`
-for that one).
+An ALBERT (masked-LM and sentence-order heads) pretrained by albert_np, in NumPy, on CPU:
+{model.num_parameters():,} parameters, {state['global_step']:,} steps. It loads as a model folder:
+`albert_np.fill_mask("The cat sat on the [MASK].", model="<this folder>")`.
 
-{note}
-
-## Model
+{note.strip() + chr(10) + chr(10) if note.strip() else ""}## Model
 
 | field | value |
 |---|---|
@@ -129,12 +186,7 @@ for that one).
 
 ## Data
 
-`../shared/data/pretrain/`: the Wikipedia extract (2015, 30,729 articles) and
-13 Project Gutenberg books, streamed in blocks of {a['block_docs']} documents. The
-two Wikipedia articles that are also in WikiText-103 test (Nero; American
-Beauty) were left out. Examples follow the ALBERT recipe: sentence-order pairs,
-whole-word n-gram masking (n <= {a.get('max_ngram', 3)}), {a.get('masked_lm_prob', 0.15) * 100:g} % of tokens, max {a['max_predictions']}
-predictions, sequences of {a['max_seq_length']} tokens.
+{data_section(state)}
 
 ## Training
 
@@ -144,17 +196,17 @@ predictions, sequences of {a['max_seq_length']} tokens.
 | batch | {a['batch_size']} x {a['grad_accum']} accumulation |
 | tokens seen | {tokens:,} |
 | optimiser | {a['optimizer'].upper()}, lr {a['learning_rate']}, {schedule}, weight decay {a['weight_decay']}, clip {a['max_grad_norm']} |
-| compute | CPU only, NumPy (albert_np's own backprop), on a 2-core machine; {procs}; last measured {speed:,.0f} tokens/s |
+| compute | CPU only, NumPy (albert_np's own backprop); {procs}; last measured {speed:,.0f} tokens/s |
 | CPU time (process time of all threads and worker processes) | {cpu} |
 | seed | {a['seed']} |
 
-Held-out during training (WikiText-103 validation, fixed masks):
+Held-out during training (fixed masks):
 
 | step | masked-token top-1 | SOP accuracy | MLM loss |
 |---|---|---|---|
 {rows}
 
-## Quality (WikiText-103 test, raw; {results['masked_tokens']:,} masked tokens, {results['pairs']:,} pairs)
+## Quality ({where}; {results['masked_tokens']:,} masked tokens, {results['pairs']:,} pairs)
 
 | metric | value |
 |---|---|
@@ -163,18 +215,28 @@ Held-out during training (WikiText-103 validation, fixed masks):
 | sentence-order accuracy | {results['sop_accuracy']:.3f} |
 | MLM loss (nats / masked token) | {results['mlm_loss']:.3f} |
 
-Reproduce: `python -m albert_np pretrain-eval --model <this folder>`.
+Reproduce: `python -m albert_np pretrain-eval --model <this folder>{again}`.
 """
+    return str(ModelCard("---\n" + card_metadata(state, license, language).to_yaml() + "\n---\n\n" + body))
 
 
 def add_export_arguments(p):
     p.add_argument("--checkpoint", required=True, help="a pretraining checkpoint-<step> folder")
     p.add_argument("--tokenizer", required=True, help="spiece.model or a tokenizer folder")
     p.add_argument("--out", required=True, help="folder to write (e.g. albert_np/pretrained/albert-tiny-en)")
-    p.add_argument("--data-dir", default=SHARED_DATA)
-    p.add_argument("--examples", type=int, default=4000)
-    p.add_argument("--note", default="", help="Markdown put under the card's title")
-    p.add_argument("--note-file", default=None, help="read the note from this Markdown file instead")
+    p.add_argument("--data-dir", default=None, help=f"the project's data folder, for its WikiText-103 test (default: "
+                                                    f"${psources.DATA_ENV}, else ../shared/data beside the checkout)")
+    p.add_argument("--text", default=None, help="evaluation text, read as WikiText (default: "
+                                                "wikitext-103/wiki.test.raw of --data-dir)")
+    p.add_argument("--examples", type=int, default=4000, help="sequences evaluated (default: %(default)s)")
+    p.add_argument("--name", default=None, help="the card's title (default: the name of --out)")
+    p.add_argument("--license", default="apache-2.0",
+                   help="the card's license metadata, a Hub license id (default: %(default)s, albert_np's)")
+    p.add_argument("--language", default="en", help="the card's language metadata (default: %(default)s)")
+    p.add_argument("--note", default="", help="Markdown put under the card's title (default: none)")
+    p.add_argument("--note-file", default=None,
+                   help="read the note from this Markdown file instead: the author's own section (a study, "
+                        "a ledger), kept as written")
     p.add_argument("--overwrite", action="store_true",
                    help="write into a non-empty --out, replacing only the files the export writes")
 
@@ -190,6 +252,7 @@ def export_main(args):
             note = f.read()
     tok = load_spiece_tokenizer(args.tokenizer)
     results = export_bundled(args.checkpoint, args.out, tokenizer=tok, data_dir=args.data_dir,
-                             examples=args.examples, note=note, overwrite=args.overwrite)
+                             examples=args.examples, note=note, overwrite=args.overwrite, name=args.name,
+                             license=args.license, language=args.language, text=args.text)
     print(json.dumps(results, indent=1))
 

@@ -2,17 +2,20 @@
 
     python -m albert_np pretrain-vocab --out runs/vocab/spiece --vocab-size 16000
     python -m albert_np pretrain --tokenizer runs/vocab/spiece.model --out runs/pretrain ...
+    python -m albert_np pretrain --source mine=notes.txt,letters.txt.gz --tokenizer ... --out ... --dry-run
 
-The examples come from pretraining_data.py (sentence-order pairs, n-gram
-masking), batched by StreamBatches (train.py's batch source: a background thread
-makes the batches while the model runs, and the stream's position is saved in
-each checkpoint); the gradients come from step.py with heads.py's "pretraining" head, with
-the MLM head run only at the masked positions. The loop, its checkpoints and
+The text is a weighted mixture of sources (pretraining_sources.py: the project's default
+mixture, or the user's files with --source / --mixture); the examples come from
+pretraining_data.py (sentence-order pairs, n-gram masking), batched by StreamBatches
+(train.py's batch source: a background thread makes the batches while the model runs, and the
+stream's position is saved in each checkpoint); the gradients come from step.py with heads.py's
+"pretraining" head, with the MLM head run only at the masked positions. The loop, its checkpoints and
 exact resume are train.py's; under `mpiexec -n N` each batch (the global
 batch) is split over N ranks (distributed.py). Shipping a checkpoint with a model card: model_card.py.
 """
 import argparse
 import dataclasses
+import itertools
 import json
 import logging
 import os
@@ -24,6 +27,8 @@ from typing import Optional
 import numpy as np
 
 from . import pretraining_data as pdata
+from . import pretraining_sources as psources
+from ..io import atomic_write_text
 from ..config import AlbertConfig
 from ..step import model_forward
 from ..modeling import AlbertForPreTraining
@@ -33,13 +38,22 @@ from .train import LoopSettings, Trainer, add_settings_arguments, latest_checkpo
 
 logger = logging.getLogger(__name__)
 
-SHARED_DATA = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..",
-                           "shared", "data")
+SHARED_DATA = psources.default_data_dir()       # the project's data folder (None from a wheel)
+NO_DATA = ("no data folder: pass --data-dir (a folder holding pretrain/, everyday/ and wikitext-103/; "
+           f"or set ${psources.DATA_ENV}), or your own text with --source NAME=FILE[,FILE...] or --mixture FILE.json")
 
 
-def corpus_files(data_dir=SHARED_DATA):
-    """The pretraining corpus of ../shared/data/pretrain: Wikipedia (2 parts) and Gutenberg."""
-    p = os.path.join(data_dir, "pretrain")
+def data_dir_or_default(data_dir):
+    """data_dir, else the default data folder (psources.default_data_dir); ValueError when there is none."""
+    data_dir = data_dir or psources.default_data_dir()
+    if data_dir is None:
+        raise ValueError(NO_DATA)
+    return data_dir
+
+
+def corpus_files(data_dir=None):
+    """The corpus of the bundled model's first runs, data_dir/pretrain: Wikipedia (2 parts) and Gutenberg."""
+    p = os.path.join(data_dir_or_default(data_dir), "pretrain")
     files = {"wiki1": os.path.join(p, "enwiki_2015_part1_of_2.txt.xz"),
              "wiki2": os.path.join(p, "enwiki_2015_part2_of_2.txt.xz"),
              "gutenberg": os.path.join(p, "gutenberg_nltk_13_books.txt.xz")}
@@ -50,28 +64,38 @@ def corpus_files(data_dir=SHARED_DATA):
     return files
 
 
-def corpus_documents(data_dir=SHARED_DATA):
-    """All training documents, Wikipedia and Gutenberg interleaved (WikiText test docs left out)."""
+def corpus_documents(data_dir=None):
+    """Wikipedia and Gutenberg documents interleaved (WikiText test docs left out): the corpus of the
+    runs before mixtures, and of the benchmarks (the default mixture adds the everyday text)."""
     f = corpus_files(data_dir)
     return pdata.interleave(pdata.wikipedia_documents(f["wiki1"]), pdata.wikipedia_documents(f["wiki2"]),
                             pdata.gutenberg_documents(f["gutenberg"]))
 
 
-def train_pretraining_vocab(model_prefix, vocab_size=16000, max_sentences=3_000_000,
-                            data_dir=SHARED_DATA, num_threads=None, seed=0):
-    """Train the SentencePiece vocabulary (ALBERT recipe) on sentences of the corpus.
+def vocabulary_sentences(sources, max_sentences):
+    """Sentences for a vocabulary: from each source its share (weight / sum) of max_sentences, the
+    first ones of its training documents (held-out blocks never), fewer when it has fewer."""
+    for source in psources.check_sources(sources):
+        quota = round(psources.shares(sources)[source.name] * max_sentences)
+        yield from itertools.islice((s for doc in psources.source_documents(source) for s in doc), quota)
 
-    Writes model_prefix.model / .vocab; returns the .model path.
+
+def train_pretraining_vocab(model_prefix, vocab_size=16000, max_sentences=3_000_000,
+                            data_dir=None, num_threads=None, seed=0, sources=None):
+    """Train the SentencePiece vocabulary (ALBERT recipe) on sentences of the sources.
+
+    sources: a list of pretraining_sources.Source (default: the default mixture under data_dir);
+    each gives its share of max_sentences (vocabulary_sentences). Writes model_prefix.model /
+    .vocab; returns the .model path.
     """
+    if sources is None:
+        sources = psources.default_mixture(data_dir_or_default(data_dir))
     os.makedirs(os.path.dirname(os.path.abspath(model_prefix)), exist_ok=True)
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False, encoding="utf-8") as tmp:
         n = 0
-        for doc in corpus_documents(data_dir):
-            for sentence in doc:
-                tmp.write(sentence + "\n")
-                n += 1
-            if n >= max_sentences:
-                break
+        for sentence in vocabulary_sentences(sources, max_sentences):
+            tmp.write(sentence + "\n")
+            n += 1
     logger.info("training a %d-piece vocabulary on %d sentences", vocab_size, n)
     try:
         return train_tokenizer([tmp.name], vocab_size, model_prefix, num_threads=num_threads, seed=seed)
@@ -133,8 +157,10 @@ def collate_pretraining(examples, pad_id, max_predictions):
 
 
 def make_stream(documents, tokenizer, seed, max_seq_length=128, max_predictions=20, block_docs=256,
-                masked_lm_prob=0.15, max_ngram=pdata.NGRAM_MAX):
-    """A PretrainingStream over `documents` (a function returning an iterator), tokenized by `tokenizer`."""
+                masked_lm_prob=0.15, max_ngram=pdata.NGRAM_MAX, sop=True, key=()):
+    """A PretrainingStream over `documents` (a function returning an iterator), tokenized by `tokenizer`.
+
+    sop=False: pairs without a sentence-order label (-100); key: more seed integers (a mixture's source)."""
     def encode(sentences):
         return tokenizer(list(sentences), add_special_tokens=False)["input_ids"] if sentences else []
     special = sorted({tokenizer.pad_token_id, tokenizer.unk_token_id, tokenizer.cls_token_id,
@@ -144,7 +170,47 @@ def make_stream(documents, tokenizer, seed, max_seq_length=128, max_predictions=
                                    sep_id=tokenizer.sep_token_id, mask_id=tokenizer.mask_token_id,
                                    special_ids=special, seed=seed, max_seq_length=max_seq_length,
                                    max_predictions_per_seq=max_predictions, block_docs=block_docs,
-                                   masked_lm_prob=masked_lm_prob, max_ngram=max_ngram)
+                                   masked_lm_prob=masked_lm_prob, max_ngram=max_ngram, sop=sop, key=key)
+
+
+def source_stream(source, tokenizer, args):
+    """The PretrainingStream of one source of a mixture (args: PretrainSettings); its random numbers
+    are keyed by the source's name, so adding or removing another source leaves them alone."""
+    return make_stream(lambda: psources.source_documents(source), tokenizer, args.seed, args.max_seq_length,
+                       args.max_predictions, args.block_docs, args.masked_lm_prob, args.max_ngram,
+                       sop=source.sop, key=(psources.name_key(source.name),))
+
+
+def mixture_stream(sources, tokenizer, args):
+    """The MixtureStream of `sources` (args: PretrainSettings)."""
+    return psources.MixtureStream({s.name: source_stream(s, tokenizer, args) for s in sources},
+                                  psources.shares(sources), args.seed)
+
+
+def mixture_plan(sources, manifest, tokenizer, args):
+    """What a run of args.max_steps steps would read of each source: a list of rows
+    {name, share, documents, examples_per_document, examples_per_epoch, examples, epochs, tokens_per_example}.
+
+    Examples per document are measured on the source's first block (its first args.block_docs
+    documents, made into examples as in training); examples = share x the run's examples.
+    """
+    total = args.max_steps * args.batch_size * args.grad_accum
+    p = psources.shares(sources)
+    rows = []
+    for s in sources:
+        docs = list(itertools.islice(psources.source_documents(s), args.block_docs))
+        examples = source_stream(s, tokenizer, args).block_examples(0, 0, docs) if docs else []
+        per_doc = len(examples) / max(len(docs), 1)
+        n_docs = manifest["sources"][s.name]["documents"]
+        per_epoch = per_doc * n_docs
+        planned = p[s.name] * total
+        rows.append({"name": s.name, "share": p[s.name], "documents": n_docs,
+                     "heldout_blocks": manifest["sources"][s.name]["heldout_blocks"],
+                     "examples_per_document": per_doc, "examples_per_epoch": per_epoch, "examples": planned,
+                     "epochs": planned / per_epoch if per_epoch else float("inf"),
+                     "tokens_per_example": float(np.mean([len(e["input_ids"]) for e in examples]))
+                     if examples else 0.0})
+    return rows
 
 
 def fixed_batches(documents, tokenizer, n_examples, batch_size, seed=12345, **stream_kw):
@@ -164,6 +230,7 @@ def fixed_batches(documents, tokenizer, n_examples, batch_size, seed=12345, **st
 def evaluate_pretraining(model, batches):
     """Masked-token top-1 accuracy, SOP accuracy and both losses on fixed batches (no dropout).
 
+    The SOP figures count the pairs with an order label only ("pairs"; -100 marks the others).
     Also replaced_accuracy: top-1 only over the predictions whose input token was
     replaced ([MASK] or random), i.e. without the kept tokens a model can copy.
     """
@@ -188,9 +255,10 @@ def evaluate_pretraining(model, batches):
         replaced += int(hidden.sum())
         mlm_nll -= float(gold[w].sum())
         y = labels["sentence_order_label"]
-        sop_hits += int((sop.argmax(-1) == y).sum())
-        sop_count += B
-        sop_nll -= float(log_softmax(sop)[np.arange(B), y].sum())
+        lab = y != pdata.NO_SOP_LABEL                                            # pairs with an order label
+        sop_hits += int((sop.argmax(-1) == y)[lab].sum())
+        sop_count += int(lab.sum())
+        sop_nll -= float(log_softmax(sop)[np.flatnonzero(lab), y[lab]].sum())
     return {"mlm_accuracy": hits / max(count, 1), "sop_accuracy": sop_hits / max(sop_count, 1),
             "mlm_loss": mlm_nll / max(count, 1), "sop_loss": sop_nll / max(sop_count, 1),
             "masked_tokens": count, "pairs": sop_count,
@@ -224,7 +292,9 @@ class PretrainSettings(LoopSettings):
     masked_lm_prob: float = setting(0.15, "share of the tokens to predict (the held-out sets keep 0.15)")
     max_ngram: int = setting(3, "longest masked span, in words; 1 = single words")
     heldout_examples: int = setting(1024, "WikiText-103 validation sequences scored at each evaluation")
-    block_docs: int = setting(256, "documents read and shuffled together, a block at a time")
+    block_docs: int = setting(256, "documents read and shuffled together, a block at a time (of each source)")
+    max_source_epochs: float = setting(
+        16.0, "refuse a run that would read any source of the mixture more times than this (0 = no limit)")
 
     def validate(self):
         """LoopSettings.validate, and this use's fields; returns self."""
@@ -232,37 +302,74 @@ class PretrainSettings(LoopSettings):
         if self.max_steps is None:
             raise ValueError("max_steps must be a positive int (pretraining has no epochs), got None")
         self.check_positive_ints("max_seq_length", "max_predictions", "block_docs")
+        m = self.max_source_epochs
+        if isinstance(m, bool) or not isinstance(m, (int, float)) or not m >= 0:
+            raise ValueError(f"max_source_epochs must be a number >= 0 (0 = no limit), got {m!r}")
         return self
 
 
 class StreamBatches:
     """Batches of the pretraining stream: train.py's batch source.
 
+    documents: a function returning a fresh iterator of documents (one stream), or a list of
+    pretraining_sources.Source (a mixture; manifest: its data_manifest, for the epochs logged).
     A background thread makes the batches ahead (NumPy and sentencepiece release the
     GIL) while the model runs. Its state is {"data_state": the stream's position after
-    the last batch handed out}; restore() continues from there identically.
+    the last batch handed out} and, for a mixture, {"mixture": the sources, "data_manifest"};
+    restore() continues from there identically. A checkpoint of another mixture is refused,
+    unless change_mixture=True (the sources both know keep their positions; new ones start).
     """
     epoch_done = False                 # the stream wraps around by itself: no epoch-end evaluations
 
-    def __init__(self, documents, tokenizer, args):
+    def __init__(self, documents, tokenizer, args, manifest=None, change_mixture=False):
         self.documents, self.tokenizer, self.args = documents, tokenizer, args
+        self.mixture = None if callable(documents) else psources.check_names(documents)
+        self.manifest, self.change_mixture = manifest, change_mixture
+        self._new_sources = False
         self.position = self._stream().state()
         self._queue = self._stop = self._thread = None
 
     def _stream(self):
         a = self.args
+        if self.mixture is not None:
+            return mixture_stream(self.mixture, self.tokenizer, a)
         return make_stream(self.documents, self.tokenizer, a.seed, a.max_seq_length, a.max_predictions,
                            a.block_docs, a.masked_lm_prob, a.max_ngram)
 
     def state(self):
-        return {"data_state": self.position}
+        if self.mixture is None:
+            return {"data_state": self.position}
+        return {"data_state": self.position, "mixture": [s.to_dict() for s in self.mixture],
+                "data_manifest": self.manifest}
 
     def restore(self, state):
-        self._stream().restore(state["data_state"])          # checks the seed
+        saved = state.get("mixture")
+        if self.mixture is None and saved is not None:
+            raise ValueError("the checkpoint was written by a run over a mixture of sources; resume it with the "
+                             "same --source / --mixture options")
+        if self.mixture is not None:
+            if saved is None:
+                raise ValueError("the checkpoint was written by a run over one document stream (before mixtures): "
+                                 "continue from its weights in a new run with --init CHECKPOINT and a new --out")
+            changes = psources.mixture_differences(saved, self.mixture)
+            if changes and not self.change_mixture:
+                raise ValueError("the checkpoint's mixture differs from this run's (" + "; ".join(changes) +
+                                 "): pass the same --source / --mixture options, or --change-mixture to go on "
+                                 "with the new one")
+            if changes:
+                logger.warning("the mixture changes at this checkpoint: %s", "; ".join(changes))
+            self._new_sources = bool(changes)
+            self._stream().restore(state["data_state"], allow_new_sources=self._new_sources)
+        else:
+            self._stream().restore(state["data_state"])          # checks the seed
         self.position = state["data_state"]
 
     def log_fields(self):
-        return {}
+        """A mixture's epochs read of each source: {"source_epochs": {name: epochs}}."""
+        if self.mixture is None or self.manifest is None:
+            return {}
+        docs = {n: m["documents"] for n, m in self.manifest["sources"].items()}
+        return {"source_epochs": psources.source_epochs(self.position, docs, self.args.block_docs)}
 
     def next_step(self, n):
         """n batches (inputs, labels) of args.batch_size examples each."""
@@ -280,7 +387,10 @@ class StreamBatches:
     def _start(self):
         a, pad_id = self.args, self.tokenizer.pad_token_id
         stream = self._stream()                 # a fresh one: a stopped thread may still hold the old
-        stream.restore(self.position)
+        if self.mixture is not None:
+            stream.restore(self.position, allow_new_sources=self._new_sources)
+        else:
+            stream.restore(self.position)
         q, stop = queue.Queue(maxsize=8), threading.Event()
 
         def produce():
@@ -310,30 +420,41 @@ class StreamBatches:
 
 
 def training_accuracy(predicted):
-    """Masked-token top-1 and SOP accuracy of one step, from [(labels, argmax outputs)]."""
+    """Masked-token top-1 and SOP accuracy of one step, from [(labels, argmax outputs)]; the SOP
+    accuracy over the pairs with an order label (not -100)."""
     hits = count = sop_hits = pairs = 0
     for labels, argmax in predicted:
         w = labels["mlm_weights"] > 0
         hits += int(((argmax["prediction_logits"] == labels["mlm_ids"]) & w).sum())
         count += int(w.sum())
-        sop_hits += int((argmax["sop_logits"] == labels["sentence_order_label"]).sum())
-        pairs += len(labels["sentence_order_label"])
+        y = labels["sentence_order_label"]
+        sop_hits += int((argmax["sop_logits"] == y).sum())          # -100 never equals an argmax
+        pairs += int((y != pdata.NO_SOP_LABEL).sum())
     return {"mlm_accuracy": hits / max(count, 1), "sop_accuracy": sop_hits / max(pairs, 1)}
 
 
-def make_trainer(model, tokenizer, documents, out_dir, args, heldout=None):
+def make_trainer(model, tokenizer, documents, out_dir, args, heldout=None, manifest=None, plan=None,
+                 change_mixture=False):
     """train.py's Trainer for pretraining `model` (AlbertForPreTraining) on `documents`.
 
     args: PretrainSettings (validated here). documents: a function returning a fresh
-    iterator of documents (lists of sentences). heldout: fixed batches (fixed_batches)
-    scored every args.eval_every steps.
+    iterator of documents (lists of sentences), or a list of pretraining_sources.Source (a
+    mixture: its manifest and plan are made here unless given, and a run that would read a
+    source more than args.max_source_epochs times is refused). heldout: fixed batches
+    (fixed_batches) scored every args.eval_every steps. change_mixture: resume a checkpoint
+    of another mixture (StreamBatches).
     """
     args.validate()
+    if not callable(documents):
+        manifest = manifest or psources.data_manifest(documents)
+        plan = plan or mixture_plan(documents, manifest, tokenizer, args)
+        psources.check_source_epochs(plan, args.max_source_epochs)
     evaluate = None
     if heldout:
         def evaluate(m):
             return evaluate_pretraining(m, heldout)
-    return Trainer(model, StreamBatches(documents, tokenizer, args), "pretraining", out_dir, args, desc="pretrain",
+    source = StreamBatches(documents, tokenizer, args, manifest=manifest, change_mixture=change_mixture)
+    return Trainer(model, source, "pretraining", out_dir, args, desc="pretrain",
                    tokenizer=tokenizer, evaluate=evaluate, step_metrics=training_accuracy)
 
 
@@ -342,15 +463,70 @@ def _wikitext(data_dir, name):
     return os.path.join(data_dir, "wikitext-103", name)
 
 
+def add_data_arguments(p):
+    """--source, --mixture and --data-dir: the text a command reads (sources_from_args)."""
+    found = psources.default_data_dir()
+    g = p.add_argument_group(
+        "data", "The text: the default mixture of the project's data folder (--data-dir), or your own files "
+                "(--source, repeatable, or --mixture). See albert_np/training/pretraining_sources.py.")
+    g.add_argument("--source", action="append", metavar="NAME=PATH[,PATH...][:WEIGHT][:OPTION...]",
+                   help="a source of text, repeatable; replaces the default mixture. Files of plain UTF-8 text "
+                        "(.txt, .txt.xz, .txt.gz), one document per blank-line-separated block. WEIGHT (default 1): "
+                        "its share of the examples is WEIGHT / the sum of the weights. OPTION: nosop (a list of "
+                        "unrelated sentences: no sentence-order label), noholdout (train on every block; by "
+                        "default the ~5 %% of blocks that pretraining_data.is_heldout_block marks are never "
+                        "trained on), paragraphs (the blocks are paragraphs of books: 64 make a document), "
+                        "wikiextractor or gutenberg (those files' formats)")
+    g.add_argument("--mixture", metavar="FILE.json",
+                   help='the sources as a JSON file: {"sources": [{"name": ..., "paths": [...], "weight": ..., '
+                        '"sop": true, "format": "blocks", "holdout": true}, ...]}; paths relative to the file')
+    g.add_argument("--data-dir", default=None,
+                   help=f"the project's data folder, holding pretrain/, everyday/ and wikitext-103/ (default: "
+                        f"${psources.DATA_ENV}, else ../shared/data beside the repository checkout; here: "
+                        f"{found or 'none found, so --data-dir, --source or --mixture is required'})")
+
+
+def sources_from_args(args):
+    """(the sources, a line saying where they come from) from --source / --mixture / --data-dir."""
+    if args.source and args.mixture:
+        raise ValueError("give --source options or --mixture FILE, not both")
+    if args.source:
+        return psources.check_sources(psources.check_names([psources.parse_source(x) for x in args.source])), \
+            f"{len(args.source)} source(s) given with --source"
+    if args.mixture:
+        return psources.check_sources(psources.read_mixture(args.mixture)), f"the mixture file {args.mixture}"
+    data_dir = data_dir_or_default(args.data_dir)
+    return psources.check_sources(psources.default_mixture(data_dir)), f"the default mixture of {data_dir}"
+
+
+def _positive_int(text):
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive int, got {value}")
+    return value
+
+
 def add_pretrain_arguments(p):
-    p.add_argument("--out", required=True, help="output folder (checkpoints, log.jsonl, curves.png)")
+    p.add_argument("--out", required=True, help="output folder (checkpoints, log.jsonl, curves.png, "
+                                                "data_manifest.json); a run in it resumes from its newest checkpoint")
     p.add_argument("--tokenizer", required=True, help="spiece.model, or a tokenizer folder")
-    p.add_argument("--data-dir", default=SHARED_DATA, help="folder holding pretrain/ and wikitext-103/")
-    p.add_argument("--init", default=None, help="start from this checkpoint folder instead of random")
+    p.add_argument("--init", default=None, help="start from this checkpoint or model folder instead of random "
+                                                "weights (default: random, of the shape below)")
     for name, default in (("embedding-size", 128), ("hidden-size", 256), ("num-hidden-layers", 6),
                           ("num-attention-heads", 4), ("intermediate-size", 1024)):
-        p.add_argument("--" + name, type=int, default=default)
-    p.add_argument("--hidden-act", default="gelu_new")
+        p.add_argument("--" + name, type=_positive_int, default=default,
+                       help="of a model from random weights (default: %(default)s)")
+    p.add_argument("--hidden-act", default="gelu_new", help="of a model from random weights (default: %(default)s)")
+    p.add_argument("--heldout-text", default=None,
+                   help="text scored every --eval-every steps, read as WikiText (' = Title = ' lines start "
+                        "documents) (default: wikitext-103/wiki.valid.tokens of the data folder when it is "
+                        "there, else none)")
+    p.add_argument("--change-mixture", action="store_true",
+                   help="resume a checkpoint whose mixture differs (e.g. more everyday text for the decay "
+                        "phase): the sources both know keep their positions (default: refuse)")
+    p.add_argument("--dry-run", action="store_true",
+                   help="print the plan (steps, data, epochs of each source, output) and stop")
+    add_data_arguments(p)
     p.add_argument("--workers", type=int, default=None, help=argparse.SUPPRESS)   # gone: mpiexec -n N
     add_settings_arguments(p, PretrainSettings, old_names=("lr", "steps", "warmup_steps"))
 
@@ -362,10 +538,53 @@ def load_spiece_tokenizer(path):
     return AlbertTokenizerFast.from_pretrained(path)
 
 
+def describe_plan(args, where, plan, out, resume, model, heldout):
+    """The text `pretrain` prints before it starts: steps, data, the epochs of each source, output."""
+    a = args
+    examples = a.max_steps * a.batch_size * a.grad_accum
+    lines = [f"pretrain: {a.max_steps:,} steps of {a.batch_size * a.grad_accum} sequences of up to "
+             f"{a.max_seq_length} tokens ({examples:,} sequences, {examples * a.max_seq_length:,} token slots), "
+             f"{a.optimizer} at lr {a.learning_rate:g}",
+             f"  model: {model}", f"  output: {out} ({resume})", f"  held-out evaluation: {heldout}",
+             f"  data: {where}; every source read at most {a.max_source_epochs:g} times (--max-source-epochs)",
+             f"  {'source':<12} {'share':>6} {'documents':>10} {'held out':>9} {'ex./doc':>8} {'tokens/ex.':>10} "
+             f"{'examples':>11} {'epochs':>7}"]
+    for r in plan:
+        lines.append(f"  {r['name']:<12} {100 * r['share']:5.1f}% {r['documents']:>10,} {r['heldout_blocks']:>9,} "
+                     f"{r['examples_per_document']:>8.2f} {r['tokens_per_example']:>10.1f} {round(r['examples']):>11,} "
+                     f"{r['epochs']:>7.2f}")
+    return "\n".join(lines)
+
+
 def pretrain_main(args):
-    """`python -m albert_np pretrain`: new run, or resume the newest checkpoint in --out."""
+    """`python -m albert_np pretrain`: new run, or resume the newest checkpoint in --out.
+
+    It prints its plan first (describe_plan); --dry-run stops there.
+    """
+    from .distributed import world
     tok = load_spiece_tokenizer(args.tokenizer)
-    targs = settings_from_args(PretrainSettings, args)
+    targs = settings_from_args(PretrainSettings, args).validate()
+    sources, where = sources_from_args(args)
+    manifest = psources.data_manifest(sources)
+    plan = mixture_plan(sources, manifest, tok, targs)
+    data_dir = args.data_dir or psources.default_data_dir()
+    heldout_text = args.heldout_text
+    if heldout_text is None and data_dir and os.path.isfile(_wikitext(data_dir, "wiki.valid.tokens")):
+        heldout_text = _wikitext(data_dir, "wiki.valid.tokens")
+    last = latest_checkpoint(args.out)
+    model_text = (f"from {args.init}" if args.init else
+                  f"random weights, E {args.embedding_size}, H {args.hidden_size}, {args.num_hidden_layers} layers, "
+                  f"{args.num_attention_heads} heads, F {args.intermediate_size}, {args.hidden_act}")
+    when = f"every {targs.eval_every} steps" if targs.eval_every else "at the end"
+    heldout_desc = (f"{targs.heldout_examples} sequences of {heldout_text} {when}"
+                    if heldout_text else "none (no --heldout-text, and no WikiText-103 in the data folder)")
+    main_rank = world().is_main
+    if main_rank:
+        print(describe_plan(targs, where, plan, args.out, f"resuming from {last}" if last else "a new run",
+                            model_text, heldout_desc), flush=True)
+    psources.check_source_epochs(plan, targs.max_source_epochs)
+    if args.dry_run:
+        return 0
     if args.init:
         model = AlbertForPreTraining.from_pretrained(args.init)
     else:
@@ -376,24 +595,21 @@ def pretrain_main(args):
                            max_position_embeddings=max(512, args.max_seq_length),
                            pad_token_id=tok.pad_token_id)
         model = AlbertForPreTraining(cfg, seed=args.seed)
-    corpus_files(args.data_dir)                    # fail early, with the path, when absent
-
-    def documents():
-        return corpus_documents(args.data_dir)
-
-    def valid():
-        return wikitext_documents(_wikitext(args.data_dir, "wiki.valid.tokens"))
-    heldout = fixed_batches(valid, tok, targs.heldout_examples, 32, max_seq_length=targs.max_seq_length,
-                            max_predictions=targs.max_predictions)
-    trainer = make_trainer(model, tok, documents, args.out, targs, heldout=heldout)
-    last = latest_checkpoint(args.out)
-    main_rank = trainer.world.is_main
+    heldout = None
+    if heldout_text:
+        heldout = fixed_batches(lambda: wikitext_documents(heldout_text), tok, targs.heldout_examples, 32,
+                                max_seq_length=targs.max_seq_length, max_predictions=targs.max_predictions)
+    trainer = make_trainer(model, tok, sources, args.out, targs, heldout=heldout, manifest=manifest, plan=plan,
+                           change_mixture=args.change_mixture)
     if last:
         trainer.load_checkpoint(last)
         if main_rank:
             print(f"resuming from {last} (step {trainer.step})")
     if main_rank:
         tok.save_pretrained(args.out)
+        atomic_write_text(os.path.join(args.out, "data_manifest.json"),
+                          json.dumps({"mixture": [s.to_dict() for s in sources], "plan": plan, **manifest},
+                                     indent=1) + "\n")
     trainer.train()
     if main_rank:
         print(f"done: step {trainer.step}; checkpoints and log in {args.out}")
@@ -401,23 +617,29 @@ def pretrain_main(args):
 
 def add_vocab_arguments(p):
     p.add_argument("--out", required=True, help="model prefix: writes OUT.model and OUT.vocab")
-    p.add_argument("--vocab-size", type=int, default=16000)
-    p.add_argument("--max-sentences", type=int, default=2_000_000)
-    p.add_argument("--data-dir", default=SHARED_DATA)
+    p.add_argument("--vocab-size", type=_positive_int, default=16000, help="pieces (default: %(default)s)")
+    p.add_argument("--max-sentences", type=_positive_int, default=2_000_000,
+                   help="sentences to train on, each source its share of them (default: %(default)s)")
+    add_data_arguments(p)
 
 
 def vocab_main(args):
-    print(train_pretraining_vocab(args.out, args.vocab_size, args.max_sentences, args.data_dir))
+    sources, where = sources_from_args(args)
+    print(f"pretrain-vocab: {args.vocab_size} pieces from up to {args.max_sentences:,} sentences of {where}",
+          flush=True)
+    print(train_pretraining_vocab(args.out, args.vocab_size, args.max_sentences, sources=sources))
 
 
 def add_eval_arguments(p):
     p.add_argument("--model", required=True, help="an AlbertForPreTraining folder (with its tokenizer)")
     p.add_argument("--tokenizer", default=None, help="spiece.model or folder (default: --model)")
-    p.add_argument("--text", default=None, help="evaluation text (default: WikiText-103 test, raw)")
-    p.add_argument("--data-dir", default=SHARED_DATA)
-    p.add_argument("--examples", type=int, default=4000)
-    p.add_argument("--max-seq-length", type=int, default=128)
-    p.add_argument("--max-predictions", type=int, default=20)
+    p.add_argument("--text", default=None, help="evaluation text, read as WikiText (default: "
+                                                "wikitext-103/wiki.test.raw of --data-dir)")
+    p.add_argument("--data-dir", default=None, help=f"the project's data folder (default: ${psources.DATA_ENV}, "
+                                                    f"else ../shared/data beside the repository checkout)")
+    p.add_argument("--examples", type=int, default=4000, help="sequences (default: %(default)s)")
+    p.add_argument("--max-seq-length", type=int, default=128, help="(default: %(default)s)")
+    p.add_argument("--max-predictions", type=int, default=20, help="(default: %(default)s)")
     p.add_argument("--json", action="store_true")
 
 
@@ -425,7 +647,7 @@ def eval_main(args):
     """Masked-token top-1 and SOP accuracy on held-out text (fixed seed: the same masks every time)."""
     tok = load_spiece_tokenizer(args.tokenizer or args.model)
     model = AlbertForPreTraining.from_pretrained(args.model)
-    text = args.text or _wikitext(args.data_dir, "wiki.test.raw")
+    text = args.text or _wikitext(data_dir_or_default(args.data_dir), "wiki.test.raw")
     batches = fixed_batches(lambda: wikitext_documents(text), tok, args.examples, 32,
                             max_seq_length=args.max_seq_length, max_predictions=args.max_predictions)
     result = {"text": text, **evaluate_pretraining(model, batches)}

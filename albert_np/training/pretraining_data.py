@@ -8,7 +8,8 @@ stream and to be reproducible:
    short_seq_prob a random shorter target in [2, max]), the chunk is cut at a
    random sentence boundary into segments A and B, and with probability 0.5 the
    two are swapped: sentence-order prediction (SOP) label 1 = swapped,
-   0 = in order. Pairs are truncated to fit, one token at a time from the
+   0 = in order (a stream with sop=False, over lists of unrelated sentences,
+   keeps the order and labels every pair -100: no SOP loss). Pairs are truncated to fit, one token at a time from the
    longer side, front or back at random.
 2. [CLS] A [SEP] B [SEP], token types 0 ... 0 1 ... 1.
 3. n-gram masking over whole words (a word = a piece that starts a word, see
@@ -31,6 +32,7 @@ Where this differs from the original, on purpose:
 - random replacements are drawn from ordinary pieces only (never [CLS],
   [SEP], [MASK], <pad>, <unk>).
 """
+import gzip
 import hashlib
 import lzma
 import re
@@ -44,6 +46,7 @@ WIKITEXT_TEST_OVERLAP = {"21632", "44122"}
 
 NGRAM_MAX = 3
 MASK_PROB, RANDOM_PROB = 0.8, 0.1      # the rest (0.1) keeps the original token
+NO_SOP_LABEL = -100                    # a pair without a sentence-order label: the SOP loss skips it
 
 _SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
 
@@ -55,10 +58,13 @@ def split_sentences(paragraph):
 
 
 def _open_text(path):
-    """Text of a plain or .xz file; bytes that are not UTF-8 (a few in the Gutenberg
+    """Text of a plain, .xz or .gz file; bytes that are not UTF-8 (a few in the Gutenberg
     books are Latin-1) become U+FFFD instead of stopping the stream."""
-    if str(path).endswith(".xz"):
+    name = str(path)
+    if name.endswith(".xz"):
         return lzma.open(path, "rt", encoding="utf-8", errors="replace")
+    if name.endswith(".gz"):
+        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
     return open(path, encoding="utf-8", errors="replace")
 
 
@@ -159,10 +165,12 @@ def word_starts(pieces, special_ids=()):
 
 
 # ------------------------------------------------------ one document -> pairs
-def sentence_order_pairs(doc, rng, max_num_tokens, short_seq_prob, is_word_start):
+def sentence_order_pairs(doc, rng, max_num_tokens, short_seq_prob, is_word_start, sop=True):
     """Cut a tokenized document (list of id lists) into (A, B, swapped) pairs.
 
-    Yields (tokens_a, tokens_b, label) with label 1 when A and B were swapped.
+    Yields (tokens_a, tokens_b, label) with label 1 when A and B were swapped. sop=False
+    (a list of unrelated sentences, whose order means nothing): A and B keep their order and
+    the label is NO_SOP_LABEL (-100), which the SOP loss and accuracy skip.
     """
     target = max_num_tokens
     if rng.random() < short_seq_prob:
@@ -180,8 +188,8 @@ def sentence_order_pairs(doc, rng, max_num_tokens, short_seq_prob, is_word_start
         if pair is None:
             continue
         a, b = pair
-        label = int(rng.random() < 0.5)
-        if label:
+        label = int(rng.random() < 0.5) if sop else NO_SOP_LABEL
+        if label == 1:
             a, b = b, a
         truncate_pair(a, b, max_num_tokens, rng)
         yield a, b, label
@@ -276,13 +284,15 @@ class PretrainingStream:
     the pieces are needed for word starts and replacements.
 
     Each example is a dict: input_ids (T,), token_type_ids (T,), positions (P,),
-    labels (P,), sentence_order_label (0/1). state() / restore() give the exact
-    position (epoch, block, offset) for checkpoints.
+    labels (P,), sentence_order_label (0/1, or -100 when sop=False: sentence lists).
+    state() / restore() give the exact position (epoch, block, offset) for checkpoints.
+    key: more integers for the random streams (a source of a mixture has its own), so
+    that block b of epoch e draws from default_rng([seed, *key, e, b]).
     """
 
     def __init__(self, documents, encode, *, pieces, cls_id, sep_id, mask_id, special_ids,
                  seed=0, max_seq_length=128, short_seq_prob=0.1, masked_lm_prob=0.15,
-                 max_predictions_per_seq=20, block_docs=256, max_ngram=NGRAM_MAX):
+                 max_predictions_per_seq=20, block_docs=256, max_ngram=NGRAM_MAX, sop=True, key=()):
         if max_seq_length < 8:
             raise ValueError(f"max_seq_length must be >= 8, got {max_seq_length}")
         if not 0 < masked_lm_prob < 1:
@@ -298,6 +308,7 @@ class PretrainingStream:
         self.seed, self.max_seq_length, self.short_seq_prob = seed, max_seq_length, short_seq_prob
         self.masked_lm_prob, self.max_predictions = masked_lm_prob, max_predictions_per_seq
         self.block_docs, self.max_ngram = block_docs, max_ngram
+        self.sop, self.key = bool(sop), tuple(int(k) for k in key)
         self.epoch, self.block, self.offset = 0, 0, 0
 
     def state(self):
@@ -311,14 +322,14 @@ class PretrainingStream:
 
     def block_examples(self, epoch, block_index, docs):
         """All examples of one block, in their (seeded) shuffled order."""
-        rng = np.random.default_rng([self.seed, epoch, block_index])
+        rng = np.random.default_rng([self.seed, *self.key, epoch, block_index])
         order = rng.permutation(len(docs))
         examples = []
         max_num_tokens = self.max_seq_length - 3
         for d in order:
             encoded = self.encode(docs[d])
             for a, b, label in sentence_order_pairs(encoded, rng, max_num_tokens, self.short_seq_prob,
-                                                    self.is_word_start):
+                                                    self.is_word_start, self.sop):
                 ids = np.array([self.cls_id, *a, self.sep_id, *b, self.sep_id], dtype=np.int64)
                 types = np.zeros(len(ids), dtype=np.int64)
                 types[len(a) + 2:] = 1
@@ -377,6 +388,11 @@ def everyday_blocks(path):
                 lines = []
     if lines:
         yield "\n".join(lines).strip()
+
+
+def block_sentences(block):
+    """A block's sentences: each line (a dialogue turn, a list item, a paragraph) split into sentences."""
+    return [s for line in block.split("\n") for s in split_sentences(line)]
 
 
 def is_heldout_block(block):
