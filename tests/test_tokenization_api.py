@@ -76,6 +76,13 @@ def test_added_token_options_and_bad_tokens():
     assert tok.add_tokens(AddedToken("KeepCase", normalized=False)) == 1
     assert tok.tokenize("keepcase KeepCase")[-1] == "KeepCase"
     assert "keepcase" not in tok.get_vocab()
+    fast = AlbertTokenizerFast.from_pretrained(FIXTURES)                 # (its shortcut for plain text too)
+    fast.add_tokens(AddedToken("KeepCase", normalized=False))
+    for text in ("KeepCase", "a KeepCase b"):
+        for offsets in (False, True):
+            enc = fast(text, return_offsets_mapping=offsets)
+            assert fast.convert_ids_to_tokens(enc["input_ids"]).count("KeepCase") == 1
+    assert "KeepCase" not in fast.convert_ids_to_tokens(fast("keepcase")["input_ids"])
     for bad, error, pattern in [("", ValueError, "non-empty str"), ("  ", ValueError, "whitespace only"),
                                 (3, TypeError, "must be a str"),
                                 ({"content": "x", "single_word": True}, ValueError, r"single_word=True\) is not supported")]:
@@ -117,6 +124,12 @@ def test_added_tokens_survive_save_load_and_pickle(tok, tmp_path):
         assert len(again) == len(tok) and again.get_added_vocab() == tok.get_added_vocab()
         assert again(text)["input_ids"] == tok(text)["input_ids"]
         assert again.all_special_tokens == tok.all_special_tokens and again.pad_token_id == tok.pad_token_id
+    fresh = type(tok).from_pretrained(FIXTURES)                        # a pickle from before add_tokens existed
+    state = fresh.__getstate__()
+    del state["_added_tokens"], state["_additional_special_tokens"]
+    old = type(tok).__new__(type(tok))
+    old.__setstate__(state)
+    assert old(text)["input_ids"] == fresh(text)["input_ids"] and len(old) == fresh.vocab_size
     os.remove(tmp_path / "spiece.model")                               # tokenizer.json alone (transformers 5's way)
     os.remove(tmp_path / "tokenizer_config.json")
     alone = type(tok).from_pretrained(tmp_path)
@@ -299,3 +312,30 @@ def test_pad_padding_side_and_text_target_as_transformers5(transformers):
     same(ours(text_target=texts[0], **kw), hf(text_target=texts[0], **kw))
     same(ours("q", "c", text_target="t", text_pair_target="u", **kw),
          hf("q", "c", text_target="t", text_pair_target="u", **kw))
+
+
+@pytest.mark.parity
+def test_the_differences_from_transformers5_are_the_documented_ones(transformers):
+    """Each row of README's table, shown on the bundled vocabulary (16k pieces)."""
+    folder = albert_np.pretrained.bundled_model()
+    if folder is None:
+        pytest.skip("this installation has no bundled model")
+    ours, hf = AlbertTokenizerFast.from_pretrained(folder), transformers.AlbertTokenizerFast.from_pretrained(folder)
+    assert "token_type_ids" in ours("a", "b") and "token_type_ids" not in hf("a", "b")
+    assert ours("a", "b")["token_type_ids"] == [0, 0, 0, 1, 1] == hf("a", "b", return_token_type_ids=True)["token_type_ids"]
+    text = "or 3,5 more"
+    assert ours.tokenize(text)[1:4] == ["▁3", ",", "5"] and hf.tokenize(text)[1:3] == ["▁3,", "5"]
+    text = 'a well-known (old) "quoted" thing'
+    a, b = ours(text, return_offsets_mapping=True), hf(text, return_offsets_mapping=True)
+    assert a["input_ids"] == b["input_ids"]
+    bare = [i for i, t in enumerate(a["input_ids"]) if t == ours.convert_tokens_to_ids("▁")]
+    assert [a["offset_mapping"][i] for i in bare] == [(13, 13), (19, 19)]
+    assert [tuple(b["offset_mapping"][i]) for i in bare] == [(13, 14), (19, 20)]
+    assert ours.add_tokens(["covid19", "CoVid", "the"]) == 2 and hf.add_tokens(["covid19", "CoVid", "the"]) == 3
+    ids = ours("I like covid19 .")["input_ids"]
+    assert ids == hf("I like covid19 .")["input_ids"]
+    assert ours.decode(ids, skip_special_tokens=True) == "i like covid19 ."
+    assert hf.decode(ids, skip_special_tokens=True) == "i likecovid19 ."
+    assert "covid" in ours.get_vocab() and "CoVid" in hf.get_vocab()
+    assert ours.convert_ids_to_tokens(ours.convert_tokens_to_ids("covid")) == hf.convert_ids_to_tokens(
+        hf.get_vocab()["CoVid"]) == "covid"

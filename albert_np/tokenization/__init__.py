@@ -29,6 +29,9 @@ Known, deliberate differences from transformers:
   start of the word it precedes.
 * Asking for more truncation than a sequence can give raises ValueError (transformers logs an
   error and returns an over-long sequence).
+* Against transformers 5 also: token_type_ids are returned by default, decode() puts spaces around
+  an added token, and a normalized added token is stored lowercased (README's tokenizer section has
+  the table, and tests/test_tokenization_api.py shows each row).
 
 The modules, in the order the pipeline uses them:
 

@@ -172,7 +172,8 @@ class AlbertTokenizer:
         self._verbatim_re = _alternatives(verbatim)
         self._special_split_re = re.compile(f"({self._verbatim_re.pattern})")
         self._special_re = _alternatives(self._no_split_ids)
-        self._special_first_chars = sorted({t[0] for t in self._no_split_ids})
+        # a text holding none of these (checked on the lowercased text) holds no token to cut out
+        self._special_first_chars = sorted({c for t in self._no_split_ids for c in (t[0], lowercase_each_char(t[0]))})
         self._lstrip_tokens = {self.mask_token} | {t.content for t in self._added_tokens.values() if t.lstrip}
         self._rstrip_tokens = {t.content for t in self._added_tokens.values() if t.rstrip}
         # decode() writes these apart (transformers 4's "legacy added tokens"): the added tokens
@@ -190,6 +191,8 @@ class AlbertTokenizer:
         return state
 
     def __setstate__(self, state):
+        state.setdefault("_added_tokens", {})           # pickled before tokens could be added
+        state.setdefault("_additional_special_tokens", [])
         self.__dict__.update(state)
         self._load_model()
 
