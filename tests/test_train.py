@@ -373,6 +373,15 @@ class _NoSource:
         return {}
 
 
+def test_pretraining_stops_early_on_the_heldout_accuracy(tmp_path):
+    # a rate of 1e-12 leaves the held-out accuracy as it is: best at the first evaluation (step 2)
+    trainer = make_pretrainer(tmp_path / "pt", 40, learning_rate=1e-12, eval_every=2, early_stopping_patience=2)
+    log = trainer.train()
+    assert [e["step"] for e in evals(log)] == [2, 4, 6] and trainer.step == 6
+    assert trainer.best == {"metric": "mlm_accuracy", "value": evals(log)[0]["mlm_accuracy"], "step": 2}
+    assert [e["step"] for e in log if e["type"] == "early_stop"] == [6]
+
+
 def test_early_stopping_needs_an_evaluation(folder, tmp_path):
     with pytest.raises(ValueError, match="early_stopping_patience=2 watches the evaluation metric"):
         finetune("sst2", folder, SIXTEEN, None, tmp_path / "x", max_steps=2, early_stopping_patience=2, **QUIET)

@@ -507,7 +507,8 @@ class Trainer:
         self.allreduce_seconds = 0.0    # time in the Allreduce, this call of train()
         if getattr(args, "early_stopping_patience", None) is not None and (evaluate is None or not metric_for_best):
             raise ValueError(f"early_stopping_patience={args.early_stopping_patience} watches the evaluation "
-                             f"metric, but this run has no evaluation (give a dev set) or no metric_for_best")
+                             f"metric, but this run has no evaluation (give a dev set; pretraining: "
+                             f"heldout_examples > 0) or no metric_for_best")
         self.step = 0
         self.evals_without_improvement = 0   # early stopping's count (args.early_stopping_patience)
         self.best = {"metric": metric_for_best, "value": None, "step": None}
