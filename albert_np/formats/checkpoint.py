@@ -39,7 +39,8 @@ BUFFERS = ("albert.embeddings.position_ids", "albert.embeddings.token_type_ids")
 WEIGHTS_FILES = ("model.safetensors", "pytorch_model.bin")     # in order of preference, each maybe sharded
 # the files a save_pretrained writes its weights to (one file, or shards and their index): an earlier
 # save's are not carried over into a new one (io.staged_folder's `replaces`)
-SAFETENSORS_WEIGHT_FILES = ("model.safetensors", "model-[0-9][0-9][0-9][0-9][0-9]-of-[0-9][0-9][0-9][0-9][0-9].safetensors",
+_5_DIGITS = "[0-9]" * 5
+SAFETENSORS_WEIGHT_FILES = ("model.safetensors", f"model-{_5_DIGITS}-of-{_5_DIGITS}.safetensors",
                             "model.safetensors.index.json")
 SIZE_UNITS = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}     # as transformers / huggingface_hub
 

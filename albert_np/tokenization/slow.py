@@ -178,8 +178,8 @@ class AlbertTokenizer:
         self._rstrip_tokens = {t.content for t in self._added_tokens.values() if t.rstrip}
         # decode() writes these apart (transformers 4's "legacy added tokens"): the added tokens
         # that are not special, and the additional special tokens that follow the vocabulary
-        self._decoded_apart = {t.content for i, t in self._added_tokens.items()
-                               if not t.special or i >= self.vocab_size and t.content in self._additional_special_tokens}
+        self._decoded_apart = {t.content for i, t in self._added_tokens.items() if not t.special
+                               or i >= self.vocab_size and t.content in self._additional_special_tokens}
         # word_ids: a token starts a word when its piece starts with "▁" (specials never do)
         self._starts_word = [self.sp_model.id_to_piece(i).startswith(SPIECE_UNDERLINE)
                              and not (self.sp_model.is_control(i) or self.sp_model.is_unknown(i))
@@ -333,7 +333,8 @@ class AlbertTokenizer:
                 raise ValueError(f"the tokenizer files list the added token {token.content!r} with id {token_id}, "
                                  f"but that id is the piece {self.sp_model.id_to_piece(token_id)!r} of the "
                                  f"SentencePiece model: the files come from different tokenizers")
-            if self._piece_types()[token_id] != "USER_DEFINED" and token.content not in self.special_tokens_map.values():
+            kind = self._piece_types()[token_id]
+            if kind != "USER_DEFINED" and token.content not in self.special_tokens_map.values():
                 self._added_tokens[token_id] = token          # a piece protected from splitting
             return
         if token_id != len(self):
