@@ -40,7 +40,7 @@ EXIT_ERROR = 2
 
 def add_model_options(p, has_default=True):
     """--model, --tokenizer, --revision, --offline, --batch-size, --json."""
-    p.add_argument("--model", help="Hub id or local folder" + (
+    p.add_argument("--model", help="Hub id, local folder, or albert-tiny-en (the bundled model)" + (
         " (default: the library's default model)" if has_default else " (required)"))
     p.add_argument("--tokenizer", help="Hub id or folder of the tokenizer (default: the model's)")
     p.add_argument("--revision", help="Hub revision (branch, tag or commit)")
@@ -245,7 +245,7 @@ def _explain_arguments(p):
     p.add_argument("--top-k", type=int, default=5, help="predictions per [MASK] (default 5)")
     p.add_argument("--no-truncation", action="store_true",
                    help="refuse a text longer than the model reads, instead of cutting it")
-    p.add_argument("--model", help="Hub id or local folder (default: the library's default model)")
+    p.add_argument("--model", help="Hub id, local folder, or albert-tiny-en (default: the library's default model)")
     p.add_argument("--tokenizer", help="Hub id or folder of the tokenizer (default: the model's)")
     p.add_argument("--revision", help="Hub revision (branch, tag or commit)")
     p.add_argument("--offline", action="store_true", help="use only local files and the Hub cache")

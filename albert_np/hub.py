@@ -11,6 +11,8 @@ import os
 import socket
 from urllib.parse import urlparse
 
+from .pretrained import resolve_name
+
 logger = logging.getLogger(__name__)
 
 
@@ -19,8 +21,8 @@ class HubUnreachableError(OSError):
 
 
 def is_local(name_or_path):
-    """True when `name_or_path` names a folder on this machine."""
-    return os.path.isdir(os.fspath(name_or_path))
+    """True when `name_or_path` names a folder on this machine (the bundled model's short name too)."""
+    return os.path.isdir(os.fspath(resolve_name(name_or_path)))
 
 
 def resolve_file(name_or_path, filename, *, revision=None, cache_dir=None,
@@ -28,7 +30,8 @@ def resolve_file(name_or_path, filename, *, revision=None, cache_dir=None,
     """Return a local path to `filename` from a folder or a Hub repo.
 
     Args:
-        name_or_path: a folder, or a Hub repo id such as "albert/albert-base-v2".
+        name_or_path: a folder, a Hub repo id such as "albert/albert-base-v2", or
+            "albert-tiny-en" (the bundled model: pretrained.resolve_name).
         filename: file inside the folder / repo, e.g. "config.json".
         revision, cache_dir, local_files_only: as in huggingface_hub.
         required: when False, a missing file returns None instead of raising.
@@ -41,7 +44,7 @@ def resolve_file(name_or_path, filename, *, revision=None, cache_dir=None,
     if not isinstance(name_or_path, (str, os.PathLike)):
         raise TypeError(f"expected a folder path or a Hub repo id (str), got "
                         f"{type(name_or_path).__name__}")
-    name_or_path = os.fspath(name_or_path)
+    name_or_path = os.fspath(resolve_name(name_or_path))
     if is_local(name_or_path):
         path = os.path.join(name_or_path, filename)
         if os.path.isfile(path):

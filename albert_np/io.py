@@ -8,6 +8,7 @@ is written by staged_folder: see its docstring.
 """
 import contextlib
 import errno
+import fnmatch
 import hashlib
 import json
 import logging
@@ -109,8 +110,12 @@ STAGE_TAG = ".albert_np-"          # in the names of staging / swapped-out sibli
 
 
 @contextlib.contextmanager
-def staged_folder(folder):
+def staged_folder(folder, replaces=()):
     """Yield an empty staging folder; on clean exit it becomes `folder`, as one unit.
+
+    replaces: file-name patterns (fnmatch) of files that this save owns: those of an earlier
+    save are not carried over (a model saved in shards over one saved whole leaves no stale
+    model.safetensors behind). Every other file of `folder` is kept (step 1).
 
     Why a folder and not file by file: a save writes several files (config.json
     and model.safetensors) that only make sense together. Renaming each into
@@ -152,20 +157,25 @@ def staged_folder(folder):
         except OSError as e:                       # stage inside the folder instead
             logger.warning("cannot swap a new %s in (%s): its files are replaced one by one, "
                            "each atomically but not as a set", final, e)
-            yield from _stage_inside(final)
+            yield from _stage_inside(final, replaces)
             return
         try:
             yield tmp
-            _publish(tmp, final)
+            _publish(tmp, final, replaces)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)   # gone after _publish; the old folder if swapped
 
 
-def _publish(tmp, final):
-    """Carry over the files of `final` that `tmp` lacks, fsync, and swap `tmp` in for `final`."""
+def _replaced(name, replaces):
+    return any(fnmatch.fnmatchcase(name, pattern) for pattern in replaces)
+
+
+def _publish(tmp, final, replaces=()):
+    """Carry over the files of `final` that `tmp` lacks (not those `replaces` names), fsync, and
+    swap `tmp` in for `final`."""
     exists = os.path.isdir(final)
     if exists:
-        _link_missing(final, tmp)
+        _link_missing(final, tmp, skip=replaces)
         os.chmod(tmp, os.stat(final).st_mode & 0o7777)
     else:
         make_readable(tmp, folder=True)
@@ -183,7 +193,7 @@ def _publish(tmp, final):
             os.chdir(final)
 
 
-def _stage_inside(final):
+def _stage_inside(final, replaces=()):
     """The fallback of staged_folder: a hidden staging subfolder, its files renamed one by one."""
     os.makedirs(final, exist_ok=True)
     for entry in os.listdir(final):                # staging folders of killed saves
@@ -192,10 +202,14 @@ def _stage_inside(final):
     tmp = tempfile.mkdtemp(prefix=STAGE_TAG + "new-", dir=final)
     try:
         yield tmp
-        for entry in os.listdir(tmp):
+        written = set(os.listdir(tmp))
+        for entry in written:
             _fsync_file(os.path.join(tmp, entry))
             make_readable(os.path.join(tmp, entry))
             os.replace(os.path.join(tmp, entry), os.path.join(final, entry))
+        for entry in set(os.listdir(final)) - written:     # an earlier save's files this one replaces
+            if _replaced(entry, replaces) and os.path.isfile(os.path.join(final, entry)):
+                os.remove(os.path.join(final, entry))
         _fsync_dir(final)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -248,11 +262,12 @@ def _clean_leftovers(parent, name):
             shutil.rmtree(path, ignore_errors=True)
 
 
-def _link_missing(src, dst):
-    """Hard-link (or copy) into `dst` every entry of `src` that `dst` lacks, recursively."""
+def _link_missing(src, dst, skip=()):
+    """Hard-link (or copy) into `dst` every entry of `src` that `dst` lacks, recursively; the
+    top-level files named by `skip` (fnmatch patterns) excepted."""
     for entry in os.scandir(src):
         target = os.path.join(dst, entry.name)
-        if os.path.lexists(target):
+        if os.path.lexists(target) or (_replaced(entry.name, skip) and not entry.is_dir(follow_symlinks=False)):
             if entry.is_dir(follow_symlinks=False) and os.path.isdir(target):
                 _link_missing(entry.path, target)
             continue

@@ -20,7 +20,7 @@ from .heads import HEADS, expected_shapes
 from .inputs import check_labels
 from .io import staged_folder
 from .model import albert_model
-from .params import flatten, init_weights, nest, tie_decoder
+from .params import flatten, init_weights, nest, resized_rows, tie_decoder
 from .step import prepare_inputs
 
 logger = logging.getLogger(__name__)
@@ -127,7 +127,7 @@ class AlbertPreTrainedModel:
         if not isinstance(config, AlbertConfig):
             raise TypeError(f"config must be an AlbertConfig, got {type(config).__name__}")
         self.config = config
-        self.dtype = np.dtype(dtype)
+        self.dtype = compute_dtype(dtype)
         if params is None:
             params = nest(init_weights(expected_shapes(config, self.head), config, seed, self.dtype))
         self.params = params
@@ -145,8 +145,8 @@ class AlbertPreTrainedModel:
         Weights absent from `state` keep their current values (strict=False) or
         raise (strict=True).
         """
-        flat, missing, unexpected = _assemble(state, self.config, self.head, self.dtype,
-                                              fallback=flatten(self.params))
+        flat, missing, unexpected, _ = _assemble(state, self.config, self.head, self.dtype,
+                                                 fallback=flatten(self.params))
         if strict and (missing or unexpected):
             raise checkpoint.CheckpointError(_key_report(missing, unexpected))
         self.params = nest(flat)
@@ -164,26 +164,104 @@ class AlbertPreTrainedModel:
         self.training = False
         return self
 
+    # -- the vocabulary's tables ---------------------------------------------
+    def _encoder_params(self):
+        return self.params["albert"] if self.head else self.params
+
+    def get_input_embeddings(self):
+        """The word-embedding table (V, E): the model's own array, so editing it edits the model.
+
+        Matches: transformers get_input_embeddings().weight (transformers returns the nn.Embedding).
+        """
+        return self._encoder_params()["embeddings"]["word_embeddings"]["weight"]
+
+    def set_input_embeddings(self, value):
+        """Use `value` (V, E) as the word-embedding table (the tied MLM decoder follows; config.vocab_size too)."""
+        table = np.asarray(value)
+        E = self.config.embedding_size
+        if table.ndim != 2 or table.shape[1] != E:
+            raise ValueError(f"the word-embedding table must have shape (V, embedding_size={E}), "
+                             f"got {table.shape}; to change V use resize_token_embeddings(V)")
+        if table.shape[0] != self.config.vocab_size:
+            raise ValueError(f"the table has {table.shape[0]} rows but config.vocab_size is "
+                             f"{self.config.vocab_size}: use resize_token_embeddings({table.shape[0]}) first")
+        self._encoder_params()["embeddings"]["word_embeddings"]["weight"] = table.astype(self.dtype, copy=False)
+        if self.config.tie_word_embeddings and "predictions" in self.params:
+            self.params["predictions"]["decoder"]["weight"] = self.get_input_embeddings()
+
+    def get_output_embeddings(self):
+        """The MLM decoder weight (V, E) (tied: the word-embedding table itself); None without an MLM head."""
+        if "predictions" not in self.params:
+            return None
+        return self.params["predictions"]["decoder"]["weight"]
+
+    def resize_token_embeddings(self, new_num_tokens=None, pad_to_multiple_of=None, mean_resizing=True):
+        """Give the vocabulary `new_num_tokens` rows (after tokenizer.add_tokens: len(tokenizer)).
+
+        Rows 0..min(V, V')-1 are kept; rows are dropped from the end when shrinking. New rows of the
+        word embeddings (and of an untied MLM decoder) are the mean of the old rows
+        (mean_resizing=True, as transformers 5, whose draw from N(mean, 1e-9 cov) is the mean to
+        ~1e-5 of a row's spread) or drawn from N(0, initializer_range) (mean_resizing=False).
+        predictions.bias gets zeros for the new tokens (transformers pads it so when it re-ties the
+        decoder); an untied decoder's bias gets the mean of its old entries (zeros with
+        mean_resizing=False), as transformers resizes an output layer. The tied decoder stays
+        tied; config.vocab_size becomes the new size.
+        pad_to_multiple_of: round the size up to a multiple of this.
+        Returns the new word-embedding table (V', E).  Matches: transformers resize_token_embeddings.
+        """
+        V = self.config.vocab_size
+        if new_num_tokens is None:
+            new_num_tokens = V
+        if isinstance(new_num_tokens, bool) or not isinstance(new_num_tokens, (int, np.integer)) or new_num_tokens < 1:
+            raise ValueError(f"new_num_tokens must be an int >= 1 (e.g. len(tokenizer)), got {new_num_tokens!r}")
+        if pad_to_multiple_of is not None:
+            if isinstance(pad_to_multiple_of, bool) or not isinstance(pad_to_multiple_of, (int, np.integer)) \
+                    or pad_to_multiple_of < 1:
+                raise ValueError(f"pad_to_multiple_of must be an int >= 1, got {pad_to_multiple_of!r}")
+            new_num_tokens = -(-int(new_num_tokens) // pad_to_multiple_of) * pad_to_multiple_of
+        new_num_tokens = int(new_num_tokens)
+        if new_num_tokens != V:
+            rng = np.random.default_rng(0)
+            flat = flatten(self.params)
+            word = ("albert." if self.head else "") + "embeddings.word_embeddings.weight"
+            flat[word] = resized_rows(flat[word], new_num_tokens, mean_resizing, rng, self.config.initializer_range)
+            if "predictions.bias" in flat and self.config.tie_word_embeddings:
+                flat["predictions.bias"] = resized_rows(flat["predictions.bias"], new_num_tokens, fill=0.0)
+                flat["predictions.decoder.bias"] = flat["predictions.bias"]
+                tie_decoder(flat, word)
+            elif "predictions.bias" in flat:      # an untied decoder is resized as a layer of its own
+                flat["predictions.decoder.weight"] = resized_rows(
+                    flat["predictions.decoder.weight"], new_num_tokens, mean_resizing, rng,
+                    self.config.initializer_range)
+                flat["predictions.bias"] = resized_rows(flat["predictions.bias"], new_num_tokens,
+                                                        fill=None if mean_resizing else 0.0)
+                flat["predictions.decoder.bias"] = flat["predictions.bias"]
+            self.params = nest(flat)
+            self.config.vocab_size = new_num_tokens
+            logger.info("vocabulary resized from %d to %d tokens", V, new_num_tokens)
+        return self.get_input_embeddings()
+
     # -- files ---------------------------------------------------------------
     @classmethod
     def from_pretrained(cls, name_or_path, *, revision=None, cache_dir=None, local_files_only=False,
-                        dtype=np.float32, config=None, **config_overrides):
+                        dtype=np.float32, config=None, ignore_mismatched_sizes=False, **config_overrides):
         """Load config.json + safetensors weights from a folder or a Hub repo id.
 
+        name_or_path: a folder, a Hub repo id, or "albert-tiny-en" (the bundled model, offline).
         An original TF1 release (a folder with albert_config.json and model.ckpt-*.index, or a
         checkpoint prefix such as ".../model.ckpt-best") loads too: see tf_release and tf_checkpoint.
 
         dtype: float32 (default; fp16 / bf16 checkpoints are converted), "auto"
-        (= float32, NumPy's fast path), or float64 for numerical checks.
+        (= float32, NumPy's fast path), or float64 for numerical checks. "float16" /
+        "bfloat16" (or torch's dtypes) load float32 with a warning: see compute_dtype.
         config_overrides: e.g. num_labels=3 for a fresh classification head.
+        ignore_mismatched_sizes: a checkpoint tensor whose shape disagrees with the config (a
+        classifier of 2 labels loaded with num_labels=5) is initialised afresh and reported,
+        instead of raising CheckpointError.
         Weights the file lacks (a new head, the SOP head of the released
         checkpoints) are initialised as HF does and reported in a log line.
         """
-        if dtype is None or (isinstance(dtype, str) and dtype == "auto"):
-            dtype = np.float32
-        dtype = np.dtype(dtype)
-        if dtype not in (np.float32, np.float64):   # float64 ok: gradient checks
-            raise ValueError(f"dtype must be float32 or float64 (NumPy computes in these), got {dtype}")
+        dtype = compute_dtype(dtype)
         kw = dict(revision=revision, cache_dir=cache_dir, local_files_only=local_files_only)
         if config is None:
             config = AlbertConfig.from_pretrained(name_or_path, **kw, **config_overrides)
@@ -192,32 +270,40 @@ class AlbertPreTrainedModel:
             state, paths = tf_checkpoint.read_tf_state_dict(release.prefix, dtype=dtype)
         else:
             state, paths = checkpoint.load_state_dict(name_or_path, dtype=dtype, **kw)
-        flat, missing, unexpected = _assemble(state, config, cls.head, dtype)
+        flat, missing, unexpected, mismatched = _assemble(state, config, cls.head, dtype,
+                                                          ignore_mismatched_sizes=ignore_mismatched_sizes)
         model = cls(config, params=nest(flat), dtype=dtype)
         if missing:          # newly initialised weights: worth a warning, as in transformers
-            logger.warning("%s from %s: %s", cls.__name__, name_or_path, _key_report(missing, unexpected))
+            logger.warning("%s from %s: %s", cls.__name__, name_or_path,
+                           _key_report(missing, unexpected, mismatched))
         elif unexpected:     # e.g. a pretraining checkpoint's SOP head, unused by an MLM model
             logger.info("%s from %s: %s", cls.__name__, name_or_path, _key_report(missing, unexpected))
         model.loaded_files = paths
         model.name_or_path = str(name_or_path)
         return model
 
-    def save_pretrained(self, folder, storage_dtype=None):
+    def save_pretrained(self, folder, storage_dtype=None, max_shard_size=None):
         """Write config.json and model.safetensors in HF's format, as one unit.
 
-        The two files are written into a staging folder that then replaces
+        The files are written into a staging folder that then replaces
         `folder` in one step (io.staged_folder): killed, out of disk or racing
         another save, the folder holds the old save or the new one, never a
-        new config beside old weights. Other files in `folder` are kept.
+        new config beside old weights. Other files in `folder` are kept, except
+        the weights of an earlier save (model.safetensors, its shards and index).
         storage_dtype: None (as computed, float32), "float16" or "bfloat16".
+        max_shard_size: None (one file), or the most bytes per file, an int or
+            "5GB" / "500MB" / "100KB" (powers of 1000, as transformers): the weights are then
+            split into model-00001-of-0000N.safetensors + model.safetensors.index.json
+            (a tensor larger than the limit gets a file of its own).
         transformers' from_pretrained loads the folder back.
         """
         d = self.config.to_dict()
         d["architectures"] = [type(self).__name__]
         config = AlbertConfig.from_dict(d)
-        with staged_folder(folder) as tmp:
+        with staged_folder(folder, replaces=checkpoint.SAFETENSORS_WEIGHT_FILES) as tmp:
             config.save_pretrained(tmp)
-            checkpoint.save_state_dict(self.state_dict(), tmp, storage_dtype=storage_dtype)
+            checkpoint.save_state_dict(self.state_dict(), tmp, storage_dtype=storage_dtype,
+                                       max_shard_size=max_shard_size)
 
     # -- the forward every class shares ----------------------------------------
     def _forward(self, inputs, labels, output_attentions, output_hidden_states, return_dict):
@@ -247,8 +333,14 @@ class AlbertPreTrainedModel:
                 f"params={self.num_parameters():,})")
 
 
-def _key_report(missing, unexpected):
+def _key_report(missing, unexpected, mismatched=()):
     parts = []
+    if mismatched:
+        parts.append(f"{len(mismatched)} weights of another shape in the checkpoint, newly initialised "
+                     f"(ignore_mismatched_sizes=True): " + "; ".join(mismatched[:8])
+                     + (" ..." if len(mismatched) > 8 else ""))
+        mismatched_names = {m.split(":")[0] for m in mismatched}
+        missing = [k for k in missing if k not in mismatched_names]
     if missing:
         parts.append(f"{len(missing)} weights not in the checkpoint, newly initialised: "
                      + ", ".join(missing[:8]) + (" ..." if len(missing) > 8 else ""))
@@ -258,12 +350,14 @@ def _key_report(missing, unexpected):
     return "; ".join(parts)
 
 
-def adapt_state_dict(state, config, head):
+def adapt_state_dict(state, config, head, ignore_mismatched_sizes=False):
     """Fit a loaded state dict to a model class: prefixes, buffers, tied weights.
 
-    Returns (state, missing, unexpected): `missing` are expected keys absent from
-    the file (left for the caller to initialise), `unexpected` keys the model
-    does not use. Raises CheckpointError when a tensor's shape disagrees with the config.
+    Returns (state, missing, unexpected, mismatched): `missing` are expected keys absent
+    from the file (left for the caller to initialise), `unexpected` keys the model
+    does not use. A tensor whose shape disagrees with the config raises CheckpointError,
+    or, with ignore_mismatched_sizes, is dropped: its key joins `missing`, and
+    `mismatched` says "name: file shape vs config shape".
     """
     state = {k: v for k, v in state.items() if k not in checkpoint.BUFFERS and not k.endswith(".position_ids")}
     expected = expected_shapes(config, head)
@@ -282,24 +376,64 @@ def adapt_state_dict(state, config, head):
             state["predictions.bias"] = state["predictions.decoder.bias"]
     bad = [f"{k}: file {tuple(v.shape)} vs config {expected[k]}"
            for k, v in state.items() if k in expected and tuple(v.shape) != expected[k]]
-    if bad:
+    if bad and not ignore_mismatched_sizes:
         raise checkpoint.CheckpointError("the weights do not match the config (is config.json from the same "
-                              "model?):\n  " + "\n  ".join(bad[:10])
+                              "model? To load the rest and initialise these afresh, e.g. a classifier "
+                              "with another num_labels, pass ignore_mismatched_sizes=True):\n  "
+                              + "\n  ".join(bad[:10])
                               + (f"\n  ... and {len(bad) - 10} more" if len(bad) > 10 else ""))
+    for k in {b.split(":")[0] for b in bad}:
+        del state[k]
     missing = sorted(k for k in expected if k not in state)
     unexpected = sorted(k for k in state if k not in expected)
-    return {k: v for k, v in state.items() if k in expected}, missing, unexpected
+    return {k: v for k, v in state.items() if k in expected}, missing, unexpected, bad
 
 
 _HEAD_ROOTS = ("predictions", "sop_classifier", "classifier", "qa_outputs")
 
+COMPUTE_DTYPES = {"float32": np.float32, "float64": np.float64}      # float64: numerical checks
+HALF_DTYPES = ("float16", "bfloat16", "half")
 
-def _assemble(state, config, head, dtype, fallback=None):
+
+def compute_dtype(dtype):
+    """The NumPy dtype a model computes in, from from_pretrained's `dtype`.
+
+    None / "auto" / float32 -> float32; float64 -> float64. "float16" / "bfloat16" (as a
+    string, a NumPy dtype, or torch.float16 / torch.bfloat16, read by name without torch)
+    give float32 with a warning: NumPy has no bfloat16 arithmetic and its float16 matmuls
+    are slow, so albert_np computes in float32 (half-precision checkpoints load either way,
+    and save_pretrained(storage_dtype="bfloat16") stores half-precision weights).
+    Anything else raises ValueError listing what is supported.
+    """
+    if dtype is None or (isinstance(dtype, str) and dtype == "auto"):
+        return np.dtype(np.float32)
+    name = str(dtype).replace("torch.", "") if isinstance(dtype, str) or type(dtype).__module__ == "torch" \
+        else None
+    if name is None:
+        try:
+            name = np.dtype(dtype).name
+        except TypeError:
+            name = repr(dtype)
+    if name in COMPUTE_DTYPES:
+        return np.dtype(COMPUTE_DTYPES[name])
+    if name in HALF_DTYPES:
+        logger.warning("dtype=%r: albert_np computes in float32 (NumPy has no bfloat16 arithmetic, and its "
+                       "float16 matmuls are slow), so the weights are held as float32; half-precision "
+                       "checkpoints load either way. To store bfloat16 / float16 weights, use "
+                       "save_pretrained(folder, storage_dtype=%r)", name,
+                       "float16" if name == "half" else name)
+        return np.dtype(np.float32)
+    raise ValueError(f"dtype={dtype!r} is not supported: albert_np computes in float32 ('auto', the default) "
+                     f"or float64 (for numerical checks); 'float16' and 'bfloat16' are accepted and give "
+                     f"float32, and checkpoints stored in either load as float32")
+
+
+def _assemble(state, config, head, dtype, fallback=None, ignore_mismatched_sizes=False):
     """Loaded weights + (fallback or fresh) weights for what is missing, tied as HF ties them.
 
-    Returns (flat params, missing names, unexpected names).
+    Returns (flat params, missing names, unexpected names, mismatched shapes as text).
     """
-    state, missing, unexpected = adapt_state_dict(dict(state), config, head)
+    state, missing, unexpected, mismatched = adapt_state_dict(dict(state), config, head, ignore_mismatched_sizes)
     flat = {k: np.asarray(v, dtype=dtype) for k, v in state.items()}
     if missing:
         if fallback is None:
@@ -308,7 +442,7 @@ def _assemble(state, config, head, dtype, fallback=None):
         flat.update({k: fallback[k] for k in missing})
     if config.tie_word_embeddings:
         tie_decoder(flat, ("albert." if head else "") + "embeddings.word_embeddings.weight")
-    return flat, missing, unexpected
+    return flat, missing, unexpected, mismatched
 
 
 # ------------------------------------------------------------------ classes

@@ -142,6 +142,26 @@ def tie_decoder(flat, word_name):
     return flat
 
 
+def resized_rows(table, n, mean_resizing=True, rng=None, std=0.02, fill=None):
+    """`table` (V, ...) with n rows: rows 0..min(V, n)-1 kept, rows past V filled in.
+
+    New rows: `fill` when given (predictions.bias: 0); else the mean of the old rows
+    (mean_resizing, transformers 5's default); else draws from N(0, std) with `rng`.
+    Returns a new array of table's dtype (the old one is left alone).
+    """
+    V = table.shape[0]
+    out = np.empty((n,) + table.shape[1:], dtype=table.dtype)   # (n, ...)
+    out[:min(V, n)] = table[:n]
+    if n > V:
+        if fill is not None:
+            out[V:] = fill
+        elif mean_resizing:
+            out[V:] = table.mean(axis=0, dtype=np.float64)          # (...) broadcast to (n - V, ...)
+        else:
+            out[V:] = rng.normal(0.0, std, size=(n - V,) + table.shape[1:])
+    return out
+
+
 def init_weights(shapes, config, seed=0, dtype=np.float32):
     """Fresh weights of the given shapes ({HF name: shape}) as transformers initialises them.
 

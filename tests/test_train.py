@@ -23,6 +23,7 @@ from albert_np.modeling import model_class
 from albert_np.training.pretraining import PretrainSettings
 from albert_np.training.train import (RENAMED_SETTINGS, latest_checkpoint, read_checkpoint_state, settings_from_args,
                              warmup_steps_of)
+from albert_np.training import train as loop
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_pretraining import TEXT  # noqa: E402
@@ -32,7 +33,8 @@ from test_finetuning import QUIET, RESUME, SIXTEEN, TRAIN24, folder, read_log, t
 MODEL_FILES = {"config.json", "model.safetensors"}
 TOKENIZER_FILES = {"spiece.model", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json"}
 SHARED_KEYS = {"version", "global_step", "total_steps", "warmup_steps", "head", "rng_state", "optimizer",
-               "best", "examples_seen", "train_seconds", "cpu_seconds", "mpi_ranks", "args"}
+               "best", "examples_seen", "train_seconds", "cpu_seconds", "mpi_ranks", "args",
+               "evals_without_improvement"}                         # early stopping's count
 
 
 def read_state(checkpoint):
@@ -155,7 +157,8 @@ FINETUNE_DEFAULTS_BEFORE = dict(
     epochs=3.0, max_steps=None, batch_size=32, eval_batch_size=64, learning_rate=3e-5, warmup=0.1,
     schedule="linear", optimizer="adamw", weight_decay=0.01, adam_eps=1e-8, max_grad_norm=1.0, grad_accum=1,
     eval_every=None, save_every=None, keep_checkpoints=2, seed=42, max_length=128, doc_stride=128,
-    metric_for_best=None, group_by_length=True, progress=True, plot=True, lr_end=1e-7, decay_steps=0)
+    metric_for_best=None, group_by_length=True, progress=True, plot=True, lr_end=1e-7, decay_steps=0,
+    early_stopping_patience=None, early_stopping_threshold=0.0)      # (early stopping came later: off)
 # ... and of pretraining.PretrainArgs (steps, lr, warmup_steps), with what make_trainer fixed
 # (schedule, lr_end, keep_checkpoints, plot) and LoopArgs' adam_eps
 PRETRAIN_ARGS_BEFORE = dict(
@@ -163,7 +166,8 @@ PRETRAIN_ARGS_BEFORE = dict(
     weight_decay=0.01, max_grad_norm=1.0, max_seq_length=128, max_predictions=20, masked_lm_prob=0.15,
     max_ngram=3, eval_every=500, save_every=500, heldout_examples=1024, seed=0, block_docs=256, progress=True)
 PRETRAIN_DEFAULTS_BEFORE = dict({RENAMED_SETTINGS.get(k, k): v for k, v in PRETRAIN_ARGS_BEFORE.items()},
-                                schedule="polynomial", lr_end=0.0, keep_checkpoints=2, plot=True, adam_eps=1e-8)
+                                schedule="polynomial", lr_end=0.0, keep_checkpoints=2, plot=True, adam_eps=1e-8,
+                                early_stopping_patience=None, early_stopping_threshold=0.0)
 REQUIRED = {"finetune": ["--task", "sst2", "--model", "m", "--out", "o"],
             "pretrain": ["--out", "o", "--tokenizer", "t"]}
 SETTINGS = {"finetune": FinetuneSettings, "pretrain": PretrainSettings}
@@ -291,3 +295,111 @@ def test_a_state_file_with_the_old_setting_names_resumes_and_exports(tmp_path, c
         cards.append((out / "README.md").read_text(encoding="utf-8"))
     assert cards[0] == cards[1]
     assert "| steps | 3 of a planned 6 |" in cards[0] and "lr 0.003, warm-up 2 steps, linear decay" in cards[0]
+
+
+# ------------------------------------------------------------- early stopping
+
+def evals(log):
+    return [e for e in log if e["type"] == "eval"]
+
+
+def test_early_stopping_after_patience_evaluations_without_improvement(folder, tmp_path, caplog):
+    # a rate of 1e-12 leaves the weights (so the accuracy) as they are: the first evaluation is the
+    # best, and each later one fails to improve on it
+    out = tmp_path / "es"
+    kw = dict(max_steps=20, batch_size=8, learning_rate=1e-12, eval_every=1, seed=3, **QUIET)
+    with caplog.at_level(logging.INFO, logger="albert_np.training.train"):
+        result = finetune("sst2", folder, SIXTEEN, SIXTEEN, out, early_stopping_patience=3, **kw)
+    log = read_log(out)
+    assert [e["step"] for e in evals(log)] == [1, 2, 3, 4]             # the best, then 3 without improvement
+    assert len({e["accuracy"] for e in evals(log)}) == 1
+    assert result.global_step == 4 and result.best_step == 1
+    stop = [e for e in log if e["type"] == "early_stop"]
+    assert stop == [dict(stop[0], step=4, metric="accuracy", best_step=1, evaluations_without_improvement=3)]
+    assert "early stop at step 4 of 20" in caplog.text
+    assert read_state(latest_checkpoint(out))["evals_without_improvement"] == 3
+    assert os.path.isfile(out / "best" / "config.json")
+    # resuming a run that stopped early does nothing more
+    again = finetune("sst2", folder, SIXTEEN, SIXTEEN, out, resume_from="latest", early_stopping_patience=3, **kw)
+    assert again.global_step == 4 and len([e for e in read_log(out) if e["type"] == "train"]) == 4
+    # without patience the same run goes to the end
+    full = finetune("sst2", folder, SIXTEEN, SIXTEEN, tmp_path / "full", **{**kw, "max_steps": 6})
+    assert full.global_step == 6
+
+
+def test_early_stopping_threshold_and_counting_by_hand(folder, tmp_path):
+    # a rise must pass the threshold to count: with 2.0 no accuracy can, so the run stops as above
+    out = tmp_path / "th"
+    result = finetune("sst2", folder, SIXTEEN, SIXTEEN, out, max_steps=12, batch_size=8, learning_rate=1e-3,
+                      eval_every=2, seed=1, early_stopping_patience=2, early_stopping_threshold=2.0, **QUIET)
+    assert [e["step"] for e in evals(read_log(out))] == [2, 4, 6] and result.global_step == 6
+    # the counter, by hand, on a sequence of metrics (HF EarlyStoppingCallback's rule)
+    trainer = _Counter(patience=2, threshold=0.05)
+    for value, expected in [(0.5, 0), (0.52, 1), (0.6, 0), (float("nan"), 1), (0.6, 2)]:
+        trainer.see(value)
+        assert trainer.evals_without_improvement == expected, value
+    assert trainer.stopped_early()
+
+
+class _Counter(loop.Trainer):
+    """Trainer's early-stopping count alone: run_evaluation on given metric values."""
+
+    def __init__(self, patience, threshold):
+        self.args = FinetuneSettings(early_stopping_patience=patience, early_stopping_threshold=threshold)
+        self.metric_name, self.evals_without_improvement, self.step = "m", 0, 0
+        self.best = {"metric": "m", "value": None, "step": None}
+        self.world = _OneRank()
+        self.source = _NoSource()
+        self.log, self.output_dir, self.examples_seen, self.train_seconds = [], None, 0, 0.0
+
+    def see(self, value):
+        self.step += 1
+        self.evaluate = lambda model: {"m": value}
+        self.model = None
+        self.run_evaluation()
+
+    def _append_log(self, entry):
+        self.log.append(entry)
+
+
+class _OneRank:
+    is_main = True
+
+    def bcast(self, value):
+        return value
+
+
+class _NoSource:
+    def log_fields(self):
+        return {}
+
+
+def test_pretraining_stops_early_on_the_heldout_accuracy(tmp_path):
+    # a rate of 1e-12 leaves the held-out accuracy as it is: best at the first evaluation (step 2)
+    trainer = make_pretrainer(tmp_path / "pt", 40, learning_rate=1e-12, eval_every=2, early_stopping_patience=2)
+    log = trainer.train()
+    assert [e["step"] for e in evals(log)] == [2, 4, 6] and trainer.step == 6
+    assert trainer.best == {"metric": "mlm_accuracy", "value": evals(log)[0]["mlm_accuracy"], "step": 2}
+    assert [e["step"] for e in log if e["type"] == "early_stop"] == [6]
+
+
+def test_early_stopping_needs_an_evaluation(folder, tmp_path):
+    with pytest.raises(ValueError, match="early_stopping_patience=2 watches the evaluation metric"):
+        finetune("sst2", folder, SIXTEEN, None, tmp_path / "x", max_steps=2, early_stopping_patience=2, **QUIET)
+    with pytest.raises(ValueError, match="early_stopping_patience must be a positive int or None, got 0"):
+        FinetuneSettings(early_stopping_patience=0).validate()
+    with pytest.raises(ValueError, match="early_stopping_threshold must be a number >= 0"):
+        FinetuneSettings(early_stopping_threshold=-1.0).validate()
+    assert parse("finetune", "--early-stopping-patience", "3", "--early-stopping-threshold", "0.01") == \
+        FinetuneSettings(early_stopping_patience=3, early_stopping_threshold=0.01)
+
+
+def test_the_matplotlib_note_is_said_once(tmp_path, monkeypatch, caplog):
+    module = loop
+    monkeypatch.setitem(sys.modules, "matplotlib", None)              # `import matplotlib` fails
+    monkeypatch.setattr(module, "_matplotlib_missing_said", False)
+    with caplog.at_level(logging.INFO, logger="albert_np.training.train"):
+        for _ in range(3):                                             # e.g. three checkpoints
+            assert module.plot_curves([{"type": "train", "step": 1, "loss": 1.0}], str(tmp_path / "c.png")) is None
+    notes = [r for r in caplog.records if "matplotlib is not installed" in r.getMessage()]
+    assert len(notes) == 1 and notes[0].levelno == logging.WARNING and "--no-plot" in notes[0].getMessage()

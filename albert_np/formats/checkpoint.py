@@ -37,6 +37,12 @@ SAFETENSORS_DTYPES = {
 }
 BUFFERS = ("albert.embeddings.position_ids", "albert.embeddings.token_type_ids")
 WEIGHTS_FILES = ("model.safetensors", "pytorch_model.bin")     # in order of preference, each maybe sharded
+# the files a save_pretrained writes its weights to (one file, or shards and their index): an earlier
+# save's are not carried over into a new one (io.staged_folder's `replaces`)
+_5_DIGITS = "[0-9]" * 5
+SAFETENSORS_WEIGHT_FILES = ("model.safetensors", f"model-{_5_DIGITS}-of-{_5_DIGITS}.safetensors",
+                            "model.safetensors.index.json")
+SIZE_UNITS = {"KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12}     # as transformers / huggingface_hub
 
 
 # ------------------------------------------------------------- safetensors
@@ -215,11 +221,75 @@ def load_state_dict(name_or_path, revision=None, cache_dir=None, local_files_onl
                             f"either) found in {name_or_path!r}")
 
 
-def save_state_dict(state, folder, storage_dtype=None):
-    """Write model.safetensors atomically (tied decoder weight stored once, as HF)."""
-    state = {k: v for k, v in state.items() if k != "predictions.decoder.weight" or
-             "albert.embeddings.word_embeddings.weight" not in state}
-    if "predictions.bias" in state:
-        state.pop("predictions.decoder.bias", None)
-    data = safetensors_bytes(state, storage_dtype=storage_dtype)
-    atomic_write_bytes(os.path.join(folder, "model.safetensors"), data)
+def shard_size_bytes(max_shard_size):
+    """Bytes from max_shard_size: an int, or a str such as "5GB", "500MB", "10KB" (powers of 1000)."""
+    if isinstance(max_shard_size, (int, np.integer)) and not isinstance(max_shard_size, bool):
+        size = int(max_shard_size)
+    elif isinstance(max_shard_size, str) and max_shard_size.strip()[-2:].upper() in SIZE_UNITS:
+        text = max_shard_size.strip()
+        try:
+            size = int(float(text[:-2]) * SIZE_UNITS[text[-2:].upper()])
+        except ValueError:
+            size = 0
+    else:
+        size = 0
+    if size < 1:
+        raise ValueError(f"max_shard_size must be a number of bytes >= 1 or a size such as '5GB', '500MB' or "
+                         f"'100KB' (units {', '.join(SIZE_UNITS)}), got {max_shard_size!r}")
+    return size
+
+
+def shards_of(sizes, max_bytes):
+    """[[name, ...] per shard] from {name: bytes}: names in order, a new shard whenever the next
+    tensor would take the current one past max_bytes; a tensor larger than max_bytes alone.
+
+    Matches: huggingface_hub split_state_dict_into_shards_factory (transformers' save_pretrained).
+    """
+    shards, current, size = [], [], 0
+    for name, nbytes in sizes.items():
+        if nbytes > max_bytes:
+            shards.append([name])
+            continue
+        if current and size + nbytes > max_bytes:
+            shards.append(current)
+            current, size = [], 0
+        current.append(name)
+        size += nbytes
+    if current:
+        shards.append(current)
+    return shards
+
+
+def save_state_dict(state, folder, storage_dtype=None, max_shard_size=None):
+    """Write model.safetensors atomically (a tied decoder's weight and bias stored once, as HF).
+
+    max_shard_size (bytes, or "5GB"): split into model-0000k-of-0000N.safetensors files and
+    model.safetensors.index.json ({"metadata": {"total_size"}, "weight_map"}) when the weights,
+    as stored, pass it. Returns the names of the files written.
+    """
+    word, decoder = state.get("albert.embeddings.word_embeddings.weight"), state.get("predictions.decoder.weight")
+    if word is not None and decoder is not None and (decoder is word or np.array_equal(decoder, word)):
+        state = {k: v for k, v in state.items() if k != "predictions.decoder.weight"}
+        if "predictions.bias" in state:
+            state.pop("predictions.decoder.bias", None)
+    # an untied decoder (tie_word_embeddings=False) keeps its weight and bias, as transformers saves it
+    if max_shard_size is None:
+        atomic_write_bytes(os.path.join(folder, "model.safetensors"),
+                           safetensors_bytes(state, storage_dtype=storage_dtype))
+        return ["model.safetensors"]
+    limit = shard_size_bytes(max_shard_size)
+    half = storage_dtype in ("float16", "bfloat16")         # 2 bytes a float as stored
+    sizes = {k: v.size * 2 if half and np.issubdtype(v.dtype, np.floating) else v.nbytes
+             for k, v in sorted(state.items())}              # (the order safetensors_bytes writes)
+    shards = shards_of(sizes, limit)
+    if len(shards) == 1:
+        return save_state_dict(state, folder, storage_dtype)
+    names = [f"model-{i + 1:05d}-of-{len(shards):05d}.safetensors" for i in range(len(shards))]
+    for name, keys in zip(names, shards):
+        atomic_write_bytes(os.path.join(folder, name),
+                           safetensors_bytes({k: state[k] for k in keys}, storage_dtype=storage_dtype))
+    index = {"metadata": {"total_size": sum(sizes.values())},
+             "weight_map": {k: name for name, keys in zip(names, shards) for k in keys}}
+    atomic_write_bytes(os.path.join(folder, "model.safetensors.index.json"),
+                       (json.dumps(index, indent=2, sort_keys=True) + "\n").encode("utf-8"))
+    return names + ["model.safetensors.index.json"]

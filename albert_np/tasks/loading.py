@@ -20,7 +20,7 @@ from ..hub import resolve_file
 from ..modeling import (MODEL_CLASSES, AlbertForMaskedLM, AlbertForMultipleChoice, AlbertForPreTraining,
                         AlbertForQuestionAnswering, AlbertForSequenceClassification,
                         AlbertForTokenClassification, AlbertModel, AlbertPreTrainedModel)
-from ..pretrained import bundled_model
+from ..pretrained import bundled_model, resolve_name
 from ..tokenization import AlbertTokenizerFast
 
 logger = logging.getLogger(__name__)
@@ -88,8 +88,9 @@ def _cached(key, load):
 
 
 def _cache_name(name_or_path):
-    """A folder by its absolute path (so "./m" and "m" share an entry); a Hub id as given."""
-    name = os.fspath(name_or_path)
+    """A folder by its absolute path (so "./m", "m" and the bundled model's short name share an
+    entry); a Hub id as given."""
+    name = os.fspath(resolve_name(name_or_path))
     return os.path.abspath(name) if os.path.isdir(name) else name
 
 

@@ -29,13 +29,17 @@ Known, deliberate differences from transformers:
   start of the word it precedes.
 * Asking for more truncation than a sequence can give raises ValueError (transformers logs an
   error and returns an over-long sequence).
+* Against transformers 5 also: token_type_ids are returned by default, decode() puts spaces around
+  an added token, and a normalized added token is stored lowercased (README's tokenizer section has
+  the table, and tests/test_tokenization_api.py shows each row).
 
 The modules, in the order the pipeline uses them:
 
     normalization.py        the ALBERT rules: preprocess_text, the digit-comma rule, Alignment
     slow.py                 AlbertTokenizer: text -> pieces -> ids, one text at a time
     fast.py                 AlbertTokenizerFast: the same ids in batches, with offsets
-    encoding.py             BatchEncoding; truncation, windows, [CLS]/[SEP], padding, packing
+    encoding.py             BatchEncoding; truncation, windows, [CLS]/[SEP], padding, packing, pad()
+    added_tokens.py         AddedToken: tokens added to the vocabulary (add_tokens), never split
     files.py                a tokenizer's folder: from_pretrained / save_pretrained
     sentencepiece_proto.py  spiece.model read and written by hand; tokenizer.json <-> spiece.model
     train.py                train_tokenizer: a new vocabulary with ALBERT's recipe
@@ -46,6 +50,7 @@ from .normalization import (SPIECE_UNDERLINE, Alignment, is_digit_comma_piece, l
                             normalize_units, preprocess_text, split_digit_comma_piece, strip_accents)
 from .sentencepiece_proto import (read_normalizer_spec, read_piece_types, sentencepiece_model_from_tokenizer_json,
                                   sentencepiece_model_proto, tokenizer_json)
+from .added_tokens import AddedToken
 from .encoding import PADDING_STRATEGIES, TRUNCATION_STRATEGIES, BatchEncoding, words_from_ids
 from .files import (DEFAULT_MODEL_MAX_LENGTH, SPECIAL_TOKEN_NAMES, SPECIAL_TOKENS_MAP_FILE, TOKENIZER_CONFIG_FILE,
                     TOKENIZER_JSON_FILE, VOCAB_FILE)
@@ -54,7 +59,7 @@ from .fast import AlbertTokenizerFast
 from .train import ALBERT_CONTROL_SYMBOLS, ALBERT_USER_DEFINED_SYMBOLS, train_tokenizer
 
 __all__ = [
-    "AlbertTokenizer", "AlbertTokenizerFast", "BatchEncoding", "train_tokenizer",
+    "AlbertTokenizer", "AlbertTokenizerFast", "BatchEncoding", "train_tokenizer", "AddedToken",
     "SPIECE_UNDERLINE", "Alignment", "is_digit_comma_piece", "lowercase_each_char", "normalize_units",
     "preprocess_text", "split_digit_comma_piece", "strip_accents",
     "read_normalizer_spec", "read_piece_types", "sentencepiece_model_from_tokenizer_json",

@@ -399,3 +399,81 @@ def _pack(rows, length, pad_value, left, dtype=np.int64):
     mask = positions >= (length - lengths)[:, None] if left else positions < lengths[:, None]
     out[mask] = np.fromiter(itertools.chain.from_iterable(rows), dtype=dtype, count=int(lengths.sum()))
     return out
+
+
+# %% Padding what was tokenised before ------------------------------------------------------------
+
+def pad_batch(encoded_inputs, *, pad_values, padding, max_length, pad_to_multiple_of, left,
+              return_attention_mask, return_tensors):
+    """Pad the rows of already-tokenised inputs to one length (AlbertTokenizer.pad).
+
+    encoded_inputs: a dict of lists (one example, or a batch of rows) or a list of such dicts.
+    pad_values: {column: value} of the columns to pad (input_ids, token_type_ids, ...); other
+    columns are left as they are. padding: "longest", "max_length" or "do_not_pad" (resolved).
+    An attention_mask is made (1 on every given token) when absent, unless return_attention_mask
+    is False, which drops it. Returns a BatchEncoding (lists, or (B, T) int64 arrays).
+    """
+    if isinstance(encoded_inputs, (list, tuple)):
+        if not encoded_inputs or not all(isinstance(row, dict) for row in encoded_inputs):
+            raise TypeError("pad takes a dict of lists (e.g. a BatchEncoding) or a non-empty list of dicts "
+                            "(one per example)")
+        keys = list(encoded_inputs[0])
+        for i, row in enumerate(encoded_inputs):
+            if set(row) != set(keys):
+                raise ValueError(f"pad: example {i} has the keys {sorted(row)} but example 0 has {sorted(keys)}: "
+                                 f"give every example the same keys")
+        columns = {k: [row[k] for row in encoded_inputs] for k in keys}
+        is_batched = True
+    elif isinstance(encoded_inputs, dict):
+        columns = dict(encoded_inputs)
+        first = columns.get("input_ids")
+        if first is None:
+            raise ValueError(f"pad needs input_ids; the inputs hold {sorted(columns)}")
+        first = np.asarray(first) if isinstance(first, np.ndarray) else first
+        is_batched = (first.ndim == 2) if isinstance(first, np.ndarray) else (
+            len(first) > 0 and isinstance(first[0], (list, tuple, np.ndarray)))
+        if not is_batched:
+            columns = {k: [v] for k, v in columns.items()}
+    else:
+        raise TypeError(f"pad takes a BatchEncoding, a dict of lists or a list of dicts, "
+                        f"got {type(encoded_inputs).__name__}")
+    if "input_ids" not in columns:
+        raise ValueError(f"pad needs input_ids; the inputs hold {sorted(columns)}")
+    rows = {k: [np.asarray(r).tolist() if isinstance(r, np.ndarray) else list(r) for r in v]
+            for k, v in columns.items() if k in pad_values}
+    lengths = [len(r) for r in rows["input_ids"]]
+    for k, value in rows.items():
+        if [len(r) for r in value] != lengths:
+            raise ValueError(f"pad: the rows of {k!r} do not have the lengths of input_ids' rows ({lengths})")
+    if return_attention_mask is False:
+        rows.pop("attention_mask", None)
+        columns.pop("attention_mask", None)
+    elif "attention_mask" not in rows:
+        rows["attention_mask"] = [[1] * n for n in lengths]
+    target = {"longest": max(lengths, default=0), "max_length": max_length}.get(padding)
+    if target is not None and pad_to_multiple_of:
+        target = -(-target // pad_to_multiple_of) * pad_to_multiple_of
+    data = {}
+    for k in columns.keys() | rows.keys():
+        if k not in rows:
+            data[k] = columns[k]
+            continue
+        padded = []
+        for row in rows[k]:
+            n = max(0, target - len(row)) if target is not None else 0
+            padded.append([pad_values[k]] * n + row if left else row + [pad_values[k]] * n)
+        data[k] = padded
+    order = [k for k in columns if k in data] + [k for k in data if k not in columns]
+    data = {k: data[k] for k in order}
+    if return_tensors == "np":
+        for k, value in data.items():
+            try:
+                data[k] = np.asarray(value, dtype=np.int64 if k in pad_values else None)
+            except ValueError as e:
+                raise ValueError(f"pad: cannot make an array of {k!r} ({e}); its rows have different lengths: "
+                                 f"pass padding=True (or 'max_length' with a max_length as long as the longest)") from e
+    elif not is_batched:
+        data = {k: v[0] for k, v in data.items()}
+    if return_tensors == "np" and not is_batched:
+        data = {k: v[0] for k, v in data.items()}
+    return BatchEncoding(data)

@@ -39,8 +39,8 @@ class AlbertTokenizerFast(AlbertTokenizer):
         self.num_threads = num_threads or os.cpu_count() or 1
         super().__init__(vocab_file, **kwargs)
 
-    def _load_model(self):
-        super()._load_model()
+    def _load_model(self, added=None):
+        super()._load_model(added)
         sp = self.sp_model
         pieces = [sp.id_to_piece(i) for i in range(len(sp))]
         self._piece_length_np = np.array([len(p) for p in pieces], dtype=np.int64)
@@ -63,7 +63,7 @@ class AlbertTokenizerFast(AlbertTokenizer):
         lowered = lowercase_each_char(text) if self.do_lower_case else text
         if not any(c in lowered for c in self._special_first_chars):   # no special token can occur
             return [(self.preprocess_text(lowered), None)]
-        return [(None, self._special_ids[c]) if special else (self.preprocess_text(c), None)
+        return [(None, self._no_split_ids[c]) if special else (self.preprocess_text(c), None)
                 for c, special in self._split_text(text)]
 
     def _chunks_with_alignment(self, text):
@@ -79,7 +79,7 @@ class AlbertTokenizerFast(AlbertTokenizer):
         if any(c in lowered for c in self._special_first_chars) or len(lowered) != len(text):
             units = []                                  # ... unless special tokens or "İ" -> "i̇"
             pos = 0
-            for match in self._special_re.finditer(text) if self.do_lower_case else ():
+            for match in self._verbatim_re.finditer(text) if self.do_lower_case else ():
                 units += [[c.lower(), i, i + 1] for i, c in enumerate(text[pos:match.start()], pos)]
                 units.append([match.group(), match.start(), match.end()])
                 pos = match.end()
@@ -93,7 +93,7 @@ class AlbertTokenizerFast(AlbertTokenizer):
         for a, b, special in self._special_token_spans(lowered):
             if special:
                 span = (a, b) if starts is None else (starts[a], ends[b - 1])
-                out.append((None, (self._special_ids[lowered[a:b]], span)))
+                out.append((None, (self._no_split_ids[lowered[a:b]], span)))
             else:
                 out.append(self._normalize_chunk_with_alignment(lowered, a, b, starts, ends))
         return out

@@ -15,6 +15,7 @@ import os
 from .. import hub
 from ..io import atomic_write_bytes, read_json_object, staged_folder
 from ..formats.tf_release import find_tf_release
+from .added_tokens import saved_added_tokens
 from .sentencepiece_proto import sentencepiece_model_from_tokenizer_json, tokenizer_json
 
 logger = logging.getLogger(__name__)
@@ -74,10 +75,21 @@ def pretrained_init_kwargs(name_or_path, *, revision=None, cache_dir=None, local
     for key, value in settings.items():
         if key in known and value is not None:
             init_kwargs[key] = value
+    try:         # the added tokens: tokenizer_config.json (transformers 4, albert_np), tokenizer.json (5)
+        added = saved_added_tokens(settings.get("added_tokens_decoder"), settings.get("added_tokens"))
+    except (TypeError, ValueError, KeyError, AttributeError) as e:
+        raise ValueError(f"the added tokens of {name_or_path!r} (added_tokens_decoder in {TOKENIZER_CONFIG_FILE}, "
+                         f"added_tokens in {TOKENIZER_JSON_FILE}) are damaged: {e}") from e
+    if added:
+        init_kwargs["added_tokens"] = added
+    extra = settings.get("additional_special_tokens") or settings.get("extra_special_tokens")
+    if isinstance(extra, list) and extra:      # (transformers 4.5x writes a dict of named tokens there)
+        init_kwargs["additional_special_tokens"] = extra
     _check_settings(init_kwargs, name_or_path)
     if init_kwargs.get("model_max_length", 0) > 1e20:   # transformers writes int(1e30) for "none"
         init_kwargs["model_max_length"] = DEFAULT_MODEL_MAX_LENGTH
-    ignored = sorted(set(settings) - known)
+    ignored = sorted(set(settings) - known - {"added_tokens_decoder", "added_tokens", "additional_special_tokens",
+                                              "extra_special_tokens"})
     if ignored:
         logger.debug("tokenizer settings not used by %s: %s", class_name, ignored)
     return init_kwargs
@@ -101,16 +113,15 @@ def _check_settings(kwargs, source):
 
 def save_pretrained(tok, save_directory):
     """Write AlbertTokenizer `tok` to a folder (AlbertTokenizer.save_pretrained); returns the paths."""
-    added = {str(tok._special_ids[t]): {"content": t, "lstrip": t == tok.mask_token, "normalized": False,
-                                        "rstrip": False, "single_word": False, "special": True}
-             for t in tok.all_special_tokens}
-    config = {"added_tokens_decoder": added, **tok.special_tokens_map,
+    added = {str(i): token.to_dict() for i, token in tok.added_tokens_decoder.items()}
+    extra = {"additional_special_tokens": tok.additional_special_tokens} if tok.additional_special_tokens else {}
+    config = {"added_tokens_decoder": added, **tok.special_tokens_map, **extra,
               "clean_up_tokenization_spaces": tok.clean_up_tokenization_spaces,
               "do_lower_case": tok.do_lower_case, "keep_accents": tok.keep_accents,
               "model_max_length": tok.model_max_length, "padding_side": tok.padding_side,
               "remove_space": tok.remove_space, "sp_model_kwargs": tok.sp_model_kwargs,
               "tokenizer_class": "AlbertTokenizer"}
-    special_map = dict(tok.special_tokens_map)
+    special_map = dict(tok.special_tokens_map, **extra)
     special_map["mask_token"] = {"content": tok.mask_token, "lstrip": True, "normalized": False,
                                  "rstrip": False, "single_word": False}
     files = {TOKENIZER_CONFIG_FILE: config, SPECIAL_TOKENS_MAP_FILE: special_map,

@@ -97,9 +97,11 @@ def sentencepiece_model_from_tokenizer_json(path):
     """Rebuild a SentencePiece model from a transformers tokenizer.json with a Unigram model.
 
     The vocabulary and scores come from model.vocab, the normaliser table from the Precompiled
-    normaliser, piece types from added_tokens (special -> CONTROL, other -> USER_DEFINED).
+    normaliser, piece types from added_tokens (special -> CONTROL, normalized=False -> USER_DEFINED;
+    a normalized one is a piece protected from splitting by add_tokens: it stays NORMAL).
     Returns:
-        (model_proto bytes, settings dict with do_lower_case / keep_accents read from the normaliser)
+        (model_proto bytes, settings dict with do_lower_case / keep_accents read from the normaliser
+        and added_tokens, the file's list)
     """
     try:
         with open(path, encoding="utf-8") as f:
@@ -128,7 +130,10 @@ def _model_from_spec(spec, path):
     kinds = ["NORMAL"] * len(vocab)
     for token in spec.get("added_tokens") or []:
         if token["id"] < len(vocab) and vocab[token["id"]][0] == token["content"]:
-            kinds[token["id"]] = "CONTROL" if token.get("special") else "USER_DEFINED"
+            if token.get("special"):
+                kinds[token["id"]] = "CONTROL"
+            elif not token.get("normalized", False):
+                kinds[token["id"]] = "USER_DEFINED"
     kinds[unk_id] = "UNKNOWN"
     charsmaps = [n["precompiled_charsmap"] for n in _find_in_tree(spec.get("normalizer"), "Precompiled")]
     charsmap = base64.b64decode(charsmaps[0]) if charsmaps and charsmaps[0] else b""
@@ -139,7 +144,8 @@ def _model_from_spec(spec, path):
                                       precompiled_charsmap=charsmap, add_dummy_prefix=prepend)
     normalizer = spec.get("normalizer")
     settings = {"do_lower_case": any(True for _ in _find_in_tree(normalizer, "Lowercase")),
-                "keep_accents": not any(True for _ in _find_in_tree(normalizer, "StripAccents"))}
+                "keep_accents": not any(True for _ in _find_in_tree(normalizer, "StripAccents")),
+                "added_tokens": list(spec.get("added_tokens") or [])}
     return proto, settings
 
 
@@ -156,6 +162,9 @@ def tokenizer_json(tok):
             added.append({"id": i, "content": sp.id_to_piece(i), "single_word": False,
                           "lstrip": sp.id_to_piece(i) == tok.mask_token, "rstrip": False,
                           "normalized": False, "special": kind != "USER_DEFINED"})
+    listed = {token["id"] for token in added}
+    added += [{"id": i, **token.to_dict()} for i, token in tok._added_tokens.items() if i not in listed]
+    added.sort(key=lambda token: token["id"])                # (add_tokens' tokens with the pieces' own)
     steps = [{"type": "Replace", "pattern": {"String": "``"}, "content": '"'},
              {"type": "Replace", "pattern": {"String": "''"}, "content": '"'}]
     if not tok.keep_accents:

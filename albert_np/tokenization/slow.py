@@ -5,6 +5,7 @@ pieces -> the digit-comma rule -> ids; encoding.py then adds [CLS]/[SEP], trunca
 Reading and writing a tokenizer's folder is in files.py. The package docstring has the whole
 pipeline and the known differences from transformers.
 """
+import dataclasses
 import logging
 import os
 import re
@@ -13,11 +14,13 @@ import numpy as np
 import sentencepiece as spm
 
 from ..io import atomic_write_bytes
-from .encoding import _Sequence, as_batch, build_batch, check_str, gc_paused, resolve_strategies
+from .added_tokens import AddedToken, as_added_token
+from .encoding import _Sequence, as_batch, build_batch, check_str, gc_paused, pad_batch, resolve_strategies
 from .files import (DEFAULT_MODEL_MAX_LENGTH, SPECIAL_TOKEN_NAMES, VOCAB_FILE, pretrained_init_kwargs,
                     save_pretrained)
 from .normalization import (SPIECE_UNDERLINE, is_digit_comma_piece, lowercase_each_char, preprocess_text,
                             split_digit_comma_piece)
+from .sentencepiece_proto import read_piece_types
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +34,11 @@ def _token_text(token, name="token"):
     if isinstance(getattr(token, "content", None), str):
         return token.content
     raise TypeError(f"{name} must be a str (or a dict with 'content'), got {type(token).__name__}: {token!r}")
+
+
+def _alternatives(tokens):
+    """A regex matching any of `tokens`, the longest first (so "[MASK]x" wins over "[MASK]")."""
+    return re.compile("|".join(re.escape(t) for t in sorted(tokens, key=len, reverse=True)))
 
 
 class AlbertTokenizer:
@@ -50,7 +58,11 @@ class AlbertTokenizer:
             {"enable_sampling": True, "nbest_size": -1, "alpha": 0.1} for subword regularisation.
         model_max_length: length used by truncation=True / padding="max_length" without max_length.
         clean_up_tokenization_spaces: default of decode(): remove spaces before punctuation.
-        padding_side: "right" or "left".
+        padding_side: "right" or "left" (a call's padding_side= overrides it).
+        additional_special_tokens: more special tokens (added to the vocabulary if new).
+        added_tokens: [(id, AddedToken)] read from a saved folder (files.pretrained_init_kwargs).
+    Tokens added later (add_tokens, add_special_tokens) are never split and get the ids that
+    follow the vocabulary: len(tok) counts them, vocab_size does not (added_tokens.py).
     """
 
     is_fast = False
@@ -77,7 +89,8 @@ class AlbertTokenizer:
                  keep_accents=False, bos_token="[CLS]", eos_token="[SEP]", unk_token="<unk>",
                  sep_token="[SEP]", pad_token="<pad>", cls_token="[CLS]", mask_token="[MASK]",
                  sp_model_kwargs=None, model_max_length=DEFAULT_MODEL_MAX_LENGTH,
-                 clean_up_tokenization_spaces=False, padding_side="right"):
+                 clean_up_tokenization_spaces=False, padding_side="right", additional_special_tokens=None,
+                 added_tokens=None):
         if (vocab_file is None) == (model_proto is None):
             raise ValueError("give exactly one of vocab_file (path of spiece.model) or model_proto (bytes)")
         if vocab_file is not None:
@@ -100,11 +113,15 @@ class AlbertTokenizer:
         tokens = dict(bos_token=bos_token, eos_token=eos_token, unk_token=unk_token, sep_token=sep_token,
                       pad_token=pad_token, cls_token=cls_token, mask_token=mask_token)
         self.special_tokens_map = {name: _token_text(tokens[name], name) for name in SPECIAL_TOKEN_NAMES}
-        self._load_model()
+        self._added_tokens = {}                 # id -> AddedToken, the tokens added to the vocabulary
+        self._additional_special_tokens = []
+        self._load_model(added=(added_tokens or (), additional_special_tokens or ()))
 
     # -- the SentencePiece model and lookup tables (rebuilt after unpickling) --
 
-    def _load_model(self):
+    def _load_model(self, added=None):
+        """Load the SentencePiece model, register `added` = (saved added tokens, additional special
+        tokens) when given, and build the lookup tables."""
         try:
             self.sp_model = spm.SentencePieceProcessor(**self.sp_model_kwargs)
         except TypeError as e:
@@ -115,31 +132,58 @@ class AlbertTokenizer:
         except Exception as e:                        # sentencepiece raises RuntimeError/OSError
             where = self.vocab_file or "model_proto"
             raise ValueError(f"{where!r} is not a valid SentencePiece model ({e})") from e
-        self._special_ids = {}
-        for name, token in self.special_tokens_map.items():
-            token_id = self.sp_model.piece_to_id(token)
-            if self.sp_model.id_to_piece(token_id) != token:
-                raise ValueError(
-                    f"{name} {token!r} is not a piece of the SentencePiece model ({len(self.sp_model)} "
-                    f"pieces; it maps to {self.sp_model.id_to_piece(token_id)!r}). ALBERT vocabularies "
-                    f"define [CLS] [SEP] [MASK] as control symbols and <pad> <unk>; train one with "
-                    f"train_tokenizer(), or pass the special tokens this model uses")
-            self._special_ids[token] = token_id
+        if added is not None:
+            saved, additional = added
+            for token_id, token in saved:
+                self._restore_added_token(token_id, token)
+            for token in additional:
+                self._additional_special_tokens.append(self._add(as_added_token(token, special=True)))
+        self._build_tables()
         if self.sp_model_kwargs.get("enable_sampling"):
             logger.warning(
                 "sp_model_kwargs %s turns on sampling (subword regularisation): the same text gets different "
                 "ids on every call, which suits training only. For repeatable ids, drop enable_sampling "
                 "from sp_model_kwargs (tokenizer_config.json, or pass sp_model_kwargs={})", self.sp_model_kwargs)
-        self.all_special_tokens = list(dict.fromkeys(self.special_tokens_map.values()))
+
+    def _build_tables(self):
+        """The special and added tokens' ids and the patterns that cut them out of a text."""
+        self._n_ids = len(self)                 # ids 0 .. len-1: the pieces, then the added tokens
+        self._no_split_ids = {t.content: i for i, t in self._added_tokens.items()}    # matched text -> id
+        self._special_ids = {}
+        for name, token in self.special_tokens_map.items():
+            token_id = self._no_split_ids.get(token, self.sp_model.piece_to_id(token))
+            if token not in self._no_split_ids and self.sp_model.id_to_piece(token_id) != token:
+                raise ValueError(
+                    f"{name} {token!r} is not a piece of the SentencePiece model ({len(self.sp_model)} "
+                    f"pieces; it maps to {self.sp_model.id_to_piece(token_id)!r}). ALBERT vocabularies "
+                    f"define [CLS] [SEP] [MASK] as control symbols and <pad> <unk>; train one with "
+                    f"train_tokenizer(), pass the special tokens this model uses, or add it with "
+                    f"add_special_tokens({{{name!r}: {token!r}}})")
+            self._special_ids[token] = token_id
+        for token in self._additional_special_tokens:
+            self._special_ids[token] = self._token_to_id(token)
+        self._no_split_ids.update(self._special_ids)
+        self.all_special_tokens = list(dict.fromkeys([*self.special_tokens_map.values(),
+                                                      *self._additional_special_tokens]))
         self.all_special_ids = [self._special_ids[t] for t in self.all_special_tokens]
-        alternatives = "|".join(re.escape(t) for t in sorted(self.all_special_tokens, key=len, reverse=True))
-        self._special_re = re.compile(alternatives)
-        self._special_split_re = re.compile(f"({alternatives})")
-        self._special_first_chars = sorted({t[0] for t in self.all_special_tokens})
+        # matched in the text as written: the special tokens and the added tokens with normalized=False;
+        # the others (lowercased with the text) in the lowercased text
+        verbatim = set(self.all_special_tokens) | {t.content for t in self._added_tokens.values() if not t.normalized}
+        self._verbatim_re = _alternatives(verbatim)
+        self._special_split_re = re.compile(f"({self._verbatim_re.pattern})")
+        self._special_re = _alternatives(self._no_split_ids)
+        # a text holding none of these (checked on the lowercased text) holds no token to cut out
+        self._special_first_chars = sorted({c for t in self._no_split_ids for c in (t[0], lowercase_each_char(t[0]))})
+        self._lstrip_tokens = {self.mask_token} | {t.content for t in self._added_tokens.values() if t.lstrip}
+        self._rstrip_tokens = {t.content for t in self._added_tokens.values() if t.rstrip}
+        # decode() writes these apart (transformers 4's "legacy added tokens"): the added tokens
+        # that are not special, and the additional special tokens that follow the vocabulary
+        self._decoded_apart = {t.content for i, t in self._added_tokens.items() if not t.special
+                               or i >= self.vocab_size and t.content in self._additional_special_tokens}
         # word_ids: a token starts a word when its piece starts with "▁" (specials never do)
         self._starts_word = [self.sp_model.id_to_piece(i).startswith(SPIECE_UNDERLINE)
                              and not (self.sp_model.is_control(i) or self.sp_model.is_unknown(i))
-                             for i in range(len(self.sp_model))]
+                             for i in range(len(self.sp_model))] + [False] * (len(self) - len(self.sp_model))
 
     def __getstate__(self):                           # the model travels as its serialised bytes
         state = self.__dict__.copy()
@@ -147,6 +191,8 @@ class AlbertTokenizer:
         return state
 
     def __setstate__(self, state):
+        state.setdefault("_added_tokens", {})           # pickled before tokens could be added
+        state.setdefault("_additional_special_tokens", [])
         self.__dict__.update(state)
         self._load_model()
 
@@ -159,15 +205,149 @@ class AlbertTokenizer:
 
     @property
     def vocab_size(self):
-        """Number of pieces in the SentencePiece model."""
+        """Number of pieces in the SentencePiece model (added tokens not counted: see len(tok))."""
         return len(self.sp_model)
 
     def __len__(self):
-        return self.vocab_size
+        """vocab_size plus the tokens added beyond it: the size the model's embeddings need."""
+        return self.vocab_size + sum(i >= self.vocab_size for i in self._added_tokens)
 
     def get_vocab(self):
-        """{piece: id} for every piece of the model."""
-        return {self.sp_model.id_to_piece(i): i for i in range(self.vocab_size)}
+        """{token: id} for every piece of the model and every added token."""
+        vocab = {self.sp_model.id_to_piece(i): i for i in range(self.vocab_size)}
+        vocab.update({t.content: i for i, t in self._added_tokens.items()})
+        return vocab
+
+    def get_added_vocab(self):
+        """{token: id} of the special tokens and the added tokens.  Matches: transformers get_added_vocab."""
+        return {t: self._no_split_ids[t] for t in sorted(self._no_split_ids, key=self._no_split_ids.get)}
+
+    @property
+    def added_tokens_decoder(self):
+        """{id: AddedToken} of the special tokens and of the tokens added to the vocabulary."""
+        out = {i: AddedToken(t, lstrip=t == self.mask_token, normalized=False, special=True)
+               for t, i in self._special_ids.items() if i < self.vocab_size and i not in self._added_tokens}
+        out.update(self._added_tokens)
+        return dict(sorted(out.items()))
+
+    @property
+    def added_tokens_encoder(self):
+        """{content: id} of added_tokens_decoder."""
+        return {t.content: i for i, t in self.added_tokens_decoder.items()}
+
+    @property
+    def additional_special_tokens(self):
+        """Special tokens beyond the seven named ones (add_special_tokens({"additional_special_tokens": [...]}))."""
+        return list(self._additional_special_tokens)
+
+    @property
+    def additional_special_tokens_ids(self):
+        return [self._special_ids[t] for t in self._additional_special_tokens]
+
+    # -- adding tokens --
+
+    def add_tokens(self, new_tokens, special_tokens=False):
+        """Add tokens that are never split; returns how many new ids were made.
+
+        new_tokens: a str, an AddedToken (lstrip / rstrip / normalized / special), or a list of them.
+        A new token gets the next id after the vocabulary (len(tok) before the call); one that is
+        already a piece keeps its id; one already added or special is left as it is. After adding,
+        give the model the rows: model.resize_token_embeddings(len(tok)).
+        Matches: transformers 4 PreTrainedTokenizer.add_tokens (transformers 5 also counts the
+        tokens that were already pieces in the number it returns).
+        """
+        tokens = new_tokens if isinstance(new_tokens, (list, tuple)) else [new_tokens]
+        before = len(self)
+        for token in tokens:
+            self._add(as_added_token(token, special=special_tokens))
+        self._build_tables()
+        return len(self) - before
+
+    def add_special_tokens(self, special_tokens_dict, replace_additional_special_tokens=True):
+        """Set special tokens ({"pad_token": "[PAD]", "additional_special_tokens": ["<e1>", "<e2>"]}),
+        adding those that are new to the vocabulary; returns how many new ids were made.
+
+        Keys: bos_token, eos_token, unk_token, sep_token, pad_token, cls_token, mask_token and
+        additional_special_tokens (transformers 5's name extra_special_tokens works too), whose list
+        replaces the earlier one (or extends it, replace_additional_special_tokens=False); a token
+        taken off the list stays in the vocabulary.  Matches: transformers add_special_tokens.
+        """
+        if not isinstance(special_tokens_dict, dict):
+            raise TypeError(f"add_special_tokens takes a dict such as {{'additional_special_tokens': ['<e1>']}}, "
+                            f"got {type(special_tokens_dict).__name__}")
+        before = len(self)
+        for key, value in special_tokens_dict.items():
+            if key in SPECIAL_TOKEN_NAMES:
+                old = self.special_tokens_map[key]
+                self.special_tokens_map[key] = self._add(as_added_token(value, special=True))
+                if old not in self.special_tokens_map.values() and self._special_ids[old] not in self._added_tokens:
+                    # the token replaced stays an added token, never split (as in transformers)
+                    self._added_tokens[self._special_ids[old]] = AddedToken(
+                        old, lstrip=old in self._lstrip_tokens, normalized=False, special=True)
+            elif key in ("additional_special_tokens", "extra_special_tokens"):
+                if isinstance(value, (str, AddedToken)) or not isinstance(value, (list, tuple)):
+                    raise TypeError(f"{key} must be a list of tokens, got {type(value).__name__}: {value!r:.80}")
+                names = [self._add(as_added_token(v, special=True)) for v in value]
+                kept = [] if replace_additional_special_tokens else self._additional_special_tokens
+                self._additional_special_tokens = list(dict.fromkeys(kept + names))
+            else:
+                raise ValueError(f"add_special_tokens: unknown key {key!r}; use one of "
+                                 f"{', '.join(SPECIAL_TOKEN_NAMES)} or additional_special_tokens")
+        self._build_tables()
+        return len(self) - before
+
+    def _normalized(self, token):
+        """The token as it is matched: lowercased when normalized and do_lower_case."""
+        if token.normalized and self.do_lower_case:
+            return dataclasses.replace(token, content=lowercase_each_char(token.content))
+        return token
+
+    def _add(self, token):
+        """Register one AddedToken (tables not rebuilt): a new id, or the id of the piece it is.
+
+        A token that is already special or added is left as it is (made special if asked); with
+        do_lower_case a normalized one is lowercased first (transformers 4's order). Returns its
+        content as matched.
+        """
+        for content in dict.fromkeys([token.content, self._normalized(token).content]):
+            if content in self.special_tokens_map.values() or content in self._additional_special_tokens:
+                return content
+            for i, t in self._added_tokens.items():
+                if t.content == content:
+                    if token.special and not t.special:
+                        self._added_tokens[i] = dataclasses.replace(t, special=True)
+                    return content
+        token = self._normalized(token)
+        piece_id = self.sp_model.piece_to_id(token.content)
+        if self.sp_model.id_to_piece(piece_id) != token.content:
+            self._added_tokens[len(self)] = token                  # a new id
+        elif self._piece_types()[piece_id] != "USER_DEFINED":      # (SentencePiece cuts those out itself)
+            self._added_tokens[piece_id] = token                   # a piece, now never split
+        return token.content
+
+    def _restore_added_token(self, token_id, token):
+        """Register an added token read from a saved folder, at its saved id."""
+        token = self._normalized(token) if token_id >= self.vocab_size else token
+        if token_id < self.vocab_size:
+            if self.sp_model.id_to_piece(token_id) != token.content:
+                raise ValueError(f"the tokenizer files list the added token {token.content!r} with id {token_id}, "
+                                 f"but that id is the piece {self.sp_model.id_to_piece(token_id)!r} of the "
+                                 f"SentencePiece model: the files come from different tokenizers")
+            kind = self._piece_types()[token_id]
+            if kind != "USER_DEFINED" and token.content not in self.special_tokens_map.values():
+                self._added_tokens[token_id] = token          # a piece protected from splitting
+            return
+        if token_id != len(self):
+            raise ValueError(f"the tokenizer files list the added token {token.content!r} with id {token_id}, "
+                             f"but the next free id is {len(self)}: added tokens must follow the vocabulary "
+                             f"without gaps (save the tokenizer again, or remove the entry)")
+        self._added_tokens[token_id] = token
+
+    def _piece_types(self):
+        """Type of each piece of the model (NORMAL, CONTROL, USER_DEFINED, ...), read once."""
+        if getattr(self, "_piece_type_list", None) is None:
+            self._piece_type_list = read_piece_types(self._model_proto)
+        return self._piece_type_list
 
     def num_special_tokens_to_add(self, pair=False):
         """2 for [CLS] A [SEP], 3 for [CLS] A [SEP] B [SEP]."""
@@ -176,27 +356,35 @@ class AlbertTokenizer:
     def convert_tokens_to_ids(self, tokens):
         """Piece (str) -> id, or list of pieces -> list of ids; unknown pieces -> unk_token_id."""
         if isinstance(tokens, str):
-            return self.sp_model.piece_to_id(check_str(tokens, "token"))
+            return self._token_to_id(check_str(tokens, "token"))
         if not isinstance(tokens, (list, tuple)):
             raise TypeError(f"tokens must be a str or a list of str, got {type(tokens).__name__}")
-        return [self.sp_model.piece_to_id(check_str(t, "token")) for t in tokens]
+        return [self._token_to_id(check_str(t, "token")) for t in tokens]
+
+    def _token_to_id(self, token):
+        token_id = self._no_split_ids.get(token)
+        return self.sp_model.piece_to_id(token) if token_id is None else token_id
+
+    def _id_to_token(self, token_id):
+        token = self._added_tokens.get(token_id)
+        return self.sp_model.id_to_piece(token_id) if token is None else token.content
 
     def convert_ids_to_tokens(self, ids, skip_special_tokens=False):
         """Id -> piece, or list of ids -> list of pieces (dropping special ids if asked)."""
         if isinstance(ids, (int, np.integer)):
-            return self.sp_model.id_to_piece(self._check_id(ids))
+            return self._id_to_token(self._check_id(ids))
         if isinstance(ids, (str, bytes)) or not hasattr(ids, "__iter__"):
             raise TypeError(f"token ids must be an int or a list of ints, got {type(ids).__name__}: {ids!r:.80}")
         skip = set(self.all_special_ids) if skip_special_tokens else ()
-        return [self.sp_model.id_to_piece(i) for i in map(self._check_id, ids) if i not in skip]
+        return [self._id_to_token(i) for i in map(self._check_id, ids) if i not in skip]
 
     def _check_id(self, token_id):
         if isinstance(token_id, (bool, np.bool_)) or not isinstance(token_id, (int, np.integer)):
             raise TypeError(f"token ids must be ints, got {type(token_id).__name__} {token_id!r:.80}: "
                             f"pass the ids the tokenizer returned (an int dtype array, or a list of int)")
         token_id = int(token_id)
-        if not 0 <= token_id < self.vocab_size:
-            raise ValueError(f"token id {token_id} is outside the vocabulary [0, {self.vocab_size})")
+        if not 0 <= token_id < self._n_ids:
+            raise ValueError(f"token id {token_id} is outside the vocabulary [0, {self._n_ids})")
         return token_id
 
     # -- text -> pieces --
@@ -209,19 +397,25 @@ class AlbertTokenizer:
     def _special_token_spans(self, text):
         """Split `text` into (start, end, is_special) spans around the special tokens.
 
-        [MASK] absorbs the whitespace before it (transformers' AddedToken lstrip=True).
-        Matches: transformers Trie.split plus the lstrip handling in PreTrainedTokenizer.tokenize.
+        The special and added tokens are cut out; [MASK] (and an added token with lstrip=True)
+        absorbs the whitespace before it, one with rstrip=True the whitespace after it.
+        Matches: transformers Trie.split plus the lstrip / rstrip handling in PreTrainedTokenizer.tokenize.
         """
         spans, pos = [], 0
         for match in self._special_re.finditer(text):
+            if match.start() < pos:                    # inside the whitespace an rstrip token took
+                continue
             end = match.start()
-            if match.group() == self.mask_token:
+            if match.group() in self._lstrip_tokens:
                 while end > pos and text[end - 1].isspace():
                     end -= 1
             if end > pos:
                 spans.append((pos, end, False))
             spans.append((match.start(), match.end(), True))
             pos = match.end()
+            if match.group() in self._rstrip_tokens:
+                while pos < len(text) and text[pos].isspace():
+                    pos += 1
         if pos < len(text):
             spans.append((pos, len(text), False))
         return spans
@@ -283,8 +477,7 @@ class AlbertTokenizer:
                     for n, p in enumerate([chunk] if is_special else self._tokenize_chunk(chunk)):
                         word += n == 0 or p.startswith(SPIECE_UNDERLINE)
                         pieces.append((p, word))
-            out.append(_Sequence([self.sp_model.piece_to_id(p) for p, _ in pieces], None,
-                                 [w for _, w in pieces]))
+            out.append(_Sequence([self._token_to_id(p) for p, _ in pieces], None, [w for _, w in pieces]))
         return out
 
     # -- special tokens --
@@ -318,18 +511,22 @@ class AlbertTokenizer:
 
     # -- __call__ --
 
-    def __call__(self, text, text_pair=None, *, add_special_tokens=True, padding=False, truncation=None,
-                 max_length=None, stride=0, is_split_into_words=False, pad_to_multiple_of=None,
-                 return_tensors=None, return_token_type_ids=None, return_attention_mask=None,
-                 return_overflowing_tokens=False, return_special_tokens_mask=False,
-                 return_offsets_mapping=False, return_length=False):
+    def __call__(self, text=None, text_pair=None, *, text_target=None, text_pair_target=None,
+                 add_special_tokens=True, padding=False, truncation=None, max_length=None, stride=0,
+                 is_split_into_words=False, pad_to_multiple_of=None, padding_side=None, return_tensors=None,
+                 return_token_type_ids=None, return_attention_mask=None, return_overflowing_tokens=False,
+                 return_special_tokens_mask=False, return_offsets_mapping=False, return_length=False):
         """Tokenise one text (or pair) or a batch, like a transformers tokenizer.
 
         Args:
             text: str, or list of str (a batch); with is_split_into_words, a list of words
                 (one example) or a list of lists of words (a batch).
             text_pair: second texts, same structure as `text` (question/context, premise/hypothesis).
+            text_target, text_pair_target: texts encoded the same way (same padding and truncation,
+                on their own) whose input_ids become the "labels" of the result; given alone, their
+                encoding is the result.  Matches: transformers' text_target.
             padding: False / "do_not_pad", True / "longest", "max_length".
+            padding_side: "right" / "left" for this call (default: the tokenizer's padding_side).
             truncation: False / None / "do_not_truncate", True / "longest_first", "only_first",
                 "only_second". max_length alone (no padding, truncation=None) means "longest_first".
             max_length: the longest row, special tokens included.
@@ -341,6 +538,35 @@ class AlbertTokenizer:
         Returns:
             BatchEncoding with input_ids, token_type_ids, attention_mask and what was asked.
         """
+        if text is None and text_target is None:
+            raise ValueError("give text (and text_pair), text_target, or both")
+        options = dict(add_special_tokens=add_special_tokens, padding=padding, truncation=truncation,
+                       max_length=max_length, stride=stride, is_split_into_words=is_split_into_words,
+                       pad_to_multiple_of=pad_to_multiple_of, padding_side=padding_side,
+                       return_tensors=return_tensors, return_token_type_ids=return_token_type_ids,
+                       return_attention_mask=return_attention_mask,
+                       return_overflowing_tokens=return_overflowing_tokens,
+                       return_special_tokens_mask=return_special_tokens_mask,
+                       return_offsets_mapping=return_offsets_mapping, return_length=return_length)
+        encoded = None if text is None else self._encode_texts(text, text_pair, **options)
+        if text_target is None:
+            return encoded
+        if text_pair_target is not None and text is not None and text_pair is None:
+            raise ValueError("text_pair_target without text_pair: give both pairs, or neither")
+        target = self._encode_texts(text_target, text_pair_target, **options)
+        if encoded is None:
+            return target
+        encoded["labels"] = target["input_ids"]
+        return encoded
+
+    def _encode_texts(self, text, text_pair, *, add_special_tokens, padding, truncation, max_length, stride,
+                      is_split_into_words, pad_to_multiple_of, padding_side, return_tensors, return_token_type_ids,
+                      return_attention_mask, return_overflowing_tokens, return_special_tokens_mask,
+                      return_offsets_mapping, return_length):
+        """__call__ for one set of texts (and pairs)."""
+        padding_side = self.padding_side if padding_side is None else padding_side
+        if padding_side not in ("right", "left"):
+            raise ValueError(f"padding_side must be 'right' or 'left', got {padding_side!r}")
         if return_tensors not in (None, "np"):
             raise ValueError(f"return_tensors={return_tensors!r} is not supported: albert_np returns "
                              f"NumPy arrays (return_tensors='np') or lists (None); there is no torch here")
@@ -361,7 +587,7 @@ class AlbertTokenizer:
             encoded_b = self._encode_sequences(pairs, is_split_into_words, return_offsets_mapping) if pairs else None
             return build_batch(
                 encoded_a, encoded_b, n_special=n_special, cls_id=self.cls_token_id, sep_id=self.sep_token_id,
-                pad_id=self.pad_token_id, pad_type_id=self.pad_token_type_id, padding_side=self.padding_side,
+                pad_id=self.pad_token_id, pad_type_id=self.pad_token_type_id, padding_side=padding_side,
                 starts_word=self._starts_word, is_batched=is_batched, add_special_tokens=add_special_tokens,
                 padding=padding, truncation=truncation, max_length=max_length, stride=stride,
                 pad_to_multiple_of=pad_to_multiple_of, return_tensors=return_tensors,
@@ -374,6 +600,32 @@ class AlbertTokenizer:
     def encode(self, text, text_pair=None, add_special_tokens=True, **kwargs):
         """Text (and optional pair) -> list of ids, special tokens included by default."""
         return self(text, text_pair, add_special_tokens=add_special_tokens, **kwargs)["input_ids"]
+
+    def pad(self, encoded_inputs, padding=True, max_length=None, pad_to_multiple_of=None, padding_side=None,
+            return_attention_mask=None, return_tensors=None):
+        """Pad already-tokenised inputs to one length (what a data collator does).
+
+        encoded_inputs: a BatchEncoding or dict of lists (one example or a batch), or a list of
+            such dicts (the rows of a dataset), e.g. [{"input_ids": [...], "label": 1}, ...].
+        Pads input_ids (pad_token_id), token_type_ids (0), attention_mask (0; made when absent
+        unless return_attention_mask=False) and special_tokens_mask (1); other keys (labels, ...)
+        are returned as they are (stacked with return_tensors="np").
+        padding, max_length, pad_to_multiple_of, padding_side, return_tensors: as in __call__.
+        Matches: transformers PreTrainedTokenizerBase.pad.
+        """
+        padding, _, max_length = resolve_strategies(padding, False, max_length, False, 0, self.model_max_length)
+        padding_side = self.padding_side if padding_side is None else padding_side
+        if padding_side not in ("right", "left"):
+            raise ValueError(f"padding_side must be 'right' or 'left', got {padding_side!r}")
+        if return_tensors not in (None, "np"):
+            raise ValueError(f"return_tensors={return_tensors!r} is not supported: albert_np returns "
+                             f"NumPy arrays (return_tensors='np') or lists (None); there is no torch here")
+        return pad_batch(encoded_inputs, pad_values={"input_ids": self.pad_token_id,
+                                                     "token_type_ids": self.pad_token_type_id,
+                                                     "attention_mask": 0, "special_tokens_mask": 1},
+                         padding=padding, max_length=max_length, pad_to_multiple_of=pad_to_multiple_of,
+                         left=padding_side == "left", return_attention_mask=return_attention_mask,
+                         return_tensors=return_tensors)
 
     # -- ids -> text --
 
@@ -405,7 +657,10 @@ class AlbertTokenizer:
     def decode(self, token_ids, skip_special_tokens=False, clean_up_tokenization_spaces=None):
         """Ids (list, 1-D array or int) -> text.
 
-        Matches: transformers PreTrainedTokenizer.decode for ALBERT.
+        Runs of pieces are decoded by SentencePiece; tokens added to the vocabulary (not special,
+        or additional special ones past the vocabulary) stand apart, joined by spaces.
+        Matches: transformers 4 PreTrainedTokenizer.decode for ALBERT (transformers 5 joins an added
+        token to its neighbours without the space).
         """
         if isinstance(token_ids, np.ndarray):
             if token_ids.ndim > 1:
@@ -414,7 +669,18 @@ class AlbertTokenizer:
             token_ids = token_ids.tolist()
         if isinstance(token_ids, (int, np.integer)):
             token_ids = [int(token_ids)]
-        text = self.convert_tokens_to_string(self.convert_ids_to_tokens(token_ids, skip_special_tokens))
+        parts, run = [], []
+        for token in self.convert_ids_to_tokens(token_ids, skip_special_tokens):
+            if token in self._decoded_apart:
+                if run and self.convert_tokens_to_string(run):
+                    parts.append(self.convert_tokens_to_string(run))
+                parts.append(token)
+                run = []
+            else:
+                run.append(token)
+        if run or not parts:
+            parts.append(self.convert_tokens_to_string(run))
+        text = " ".join(parts)
         clean = self.clean_up_tokenization_spaces if clean_up_tokenization_spaces is None \
             else clean_up_tokenization_spaces
         return self.clean_up_tokenization(text) if clean else text

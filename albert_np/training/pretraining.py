@@ -454,8 +454,10 @@ def make_trainer(model, tokenizer, documents, out_dir, args, heldout=None, manif
         def evaluate(m):
             return evaluate_pretraining(m, heldout)
     source = StreamBatches(documents, tokenizer, args, manifest=manifest, change_mixture=change_mixture)
+    # early stopping watches the held-out masked-token accuracy (which then also marks the best checkpoint)
+    metric = "mlm_accuracy" if args.early_stopping_patience is not None else None
     return Trainer(model, source, "pretraining", out_dir, args, desc="pretrain",
-                   tokenizer=tokenizer, evaluate=evaluate, step_metrics=training_accuracy)
+                   tokenizer=tokenizer, evaluate=evaluate, step_metrics=training_accuracy, metric_for_best=metric)
 
 
 # ----------------------------------------------------------------------- CLI

@@ -38,7 +38,7 @@ is either complete or absent:
             version (2), global_step, total_steps, warmup_steps, head, rng_state (the
             run's Generator's bit_generator.state: it draws the dropout seeds), optimizer
             {name, step, lr, betas, eps, weight_decay}, best {metric, value, step},
-            examples_seen (global), train_seconds, cpu_seconds (all ranks), mpi_ranks,
+            evals_without_improvement (early stopping's count), examples_seen (global), train_seconds, cpu_seconds (all ranks), mpi_ranks,
             args (the use's settings), and the source's JSON state
             (fine-tuning: epoch, batch_pos, num_train_features; pretraining: data_state)
 
@@ -140,6 +140,11 @@ class LoopSettings:
     keep_checkpoints: int = setting(2, "the newest checkpoints kept (the best one is kept as well)")
     seed: int = setting(42, "seed of the data order, the masking and the dropout (pretraining: the "
                             "initial weights too)")
+    early_stopping_patience: Optional[int] = setting(
+        None, "stop the run when the evaluation metric (metric_for_best) has not improved for this many "
+              "evaluations in a row (unset: never stop early); the best checkpoint is kept")
+    early_stopping_threshold: float = setting(
+        0.0, "with early_stopping_patience: the least rise of the metric over its best that counts as improving")
     progress: bool = setting(True, "show a tqdm progress bar")
     plot: bool = setting(True, "write curves.png at each checkpoint (with matplotlib)")
 
@@ -151,7 +156,11 @@ class LoopSettings:
                              f"uses 1e-5 to 5e-5, pretraining 1e-3 to 1e-2)")
         self.check_positive_ints("batch_size", "grad_accum", "keep_checkpoints")
         unset_is_fine = ("max_steps", "eval_every", "save_every")
+        unset_is_fine += ("early_stopping_patience",)
         self.check_positive_ints(*(n for n in unset_is_fine if getattr(self, n) is not None), alternative=" or None")
+        t = self.early_stopping_threshold
+        if not (_is_number(t) and 0 <= t < math.inf):
+            raise ValueError(f"early_stopping_threshold must be a number >= 0, got {t!r}")
         if not (_is_number(self.warmup) and self.warmup >= 0 and math.isfinite(self.warmup)):
             raise ValueError(f"warmup must be >= 0 (steps, or a fraction < 1 of all steps), got {self.warmup!r}")
         if self.schedule not in SCHEDULES:
@@ -452,6 +461,10 @@ class Trainer:
     desc: the progress bar's label. tokenizer: saved into each checkpoint when given.
     evaluate: model -> metric dict. metric_for_best: the metric whose highest value marks the
     best checkpoint. step_metrics: [(labels, argmax outputs)] of a step -> extra log fields.
+    With args.early_stopping_patience = N the run stops after N evaluations in a row that did not
+    raise metric_for_best above its best by more than args.early_stopping_threshold (HF's
+    EarlyStoppingCallback); the stop is logged ({"type": "early_stop", ...}) and a resumed run
+    that had stopped stays stopped.
     """
 
     def __init__(self, model, source, head, output_dir, args, *, total_steps=None, desc="train", tokenizer=None,
@@ -492,7 +505,12 @@ class Trainer:
             self._grads[name] = self._flat[offset:offset + a.size].reshape(a.shape)
             offset += a.size
         self.allreduce_seconds = 0.0    # time in the Allreduce, this call of train()
+        if getattr(args, "early_stopping_patience", None) is not None and (evaluate is None or not metric_for_best):
+            raise ValueError(f"early_stopping_patience={args.early_stopping_patience} watches the evaluation "
+                             f"metric, but this run has no evaluation (give a dev set; pretraining: "
+                             f"heldout_examples > 0) or no metric_for_best")
         self.step = 0
+        self.evals_without_improvement = 0   # early stopping's count (args.early_stopping_patience)
         self.best = {"metric": metric_for_best, "value": None, "step": None}
         self.log = []
         self.examples_seen, self.train_seconds = 0, 0.0
@@ -590,7 +608,9 @@ class Trainer:
                         a.learning_rate)
         try:
             W.check_same(self.params, self.step)    # the same weights and step everywhere (a resume)
-            while self.step < self.total_steps:
+            if self.stopped_early() and self.step < self.total_steps:
+                logger.info("%s: the run resumed had stopped early at step %d; nothing to do", self.desc, self.step)
+            while self.step < self.total_steps and not self.stopped_early():
                 t0 = time.perf_counter()
                 micro_batches = self.source.next_step(a.grad_accum)
                 loss, norm, n, predicted = self.train_step(micro_batches)
@@ -609,6 +629,9 @@ class Trainer:
                 postfix["loss"] = f"{loss:.4f}"
                 bar.set_postfix(postfix, refresh=False)
                 self._after_step(self.source.epoch_done, bar, postfix)
+                if self.stopped_early():
+                    self._stop_early()
+                    break
         except (NonFiniteLossError, RankMismatchError):
             raise                                   # raised alike on every rank: no rank is left waiting
         except BaseException as e:
@@ -640,6 +663,29 @@ class Trainer:
         elif save:
             self.last_checkpoint = os.path.join(self.output_dir, f"{CHECKPOINT_PREFIX}{self.step}")
 
+    def stopped_early(self):
+        """True once early_stopping_patience evaluations in a row have not improved the metric."""
+        patience = getattr(self.args, "early_stopping_patience", None)
+        return patience is not None and self.evals_without_improvement >= patience
+
+    def _stop_early(self):
+        """Log the early stop; write a checkpoint of this step unless the evaluation just did."""
+        entry = {"type": "early_stop", "step": self.step, "metric": self.metric_name,
+                 "best_value": self.best["value"], "best_step": self.best["step"],
+                 "evaluations_without_improvement": self.evals_without_improvement}
+        self._append_log(entry)
+        if self.world.is_main:
+            logger.info("early stop at step %d of %d: %s has not improved on %s (step %s) for %d evaluations",
+                        self.step, self.total_steps, self.metric_name, self.best["value"], self.best["step"],
+                        self.evals_without_improvement)
+        final = os.path.join(self.output_dir, f"{CHECKPOINT_PREFIX}{self.step}")
+        if self.last_checkpoint != final:
+            self.world.check_same(self.params, self.step)
+            if self.world.is_main:
+                self.save_checkpoint()
+            else:
+                self.last_checkpoint = final
+
     def run_evaluation(self):
         """Evaluate, log it, update the best; returns the metric dict."""
         t0 = time.perf_counter()
@@ -649,7 +695,13 @@ class Trainer:
                 raise ValueError(f"metric_for_best={self.metric_name!r} is not among the metrics "
                                  f"{sorted(scores)}")
             value = float(scores[self.metric_name])
-            if _better(value, self.best["value"]):
+            best = self.best["value"]
+            threshold = getattr(self.args, "early_stopping_threshold", 0.0) or 0.0
+            if _better(value, best) and (best is None or not math.isfinite(best) or value - best > threshold):
+                self.evals_without_improvement = 0
+            else:
+                self.evals_without_improvement += 1
+            if _better(value, best):
                 self.best = {"metric": self.metric_name, "value": value, "step": self.step}
         self._append_log({"type": "eval", "step": self.step, **self.source.log_fields(),
                           **{k: _plain(v) for k, v in scores.items()},
@@ -684,7 +736,8 @@ class Trainer:
             "optimizer": {"name": self.args.optimizer, "step": opt["step"], "lr": opt["lr"],
                           "betas": list(opt["betas"]), "eps": opt["eps"],
                           "weight_decay": opt["weight_decay"]},
-            "best": self.best, "examples_seen": self.examples_seen,
+            "best": self.best, "evals_without_improvement": self.evals_without_improvement,
+            "examples_seen": self.examples_seen,
             "train_seconds": self.train_seconds, "cpu_seconds": self.cpu_seconds,
             "mpi_ranks": self.world.size, "args": dataclasses.asdict(self.args), **data_json,
         }
@@ -759,6 +812,7 @@ class Trainer:
         self.step = state["global_step"]
         self.rng.bit_generator.state = state["rng_state"]
         self.best = state["best"]
+        self.evals_without_improvement = state.get("evals_without_improvement", 0)
         self.examples_seen, self.train_seconds = state["examples_seen"], state["train_seconds"]
         self.cpu_seconds = state["cpu_seconds"]
         self.log = log
@@ -800,6 +854,8 @@ class Trainer:
 
 # --------------------------------------------------------------------------- plotting
 
+_matplotlib_missing_said = False
+
 def plot_curves(log, path, metric=None, title=None):
     """Training loss (and its running mean) and evaluation metrics against the step, as a PNG.
 
@@ -809,7 +865,11 @@ def plot_curves(log, path, metric=None, title=None):
         import matplotlib  # noqa: F401  (fails first when matplotlib is absent)
         from matplotlib.figure import Figure
     except ImportError:
-        logger.info("matplotlib is not installed: no %s", path)
+        global _matplotlib_missing_said
+        if not _matplotlib_missing_said:      # once a process, not at every checkpoint
+            logger.warning("matplotlib is not installed, so no %s is drawn (pip install matplotlib, or pass "
+                           "plot=False / --no-plot)", os.path.basename(path))
+            _matplotlib_missing_said = True
         return None
     train = [e for e in log if e.get("type") == "train"]
     evals = [e for e in log if e.get("type") == "eval"]
