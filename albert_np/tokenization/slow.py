@@ -559,17 +559,22 @@ class AlbertTokenizer:
         encoded["labels"] = target["input_ids"]
         return encoded
 
-    def _encode_texts(self, text, text_pair, *, add_special_tokens, padding, truncation, max_length, stride,
-                      is_split_into_words, pad_to_multiple_of, padding_side, return_tensors, return_token_type_ids,
-                      return_attention_mask, return_overflowing_tokens, return_special_tokens_mask,
-                      return_offsets_mapping, return_length):
-        """__call__ for one set of texts (and pairs)."""
+    def _check_output_options(self, padding_side, return_tensors):
+        """The padding side to use (a call's, else the tokenizer's), or a ValueError for bad options."""
         padding_side = self.padding_side if padding_side is None else padding_side
         if padding_side not in ("right", "left"):
             raise ValueError(f"padding_side must be 'right' or 'left', got {padding_side!r}")
         if return_tensors not in (None, "np"):
             raise ValueError(f"return_tensors={return_tensors!r} is not supported: albert_np returns "
                              f"NumPy arrays (return_tensors='np') or lists (None); there is no torch here")
+        return padding_side
+
+    def _encode_texts(self, text, text_pair, *, add_special_tokens, padding, truncation, max_length, stride,
+                      is_split_into_words, pad_to_multiple_of, padding_side, return_tensors, return_token_type_ids,
+                      return_attention_mask, return_overflowing_tokens, return_special_tokens_mask,
+                      return_offsets_mapping, return_length):
+        """__call__ for one set of texts (and pairs)."""
+        padding_side = self._check_output_options(padding_side, return_tensors)
         texts, is_batched = as_batch(text, "text", is_split_into_words)
         pairs = None
         if text_pair is not None:
@@ -614,12 +619,7 @@ class AlbertTokenizer:
         Matches: transformers PreTrainedTokenizerBase.pad.
         """
         padding, _, max_length = resolve_strategies(padding, False, max_length, False, 0, self.model_max_length)
-        padding_side = self.padding_side if padding_side is None else padding_side
-        if padding_side not in ("right", "left"):
-            raise ValueError(f"padding_side must be 'right' or 'left', got {padding_side!r}")
-        if return_tensors not in (None, "np"):
-            raise ValueError(f"return_tensors={return_tensors!r} is not supported: albert_np returns "
-                             f"NumPy arrays (return_tensors='np') or lists (None); there is no torch here")
+        padding_side = self._check_output_options(padding_side, return_tensors)
         return pad_batch(encoded_inputs, pad_values={"input_ids": self.pad_token_id,
                                                      "token_type_ids": self.pad_token_type_id,
                                                      "attention_mask": 0, "special_tokens_mask": 1},
