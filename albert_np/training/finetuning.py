@@ -408,7 +408,7 @@ def finetune_from_namespace(ns):
     logging.basicConfig(format="%(asctime)s %(name)s: %(message)s")     # no-op when already set up
     logging.getLogger("albert_np").setLevel(getattr(logging, ns.log_level))
     if getattr(ns, "workers", None) is not None:
-        print(f"error: --workers is gone: run `mpiexec -n {ns.workers} python -m albert_np finetune ...`",
+        print(f"albert_np: error: --workers is gone: run `mpiexec -n {ns.workers} python -m albert_np finetune ...`",
               file=sys.stderr)
         return 2
     try:
@@ -426,10 +426,10 @@ def finetune_from_namespace(ns):
                           config_overrides=overrides or None,
                           **dataclasses.asdict(settings_from_args(FinetuneSettings, ns)))
     except (ValueError, TypeError, FileNotFoundError, NonFiniteLossError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"albert_np: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:                       # read-only --out, disk full, a path through a file
-        print(f"error: {describe_os_error(e)}", file=sys.stderr)
+        print(f"albert_np: error: {describe_os_error(e)}", file=sys.stderr)
         return 2
     if not world().is_main:
         return 0
