@@ -24,15 +24,16 @@ import math
 import os
 import shutil
 import sys
-from typing import Optional
+from typing import Any, List, Optional, Union
 
 import numpy as np
 
 from . import datasets
 from . import features as F
 from .distributed import world
-from ..modeling import model_class
+from ..modeling import AlbertPreTrainedModel, model_class
 from ..tokenization import AlbertTokenizerFast
+from ..hints import NameOrPath, PathLike
 from ..io import describe_os_error
 from .train import (LOG_FILE, STATE_FILE, LoopSettings, NonFiniteLossError, Trainer, add_settings_arguments,
                     latest_checkpoint, list_checkpoints, plot_curves, setting, settings_from_args)
@@ -259,9 +260,12 @@ def _prepare(task, source, tokenizer, args, limit, what):
     return features
 
 
-def finetune(task, model, train, dev=None, output_dir="finetune_output", tokenizer=None, *,
-             resume_from=None, overwrite_output_dir=False, limit_train=None, limit_dev=None,
-             config_overrides=None, **kwargs):
+def finetune(task: Union[str, datasets.Task], model: Union[NameOrPath, AlbertPreTrainedModel],
+             train: Union[PathLike, List[dict]], dev: Union[PathLike, List[dict], None] = None,
+             output_dir: PathLike = "finetune_output", tokenizer: Union[NameOrPath, AlbertTokenizerFast, None] = None,
+             *, resume_from: Union[PathLike, bool, None] = None, overwrite_output_dir: bool = False,
+             limit_train: Optional[int] = None, limit_dev: Optional[int] = None,
+             config_overrides: Optional[dict] = None, **kwargs: Any) -> FinetuneResult:
     """Fine-tune `model` on `task`; evaluate on `dev`; keep the best checkpoint.
 
     Args:
