@@ -15,7 +15,7 @@ V vocab, L layer applications, G groups, N packed rows, P gathered positions).
 
 Parameters are nested dicts whose paths are Hugging Face's state-dict names:
 "albert.encoder.albert_layer_groups.0.albert_layers.0.ffn.weight" is
-params["albert"]["encoder"]["albert_layer_groups"][0]["albert_layers"][0]["ffn"]["weight"],
+`params["albert"]["encoder"]["albert_layer_groups"][0]["albert_layers"][0]["ffn"]["weight"]`,
 and each function takes its sub-dict as keyword arguments, so
 `linear(x, **layer["ffn"])` needs no glue. Weights keep PyTorch's (out, in) layout.
 

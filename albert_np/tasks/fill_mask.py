@@ -155,7 +155,7 @@ def fill_mask(text: Texts, model: ModelArg = None, top_k: int = 5, targets: Unio
         [{'score': 0.9, 'token': 1057, 'token_str': 'capital', 'sequence': 'paris is the capital of france.'}, ...]
 
     model: Hub id, folder or loaded AlbertForMaskedLM / AlbertForPreTraining; None
-    uses DEFAULT_MODEL. See FillMaskPipeline.__call__ for targets and the output nesting.
+    uses DEFAULT_MODEL. See `FillMaskPipeline.__call__` for targets and the output nesting.
     """
     return FillMaskPipeline(model, tokenizer, batch_size=batch_size, **load_kwargs).run(text, top_k, targets,
                                                                                         windows=windows)

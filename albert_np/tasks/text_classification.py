@@ -116,7 +116,7 @@ def classify(texts: Texts, model: ModelArg, text_pair: Optional[Texts] = None,
 
     top_k=1 gives transformers' default output (one dict per text: a one-element
     list for a single str); another int or None gives ranked lists (see
-    TextClassificationPipeline.__call__). Scores: softmax, sigmoid or the raw
+    `TextClassificationPipeline.__call__`). Scores: softmax, sigmoid or the raw
     logits, chosen from config.problem_type and num_labels unless function_to_apply says.
     """
     pipe = TextClassificationPipeline(model, tokenizer, batch_size=batch_size, **load_kwargs)

@@ -106,7 +106,7 @@ class BatchEncoding(dict):
         return [None] * row.pad_left + out + [None] * row.pad_right
 
     def word_ids(self, batch_index: int = 0) -> List[Optional[int]]:
-        """Index of the word each token of row `batch_index` came from; None for [CLS]/[SEP]/<pad>.
+        """Index of the word each token of row `batch_index` came from; None for `[CLS]`/`[SEP]`/`<pad>`.
 
         Words are whitespace-separated (special tokens in the text count as words); with
         is_split_into_words=True they are the given words. In a pair, each sequence counts from 0.
@@ -116,7 +116,7 @@ class BatchEncoding(dict):
         return self._layout(row, _word_ids_of(row.a, self._starts_word), second)
 
     def sequence_ids(self, batch_index: int = 0) -> List[Optional[int]]:
-        """0 for tokens of the first text, 1 for the second, None for [CLS]/[SEP]/<pad>."""
+        """0 for tokens of the first text, 1 for the second, None for `[CLS]`/`[SEP]`/`<pad>`."""
         row = self._row(batch_index)
         return self._layout(row, [0] * len(row.a.ids), None if row.b is None else [1] * len(row.b.ids))
 

@@ -38,7 +38,7 @@ def train_tokenizer(files: Union[PathLike, Sequence[PathLike]], vocab_size: int,
                     seed: Optional[int] = None, **sentencepiece_options: Any) -> str:
     """Train a SentencePiece vocabulary with ALBERT's recipe; returns the path of the .model file.
 
-    Unigram model; <pad>=0, <unk>=1, no <s>/</s>; control symbols [CLS] [SEP] [MASK] (ids 2-4);
+    Unigram model; `<pad>`=0, `<unk>`=1, no `<s>`/`</s>`; control symbols `[CLS] [SEP] [MASK]` (ids 2-4);
     user-defined symbols ( ) " - . – £ € (always single pieces); character coverage 0.99995.
     Lines are streamed from `files` and normalised as the tokenizer will normalise them
     (preprocess_text: lowercased, accents dropped), so the vocabulary fits its inputs.
