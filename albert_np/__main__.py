@@ -10,9 +10,11 @@
     python -m albert_np convert albert_base/ albert-base-hf/     # an original TF1 release -> an HF folder
     python -m albert_np finetune --help      # also: pretrain, pretrain-vocab, pretrain-eval, pretrain-export
 
+`albert-np` (the console command pip installs) is the same as `python -m albert_np`.
 --model takes a Hub id or a local folder. A TEXT of "-" reads one text per line
-from standard input. Errors (model not found, Hub unreachable, bad input) print
-one message and exit with status 2; --debug shows the traceback instead.
+from standard input. Errors (model not found, Hub unreachable, bad input, a bad
+option) print one message starting "albert_np: error: " and exit with status 2;
+--debug shows the traceback instead.
 """
 import argparse
 import json
@@ -34,17 +36,37 @@ from .tasks.loading import _default_model
 from .tokenization import AlbertTokenizer
 
 EXIT_ERROR = 2
+ERROR_PREFIX = "albert_np: error: "      # every command's errors start with it
+
+
+def program_name():
+    """How the command was run, for usage lines: the `albert-np` console command or `python -m albert_np`."""
+    return "albert-np" if os.path.basename(sys.argv[0]) == "albert-np" else "python -m albert_np"
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse with this command line's error prefix; its subparsers are of the same class."""
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        command = self.prog[len(program_name()):].strip()          # "" for the top-level parser
+        self.exit(EXIT_ERROR, f"{ERROR_PREFIX}{command + ': ' if command else ''}{message}\n")
 
 
 # %% Shared options and output ---------------------------------------------------------------------
 
-def add_model_options(p, has_default=True):
-    """--model, --tokenizer, --revision, --offline, --batch-size, --json."""
+def add_loading_options(p, has_default=True):
+    """--model, --revision, --offline."""
     p.add_argument("--model", help="Hub id, local folder, or albert-tiny-en (the bundled model)" + (
         " (default: the library's default model)" if has_default else " (required)"))
-    p.add_argument("--tokenizer", help="Hub id or folder of the tokenizer (default: the model's)")
     p.add_argument("--revision", help="Hub revision (branch, tag or commit)")
     p.add_argument("--offline", action="store_true", help="use only local files and the Hub cache")
+
+
+def add_model_options(p, has_default=True):
+    """The task commands' options: --model, --revision, --offline, --tokenizer, --batch-size, --json."""
+    add_loading_options(p, has_default)
+    p.add_argument("--tokenizer", help="Hub id or folder of the tokenizer (default: the model's)")
     p.add_argument("--batch-size", type=int, default=8, help="inputs per forward pass (default 8)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
 
@@ -208,7 +230,8 @@ def _embed_main(args):
 
 
 def _info_arguments(p):
-    add_model_options(p)
+    add_loading_options(p)
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
 def _info_main(args):
@@ -301,8 +324,9 @@ def build_parser():
     A command is a pair of functions: one adding its options to its subparser, and
     main(args) returning the exit status (None means 0).
     """
-    parser = argparse.ArgumentParser(prog="python -m albert_np", description=__doc__.split("\n\n")[0],
-                                     epilog="Run `python -m albert_np COMMAND --help` for a command's options.")
+    prog = program_name()
+    parser = ArgumentParser(prog=prog, description=__doc__.split("\n\n")[0],
+                            epilog=f"Run `{prog} COMMAND --help` for a command's options.")
     parser.add_argument("--version", action="version", version=f"albert_np {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log what is loaded")
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
@@ -374,7 +398,7 @@ def main(argv=None):
         parser.print_help()
         return EXIT_ERROR
     if getattr(args, "workers", None) is not None:          # the old worker pool's option
-        print(f"albert_np: error: --workers is gone: run `mpiexec -n {args.workers} python -m albert_np "
+        print(f"{ERROR_PREFIX}--workers is gone: run `mpiexec -n {args.workers} python -m albert_np "
               f"{args.command} ...` (pip install 'albert_np[mpi]'; --batch-size is the global batch)",
               file=sys.stderr)
         return EXIT_ERROR
@@ -385,19 +409,19 @@ def main(argv=None):
     except (HubUnreachableError, FileNotFoundError, CheckpointError, ValueError, TypeError) as e:
         if args.debug:
             raise
-        print(f"albert_np: error: {e}", file=sys.stderr)
+        print(f"{ERROR_PREFIX}{e}", file=sys.stderr)
         if isinstance(e, HubUnreachableError):
             print("albert_np: on the command line, pass that folder as --model /path/to/folder", file=sys.stderr)
         return EXIT_ERROR
     except OSError as e:                       # read-only folder, disk full, a folder given for a file
         if args.debug:
             raise
-        print(f"albert_np: error: {describe_os_error(e)}", file=sys.stderr)
+        print(f"{ERROR_PREFIX}{describe_os_error(e)}", file=sys.stderr)
         return EXIT_ERROR
     except MemoryError:
         if args.debug:
             raise
-        print("albert_np: error: out of memory: use a smaller model, fewer texts or --batch-size 1",
+        print(f"{ERROR_PREFIX}out of memory: use a smaller model, fewer texts or --batch-size 1",
               file=sys.stderr)
         return EXIT_ERROR
     except KeyboardInterrupt:

@@ -13,16 +13,18 @@ the ALBERT class of the requested kind.
 """
 import logging
 import os
+from typing import Any, Optional, Union
 
 import numpy as np
 
 from . import tasks
 from .config import AlbertConfig
 from .hub import resolve_file
+from .hints import NameOrPath
 from .io import read_json_object
 from .modeling import (AlbertForMaskedLM, AlbertForMultipleChoice, AlbertForPreTraining,
                        AlbertForQuestionAnswering, AlbertForSequenceClassification,
-                       AlbertForTokenClassification, AlbertModel)
+                       AlbertForTokenClassification, AlbertModel, AlbertPreTrainedModel)
 from .formats.tf_release import find_tf_release, release_config_dict
 from .tokenization import AlbertTokenizer, AlbertTokenizerFast
 
@@ -76,18 +78,18 @@ def _hub_kwargs(kwargs):
 class AutoConfig:
     """AutoConfig.from_pretrained(name) -> AlbertConfig, after checking model_type."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         raise TypeError("use AutoConfig.from_pretrained(name_or_path)")
 
     @staticmethod
-    def from_pretrained(name_or_path, **kwargs):
+    def from_pretrained(name_or_path: NameOrPath, **kwargs: Any) -> AlbertConfig:
         """AlbertConfig of a folder or Hub repo; keyword arguments override its fields."""
         hub = _hub_kwargs(kwargs)
         check_model_type(read_json(name_or_path, "config.json", **hub), name_or_path, "AutoConfig")
         return AlbertConfig.from_pretrained(name_or_path, **hub, **kwargs)
 
     @staticmethod
-    def for_model(model_type, **kwargs):
+    def for_model(model_type: str, **kwargs: Any) -> AlbertConfig:
         """AlbertConfig(**kwargs) for model_type "albert"."""
         check_model_type({"model_type": model_type}, model_type, "AutoConfig.for_model")
         return AlbertConfig(**kwargs)
@@ -96,11 +98,11 @@ class AutoConfig:
 class AutoTokenizer:
     """AutoTokenizer.from_pretrained(name) -> AlbertTokenizerFast (use_fast=False: AlbertTokenizer)."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         raise TypeError("use AutoTokenizer.from_pretrained(name_or_path)")
 
     @staticmethod
-    def from_pretrained(name_or_path, *, use_fast=True, **kwargs):
+    def from_pretrained(name_or_path: NameOrPath, *, use_fast: bool = True, **kwargs: Any) -> AlbertTokenizer:
         """The ALBERT tokenizer of a folder or Hub repo.
 
         Checks config.json's model_type when the folder has one, and
@@ -124,11 +126,12 @@ class _AutoModel:
 
     model_class = None
 
-    def __init__(self):
+    def __init__(self) -> None:
         raise TypeError(f"use {type(self).__name__}.from_pretrained(name_or_path) or .from_config(config)")
 
     @classmethod
-    def from_pretrained(cls, name_or_path, *, dtype="auto", torch_dtype=None, device_map=None, **kwargs):
+    def from_pretrained(cls, name_or_path: NameOrPath, *, dtype: Any = "auto", torch_dtype: Any = None,
+                        device_map: Optional[str] = None, **kwargs: Any) -> AlbertPreTrainedModel:
         """Load `model_class` from a folder or Hub repo (see AlbertPreTrainedModel.from_pretrained).
 
         dtype / torch_dtype: "auto" or None (float32), np.float32 or np.float64 ("float32" etc. too).   # float64 ok
@@ -141,7 +144,7 @@ class _AutoModel:
         return cls.model_class.from_pretrained(name_or_path, dtype=_dtype(torch_dtype or dtype), **hub, **kwargs)
 
     @classmethod
-    def from_config(cls, config, **kwargs):
+    def from_config(cls, config: AlbertConfig, **kwargs: Any) -> AlbertPreTrainedModel:
         """A randomly initialised `model_class` of an AlbertConfig (seed=0 unless given)."""
         if not isinstance(config, AlbertConfig):
             raise TypeError(f"{cls.__name__}.from_config needs an AlbertConfig, got {type(config).__name__}")
@@ -204,9 +207,12 @@ class AutoModelForMultipleChoice(_AutoModel):
 
 # %% pipeline() ------------------------------------------------------------------------------------
 
-def pipeline(task=None, model=None, tokenizer=None, *, revision=None, dtype="auto", torch_dtype=None,
-             device=None, device_map=None, use_fast=True, local_files_only=False,
-             batch_size=tasks.DEFAULT_BATCH_SIZE, progress=None, **call_defaults):
+def pipeline(task: Optional[str] = None, model: tasks.loading.ModelArg = None,
+             tokenizer: tasks.loading.TokenizerArg = None, *,
+             revision: Optional[str] = None, dtype: Any = "auto", torch_dtype: Any = None,
+             device: Union[str, int, None] = None, device_map: Optional[str] = None, use_fast: bool = True,
+             local_files_only: bool = False, batch_size: int = tasks.DEFAULT_BATCH_SIZE,
+             progress: Optional[bool] = None, **call_defaults: Any) -> tasks.Pipeline:
     """A reusable task object, called like transformers' pipelines.
 
     Args:

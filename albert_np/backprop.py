@@ -190,7 +190,7 @@ def scaled_dot_product_attention_backward(dout, cache):   # (B, A, T, D) -> dq, 
 def embeddings_backward(dout, cache, grads, padding_idx=None):   # (B, T, E) -> d_inputs_embeds or None
     """Scatter the gradient of the sum back into the three tables.
 
-    grads["word_embeddings"]["weight"][id] += sum of d over the tokens with that id
+    `grads["word_embeddings"]["weight"][id] += sum of d over the tokens with that id`
     (not for padding_idx, as torch.nn.Embedding(padding_idx=...)), likewise the
     position and token-type tables. With inputs_embeds the word table is not
     used and the gradient of inputs_embeds (B, T, E) is returned instead.

@@ -10,10 +10,12 @@ import logging
 import math
 import numbers
 import os
+from typing import Any, Dict, Optional, Type, TypeVar
 
 import numpy as np
 
 from .hub import resolve_file
+from .hints import NameOrPath, PathLike
 from .io import atomic_write_text, read_json_object
 from .ops import ACTIVATIONS
 from .formats.tf_release import find_tf_release, release_config_dict
@@ -37,6 +39,9 @@ MAX_LAYER_APPLICATIONS = 4096      # num_hidden_layers above this: a forward pas
 
 
 
+C = TypeVar("C", bound="AlbertConfig")
+
+
 class AlbertConfig:
     """Hyper-parameters of an ALBERT model (HF transformers' names and defaults).
 
@@ -47,15 +52,16 @@ class AlbertConfig:
 
     model_type = "albert"
 
-    def __init__(self, vocab_size=30000, embedding_size=128, hidden_size=4096,
-                 num_hidden_layers=12, num_hidden_groups=1, num_attention_heads=64,
-                 intermediate_size=16384, inner_group_num=1, hidden_act="gelu_new",
-                 hidden_dropout_prob=0.0, attention_probs_dropout_prob=0.0,
-                 max_position_embeddings=512, type_vocab_size=2, initializer_range=0.02,
-                 layer_norm_eps=1e-12, classifier_dropout_prob=0.1, pad_token_id=0,
-                 bos_token_id=2, eos_token_id=3, tie_word_embeddings=True,
-                 num_labels=None, id2label=None, label2id=None, problem_type=None,
-                 **kwargs):
+    def __init__(self, vocab_size: int = 30000, embedding_size: int = 128, hidden_size: int = 4096,
+                 num_hidden_layers: int = 12, num_hidden_groups: int = 1, num_attention_heads: int = 64,
+                 intermediate_size: int = 16384, inner_group_num: int = 1, hidden_act: str = "gelu_new",
+                 hidden_dropout_prob: float = 0.0, attention_probs_dropout_prob: float = 0.0,
+                 max_position_embeddings: int = 512, type_vocab_size: int = 2, initializer_range: float = 0.02,
+                 layer_norm_eps: float = 1e-12, classifier_dropout_prob: Optional[float] = 0.1,
+                 pad_token_id: Optional[int] = 0, bos_token_id: Optional[int] = 2, eos_token_id: Optional[int] = 3,
+                 tie_word_embeddings: bool = True, num_labels: Optional[int] = None,
+                 id2label: Optional[Dict[Any, str]] = None, label2id: Optional[Dict[str, int]] = None,
+                 problem_type: Optional[str] = None, **kwargs: Any) -> None:
         self.vocab_size = vocab_size
         self.embedding_size = embedding_size
         self.hidden_size = hidden_size
@@ -88,11 +94,11 @@ class AlbertConfig:
 
     # -- derived values ------------------------------------------------------
     @property
-    def num_labels(self):
+    def num_labels(self) -> int:
         return len(self.id2label)
 
     @num_labels.setter
-    def num_labels(self, n):
+    def num_labels(self, n: int) -> None:
         self.id2label, self.label2id = _labels(n, None, None, self.hidden_size)
         self.validate()
 
@@ -100,7 +106,7 @@ class AlbertConfig:
                   "num_attention_heads", "intermediate_size", "inner_group_num", "max_position_embeddings",
                   "type_vocab_size")
 
-    def validate_sizes(self):
+    def validate_sizes(self) -> None:
         """TypeError / ValueError naming the field when a size, a rate or a flag cannot work.
 
         Also refuses, before anything is allocated, a model whose float32 parameters would not
@@ -150,12 +156,12 @@ class AlbertConfig:
         labels = len(getattr(self, "id2label", None) or ()) or 2
         _check_memory(self, labels)
 
-    def validate(self):
+    def validate(self) -> None:
         """Raise ValueError / TypeError naming the offending fields when the config cannot work."""
         self.validate_sizes()
         self.id2label, self.label2id = _labels(None, self.id2label, self.label2id, self.hidden_size)
 
-    def group_of_layer(self, i):
+    def group_of_layer(self, i: int) -> int:
         """Index of the parameter group that layer application i uses (HF's rule).
 
         group = int(i / (L / G)): the L applications are cut into G equal runs.
@@ -171,7 +177,7 @@ class AlbertConfig:
               "pad_token_id", "bos_token_id", "eos_token_id", "tie_word_embeddings",
               "problem_type")
 
-    def to_dict(self):
+    def to_dict(self) -> Dict[str, Any]:
         """A plain dict in HF's config.json layout (id2label keys as strings)."""
         d = {name: getattr(self, name) for name in self.FIELDS}
         d["id2label"] = {str(k): v for k, v in self.id2label.items()}
@@ -183,7 +189,7 @@ class AlbertConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d):
+    def from_dict(cls: Type[C], d: Dict[str, Any]) -> C:
         if not isinstance(d, dict):
             raise TypeError(f"a config must be a JSON object (a dict of fields), got {type(d).__name__}")
         d = dict(d)
@@ -196,11 +202,11 @@ class AlbertConfig:
                              f"albert_np only runs ALBERT checkpoints")
         return cls(**d)
 
-    def to_json_string(self):
+    def to_json_string(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
 
     @classmethod
-    def from_json_file(cls, path):
+    def from_json_file(cls: Type[C], path: PathLike) -> C:
         try:
             return cls.from_dict(read_json_object(path))
         except (ValueError, TypeError) as e:
@@ -208,16 +214,17 @@ class AlbertConfig:
                 raise
             raise type(e)(f"{path}: {e}") from e
 
-    def to_json_file(self, path):
+    def to_json_file(self, path: PathLike) -> None:
         atomic_write_text(path, self.to_json_string())
 
-    def save_pretrained(self, folder):
+    def save_pretrained(self, folder: PathLike) -> None:
         os.makedirs(folder, exist_ok=True)
         self.to_json_file(os.path.join(folder, "config.json"))
 
     @classmethod
-    def from_pretrained(cls, name_or_path, revision=None, cache_dir=None, local_files_only=False,
-                        **overrides):
+    def from_pretrained(cls: Type[C], name_or_path: NameOrPath, revision: Optional[str] = None,
+                        cache_dir: Optional[PathLike] = None, local_files_only: bool = False,
+                        **overrides: Any) -> C:
         """Read config.json from a folder or a Hub repo; keyword overrides win.
 
         An original TF release folder or checkpoint prefix gives its albert_config.json (tf_checkpoint).
@@ -238,7 +245,7 @@ class AlbertConfig:
         return config
 
     @classmethod
-    def from_preset(cls, name, **overrides):
+    def from_preset(cls: Type[C], name: str, **overrides: Any) -> C:
         """A config of the released models: 'albert-base-v2', 'albert-xxlarge-v1', ...
 
         An 'albert/' owner prefix is accepted. See PRESETS for the names.
@@ -250,7 +257,7 @@ class AlbertConfig:
         d.update(overrides)
         return cls(**d)
 
-    def copy(self):
+    def copy(self: C) -> C:
         return copy.deepcopy(self)
 
     def __eq__(self, other):

@@ -34,6 +34,7 @@ import json
 import logging
 import os
 import re
+from typing import Optional
 
 import numpy as np
 
@@ -42,7 +43,7 @@ from .io import atomic_write_text
 from .model import albert_model
 from .tasks.base import check_flag, check_top_k, encoder_params, max_input_length, split_rows
 from .tasks.fill_mask import FillMaskPipeline, mlm_probs
-from .tasks.loading import DEFAULT_MODEL, TASK_SPECS, checkpoint_tensors, resolve
+from .tasks.loading import DEFAULT_MODEL, TASK_SPECS, ModelArg, TokenizerArg, checkpoint_tensors, resolve
 from .tokenization.encoding import check_str
 
 logger = logging.getLogger(__name__)
@@ -344,8 +345,9 @@ def precision_notes(att, has_lens):
     return notes
 
 
-def explain(text, model=None, *, pair=None, tokenizer=None, top_k=5, truncation=True,
-            attention_bytes=ATTENTION_BYTES, revision=None, local_files_only=False):
+def explain(text: str, model: ModelArg = None, *, pair: Optional[str] = None, tokenizer: TokenizerArg = None,
+            top_k: int = 5, truncation: bool = True, attention_bytes: int = ATTENTION_BYTES,
+            revision: Optional[str] = None, local_files_only: bool = False) -> Explanation:
     """One self-contained interactive HTML page of the forward pass on `text`.
 
         page = explain("The capital of France is [MASK].")

@@ -151,7 +151,8 @@ def pretraining_backward(d, cache, grads):
 
 def pretraining_loss(config, outputs, labels):
     """MLM CE + SOP CE (HF), each term only when its labels are given."""
-    total, cache, terms = 0.0, {}, {}
+    # a 0-d array of the logits' dtype: numpy 1.x would promote 0.0 + float32 to float64
+    total, cache, terms = np.zeros((), outputs["prediction_logits"].dtype), {}, {}
     if "mlm_labels" in labels:
         loss, cache["prediction_logits"] = losses.cross_entropy(outputs["prediction_logits"], labels["mlm_labels"])
         total, terms["prediction_logits"] = total + loss, float(loss)

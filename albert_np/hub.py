@@ -87,7 +87,10 @@ def hub_reachable(timeout=3.0):
 def _hub_download(repo_id, filename, *, revision, cache_dir, local_files_only, required):
     """hf_hub_download with messages that say what to do when it fails."""
     import huggingface_hub                  # on first Hub use only (see hub_reachable)
-    from huggingface_hub import errors
+    # huggingface_hub.utils holds these four classes in every supported version (0.20 to 2.x);
+    # huggingface_hub.errors does not exist before 0.22, and its RemoteEntryNotFoundError (1.0+)
+    # is a subclass of EntryNotFoundError, so catching the latter covers a missing file everywhere
+    from huggingface_hub import utils as errors
 
     offline = local_files_only or not hub_reachable()
     try:
@@ -103,7 +106,7 @@ def _hub_download(repo_id, filename, *, revision, cache_dir, local_files_only, r
             + " and the file is not in the local cache. Either connect and retry, or download the "
             f"repo where the Hub is reachable and pass its local folder instead, e.g. "
             f"from_pretrained('/path/to/{repo_id.split('/')[-1]}').") from e
-    except (errors.EntryNotFoundError, errors.RemoteEntryNotFoundError) as e:
+    except errors.EntryNotFoundError as e:           # on the Hub, the repo has no such file
         if not required:
             return None
         raise FileNotFoundError(f"the Hub repo {repo_id!r} has no file {filename!r}") from e

@@ -15,7 +15,7 @@ V vocab, L layer applications, G groups, N packed rows, P gathered positions).
 
 Parameters are nested dicts whose paths are Hugging Face's state-dict names:
 "albert.encoder.albert_layer_groups.0.albert_layers.0.ffn.weight" is
-params["albert"]["encoder"]["albert_layer_groups"][0]["albert_layers"][0]["ffn"]["weight"],
+`params["albert"]["encoder"]["albert_layer_groups"][0]["albert_layers"][0]["ffn"]["weight"]`,
 and each function takes its sub-dict as keyword arguments, so
 `linear(x, **layer["ffn"])` needs no glue. Weights keep PyTorch's (out, in) layout.
 
@@ -176,7 +176,12 @@ def albert_transformer(x, mask, encoder, config, head_mask=None, output_hidden_s
     With G = 1 (every released ALBERT) one set of layer weights runs L times.
     x: (B, T, E); mask: as albert_attention; encoder: the "encoder" parameters
     (embedding_hidden_mapping_in, albert_layer_groups); head_mask: None, (A,)
-    or (L, A) - row i applies to every attention of application i.
+    or (L, A) - row i applies to every attention of application i, the meaning
+    transformers documents for (num_layers, num_heads). transformers 4.57 gives
+    inner layer j of group g row g * int(L / G) + j instead (with G = 1: row j,
+    so row 0 in all L applications), and transformers 5 ignores head_mask; the
+    two rules agree for (A,), equal rows, or G = L with one inner layer
+    (tests/test_head_mask.py).
     Returns (last (B, T, H), hidden_states, attentions): hidden_states holds the
     mapped-in input and the output of each of the L applications (L + 1 entries,
     as transformers 4.x); attentions one (B, A, T, T) per layer run

@@ -10,7 +10,7 @@ weights, outputs, labels and loss) is one row of heads.HEADS.
 """
 import dataclasses
 import logging
-from typing import Optional
+from typing import Any, Dict, List, Optional, Tuple, Type, TypeVar, Union
 
 import numpy as np
 
@@ -18,6 +18,7 @@ from .formats import checkpoint, tf_checkpoint, tf_release
 from .config import AlbertConfig
 from .heads import HEADS, expected_shapes
 from .inputs import check_labels
+from .hints import ArrayLike, NameOrPath, PathLike
 from .io import staged_folder
 from .model import albert_model
 from .params import flatten, init_weights, nest, resized_rows, tie_decoder
@@ -34,14 +35,14 @@ class ModelOutput:
     `"logits" in out`, out.keys(), out.to_tuple().
     """
 
-    def to_tuple(self):
+    def to_tuple(self) -> tuple:
         return tuple(getattr(self, f.name) for f in dataclasses.fields(self)
                      if getattr(self, f.name) is not None)
 
-    def keys(self):
+    def keys(self) -> List[str]:
         return [f.name for f in dataclasses.fields(self) if getattr(self, f.name) is not None]
 
-    def items(self):
+    def items(self) -> List[Tuple[str, Any]]:
         return [(k, getattr(self, k)) for k in self.keys()]
 
     def __getitem__(self, key):
@@ -111,6 +112,9 @@ class QuestionAnsweringModelOutput(ModelOutput):
 
 
 # -------------------------------------------------------------- base class
+M = TypeVar("M", bound="AlbertPreTrainedModel")
+
+
 class AlbertPreTrainedModel:
     """Config + nested params, loading/saving, and the forward every class shares.
 
@@ -123,7 +127,8 @@ class AlbertPreTrainedModel:
     output_type = None
     label_names = ()
 
-    def __init__(self, config, params=None, seed=0, dtype=np.float32):
+    def __init__(self, config: AlbertConfig, params: Optional[dict] = None, seed: int = 0,
+                 dtype: Any = np.float32) -> None:
         if not isinstance(config, AlbertConfig):
             raise TypeError(f"config must be an AlbertConfig, got {type(config).__name__}")
         self.config = config
@@ -135,11 +140,11 @@ class AlbertPreTrainedModel:
         self.training = False
 
     # -- parameters ----------------------------------------------------------
-    def state_dict(self):
+    def state_dict(self) -> Dict[str, np.ndarray]:
         """Flat {HF name: array} (the arrays themselves, not copies)."""
         return flatten(self.params)
 
-    def load_state_dict(self, state, strict=True):
+    def load_state_dict(self, state: Dict[str, np.ndarray], strict: bool = True) -> Tuple[List[str], List[str]]:
         """Load a flat HF state dict; returns (missing, unexpected) key lists.
 
         Weights absent from `state` keep their current values (strict=False) or
@@ -152,14 +157,14 @@ class AlbertPreTrainedModel:
         self.params = nest(flat)
         return missing, unexpected
 
-    def num_parameters(self):
+    def num_parameters(self) -> int:
         """Distinct parameters (tied arrays counted once)."""
         seen = {}
         for v in self.state_dict().values():
             seen[id(v)] = v.size
         return int(sum(seen.values()))
 
-    def eval(self):
+    def eval(self: M) -> M:
         """Inference mode (the only mode of these classes; training uses step.loss_and_grads)."""
         self.training = False
         return self
@@ -168,14 +173,14 @@ class AlbertPreTrainedModel:
     def _encoder_params(self):
         return self.params["albert"] if self.head else self.params
 
-    def get_input_embeddings(self):
+    def get_input_embeddings(self) -> np.ndarray:
         """The word-embedding table (V, E): the model's own array, so editing it edits the model.
 
         Matches: transformers get_input_embeddings().weight (transformers returns the nn.Embedding).
         """
         return self._encoder_params()["embeddings"]["word_embeddings"]["weight"]
 
-    def set_input_embeddings(self, value):
+    def set_input_embeddings(self, value: ArrayLike) -> None:
         """Use `value` (V, E) as the word-embedding table (the tied MLM decoder follows; config.vocab_size too)."""
         table = np.asarray(value)
         E = self.config.embedding_size
@@ -189,13 +194,14 @@ class AlbertPreTrainedModel:
         if self.config.tie_word_embeddings and "predictions" in self.params:
             self.params["predictions"]["decoder"]["weight"] = self.get_input_embeddings()
 
-    def get_output_embeddings(self):
+    def get_output_embeddings(self) -> Optional[np.ndarray]:
         """The MLM decoder weight (V, E) (tied: the word-embedding table itself); None without an MLM head."""
         if "predictions" not in self.params:
             return None
         return self.params["predictions"]["decoder"]["weight"]
 
-    def resize_token_embeddings(self, new_num_tokens=None, pad_to_multiple_of=None, mean_resizing=True):
+    def resize_token_embeddings(self, new_num_tokens: Optional[int] = None, pad_to_multiple_of: Optional[int] = None,
+                                mean_resizing: bool = True) -> np.ndarray:
         """Give the vocabulary `new_num_tokens` rows (after tokenizer.add_tokens: len(tokenizer)).
 
         Rows 0..min(V, V')-1 are kept; rows are dropped from the end when shrinking. New rows of the
@@ -243,8 +249,11 @@ class AlbertPreTrainedModel:
 
     # -- files ---------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, name_or_path, *, revision=None, cache_dir=None, local_files_only=False,
-                        dtype=np.float32, config=None, ignore_mismatched_sizes=False, **config_overrides):
+    def from_pretrained(cls: Type[M], name_or_path: NameOrPath, *, revision: Optional[str] = None,
+                        cache_dir: Optional[PathLike] = None, local_files_only: bool = False,
+                        dtype: Any = np.float32, config: Optional[AlbertConfig] = None,
+                        ignore_mismatched_sizes: bool = False,
+                        **config_overrides: Any) -> M:
         """Load config.json + safetensors weights from a folder or a Hub repo id.
 
         name_or_path: a folder, a Hub repo id, or "albert-tiny-en" (the bundled model, offline).
@@ -282,7 +291,8 @@ class AlbertPreTrainedModel:
         model.name_or_path = str(name_or_path)
         return model
 
-    def save_pretrained(self, folder, storage_dtype=None, max_shard_size=None):
+    def save_pretrained(self, folder: PathLike, storage_dtype: Optional[str] = None,
+                        max_shard_size: Optional[Union[int, str]] = None) -> None:
         """Write config.json and model.safetensors in HF's format, as one unit.
 
         The files are written into a staging folder that then replaces
@@ -323,7 +333,7 @@ class AlbertPreTrainedModel:
         out = self.output_type(**fields)
         return out if return_dict else out.to_tuple()
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
 
     def __repr__(self):
@@ -452,9 +462,11 @@ class AlbertModel(AlbertPreTrainedModel):
     head = None
     output_type = BaseModelOutputWithPooling
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, head_mask=None, output_attentions=False,
-                output_hidden_states=False, return_dict=True):
+    def forward(self, input_ids: Optional[ArrayLike] = None, attention_mask: Optional[ArrayLike] = None,
+                token_type_ids: Optional[ArrayLike] = None, position_ids: Optional[ArrayLike] = None,
+                inputs_embeds: Optional[ArrayLike] = None, head_mask: Optional[ArrayLike] = None,
+                output_attentions: bool = False, output_hidden_states: bool = False,
+                return_dict: bool = True) -> Union[BaseModelOutputWithPooling, tuple]:
         inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                       position_ids=position_ids, inputs_embeds=inputs_embeds, head_mask=head_mask)
         return self._forward(inputs, {}, output_attentions, output_hidden_states, return_dict)
@@ -467,9 +479,12 @@ class AlbertForPreTraining(AlbertPreTrainedModel):
     output_type = AlbertForPreTrainingOutput
     label_names = ("labels", "sentence_order_label")
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, head_mask=None, labels=None, sentence_order_label=None,
-                output_attentions=False, output_hidden_states=False, return_dict=True):
+    def forward(self, input_ids: Optional[ArrayLike] = None, attention_mask: Optional[ArrayLike] = None,
+                token_type_ids: Optional[ArrayLike] = None, position_ids: Optional[ArrayLike] = None,
+                inputs_embeds: Optional[ArrayLike] = None, head_mask: Optional[ArrayLike] = None,
+                labels: Optional[ArrayLike] = None, sentence_order_label: Optional[ArrayLike] = None,
+                output_attentions: bool = False, output_hidden_states: bool = False,
+                return_dict: bool = True) -> Union[AlbertForPreTrainingOutput, tuple]:
         inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                       position_ids=position_ids, inputs_embeds=inputs_embeds, head_mask=head_mask)
         return self._forward(inputs, {"labels": labels, "sentence_order_label": sentence_order_label},
@@ -483,9 +498,11 @@ class AlbertForMaskedLM(AlbertPreTrainedModel):
     output_type = MaskedLMOutput
     label_names = ("labels",)
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, head_mask=None, labels=None, output_attentions=False,
-                output_hidden_states=False, return_dict=True):
+    def forward(self, input_ids: Optional[ArrayLike] = None, attention_mask: Optional[ArrayLike] = None,
+                token_type_ids: Optional[ArrayLike] = None, position_ids: Optional[ArrayLike] = None,
+                inputs_embeds: Optional[ArrayLike] = None, head_mask: Optional[ArrayLike] = None,
+                labels: Optional[ArrayLike] = None, output_attentions: bool = False, output_hidden_states: bool = False,
+                return_dict: bool = True) -> Union[MaskedLMOutput, tuple]:
         inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                       position_ids=position_ids, inputs_embeds=inputs_embeds, head_mask=head_mask)
         return self._forward(inputs, {"labels": labels}, output_attentions, output_hidden_states, return_dict)
@@ -504,9 +521,11 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
     output_type = SequenceClassifierOutput
     label_names = ("labels",)
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, head_mask=None, labels=None, output_attentions=False,
-                output_hidden_states=False, return_dict=True):
+    def forward(self, input_ids: Optional[ArrayLike] = None, attention_mask: Optional[ArrayLike] = None,
+                token_type_ids: Optional[ArrayLike] = None, position_ids: Optional[ArrayLike] = None,
+                inputs_embeds: Optional[ArrayLike] = None, head_mask: Optional[ArrayLike] = None,
+                labels: Optional[ArrayLike] = None, output_attentions: bool = False, output_hidden_states: bool = False,
+                return_dict: bool = True) -> Union[SequenceClassifierOutput, tuple]:
         inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                       position_ids=position_ids, inputs_embeds=inputs_embeds, head_mask=head_mask)
         return self._forward(inputs, {"labels": labels}, output_attentions, output_hidden_states, return_dict)
@@ -519,9 +538,11 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
     output_type = TokenClassifierOutput
     label_names = ("labels",)
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, head_mask=None, labels=None, output_attentions=False,
-                output_hidden_states=False, return_dict=True):
+    def forward(self, input_ids: Optional[ArrayLike] = None, attention_mask: Optional[ArrayLike] = None,
+                token_type_ids: Optional[ArrayLike] = None, position_ids: Optional[ArrayLike] = None,
+                inputs_embeds: Optional[ArrayLike] = None, head_mask: Optional[ArrayLike] = None,
+                labels: Optional[ArrayLike] = None, output_attentions: bool = False, output_hidden_states: bool = False,
+                return_dict: bool = True) -> Union[TokenClassifierOutput, tuple]:
         inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                       position_ids=position_ids, inputs_embeds=inputs_embeds, head_mask=head_mask)
         return self._forward(inputs, {"labels": labels}, output_attentions, output_hidden_states, return_dict)
@@ -538,9 +559,12 @@ class AlbertForQuestionAnswering(AlbertPreTrainedModel):
     output_type = QuestionAnsweringModelOutput
     label_names = ("start_positions", "end_positions")
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, head_mask=None, start_positions=None, end_positions=None,
-                output_attentions=False, output_hidden_states=False, return_dict=True):
+    def forward(self, input_ids: Optional[ArrayLike] = None, attention_mask: Optional[ArrayLike] = None,
+                token_type_ids: Optional[ArrayLike] = None, position_ids: Optional[ArrayLike] = None,
+                inputs_embeds: Optional[ArrayLike] = None, head_mask: Optional[ArrayLike] = None,
+                start_positions: Optional[ArrayLike] = None, end_positions: Optional[ArrayLike] = None,
+                output_attentions: bool = False, output_hidden_states: bool = False,
+                return_dict: bool = True) -> Union[QuestionAnsweringModelOutput, tuple]:
         if self.config.num_labels != 2:
             raise ValueError(f"question answering needs num_labels=2 (start, end), "
                              f"the config has {self.config.num_labels}")
@@ -557,9 +581,11 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
     output_type = MultipleChoiceModelOutput
     label_names = ("labels",)
 
-    def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, head_mask=None, labels=None, output_attentions=False,
-                output_hidden_states=False, return_dict=True):
+    def forward(self, input_ids: Optional[ArrayLike] = None, attention_mask: Optional[ArrayLike] = None,
+                token_type_ids: Optional[ArrayLike] = None, position_ids: Optional[ArrayLike] = None,
+                inputs_embeds: Optional[ArrayLike] = None, head_mask: Optional[ArrayLike] = None,
+                labels: Optional[ArrayLike] = None, output_attentions: bool = False, output_hidden_states: bool = False,
+                return_dict: bool = True) -> Union[MultipleChoiceModelOutput, tuple]:
         inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                       position_ids=position_ids, inputs_embeds=inputs_embeds, head_mask=head_mask)
         return self._forward(inputs, {"labels": labels}, output_attentions, output_hidden_states, return_dict)

@@ -3,6 +3,7 @@
 Most tests call main(argv) in-process (fast); a few run `python -m albert_np` for real,
 including the offline case: exit status 2, a message naming the cause and the fix, no traceback.
 """
+import argparse
 import json
 import os
 import subprocess
@@ -153,3 +154,123 @@ def test_argparse_errors_exit_2(capsys, argv):
     with pytest.raises(SystemExit) as e:
         main(argv)
     assert e.value.code == 2
+
+
+# %% One error prefix, and no option that does nothing ---------------------------------------------
+
+COMMANDS = ["fill-mask", "classify", "tag", "qa", "embed", "info", "explain", "convert", "finetune", "pretrain",
+            "pretrain-vocab", "pretrain-export", "pretrain-eval"]
+
+
+def test_the_commands_are_all_listed():
+    parser = cli.build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    assert sorted(sub.choices) == sorted(COMMANDS)
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_bad_option_gets_the_error_prefix(capsys, command):
+    with pytest.raises(SystemExit) as e:
+        main([command, "--no-such-option"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2
+    # a command whose arguments all parse leaves the unknown option to the top-level parser
+    last = err.splitlines()[-1]
+    assert last.startswith((f"albert_np: error: {command}: ", "albert_np: error: unrecognized arguments")), err
+
+
+def test_usage_names_the_console_command(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["/venv/bin/albert-np", "qa"])
+    with pytest.raises(SystemExit):
+        main(["qa"])
+    err = capsys.readouterr().err
+    assert err.startswith("usage: albert-np qa") and "albert_np: error: qa: the following arguments" in err
+
+
+NO_SUCH = os.path.join(ROOT, "no", "such", "path")
+
+
+@pytest.mark.parametrize("argv", [
+    ["fill-mask", "no mask here", "--model", MLM],
+    ["classify", "a text"],
+    ["tag", "a text"],
+    ["qa", "--question", "q", "--context", "c"],
+    ["embed", "a text", "--model", NO_SUCH],
+    ["info", "--model", NO_SUCH],
+    ["explain", "a text", "--out", "page.html", "--model", NO_SUCH],
+    ["convert", NO_SUCH, "out"],
+    ["finetune", "--task", "sst2", "--model", NO_SUCH, "--train", NO_SUCH + ".tsv", "--out", "run"],
+    ["pretrain", "--out", "run", "--tokenizer", NO_SUCH + ".model", "--max-steps", "1"],
+    ["pretrain-vocab", "--out", "vocab/spiece", "--data-dir", NO_SUCH, "--max-sentences", "10"],
+    ["pretrain-export", "--checkpoint", NO_SUCH, "--tokenizer", NO_SUCH, "--out", "export"],
+    ["pretrain-eval", "--model", NO_SUCH],
+], ids=lambda argv: argv[0])
+def test_every_command_reports_errors_with_the_prefix(capsys, monkeypatch, tmp_path, argv):
+    monkeypatch.chdir(tmp_path)
+    status, out, err = run(capsys, *argv)
+    assert status == 2, (out, err)
+    assert "albert_np: error: " in err and "Traceback" not in err, err
+
+
+class RecordingNamespace(argparse.Namespace):
+    """A Namespace that notes which options a command reads."""
+
+    def __getattribute__(self, name):
+        if not name.startswith("_"):
+            object.__getattribute__(self, "__dict__").setdefault("_read", set()).add(name)
+        return object.__getattribute__(self, name)
+
+
+def _stub(result):
+    def call(*args, **kwargs):
+        return result
+    return call
+
+
+@pytest.mark.parametrize("argv", [
+    ["fill-mask", "a [MASK]", "--top-k", "2", "--targets", "a"],
+    ["classify", "a", "--text-pair", "b", "--function", "none", "--top-k", "0", "--model", MLM],
+    ["tag", "a", "--aggregation", "first", "--model", MLM],
+    ["qa", "--question", "q", "--context", "c", "--doc-stride", "8", "--max-answer-len", "3", "--max-seq-len", "64",
+     "--max-question-len", "8", "--handle-impossible-answer", "--top-k", "2", "--model", MLM],
+    ["embed", "a", "--pooling", "mean"],
+    ["info", "--model", MLM],
+    ["explain", "a [MASK]", "--pair", "b", "--out", "p.html", "--top-k", "2", "--no-truncation"],
+], ids=lambda argv: argv[0])
+def test_every_option_of_a_command_is_read(monkeypatch, tmp_path, capsys, argv):
+    """An option the command never reads does nothing: each option must be read by the command's main."""
+    class Pipe:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def __call__(self, *args, **kwargs):
+            return [[{"label": "x", "score": 1.0}]]
+
+    class Page:
+        data = {"tokens": {"ids": [1]}, "model": {"name": "m", "class": "c"}}
+
+        def save(self, path):
+            open(path, "w").close()
+            return path
+    monkeypatch.setattr(cli, "fill_mask", _stub([{"score": 1.0, "token_str": "a", "sequence": "a a"}]))
+    monkeypatch.setattr(cli, "TextClassificationPipeline", Pipe)
+    monkeypatch.setattr(cli, "tag_tokens", _stub([[]]))
+    monkeypatch.setattr(cli, "answer_question", _stub([{"score": 1.0, "start": 0, "end": 1, "answer": "c"}]))
+    monkeypatch.setattr(cli, "embed", _stub(np.zeros((1, 2), np.float32)))
+    monkeypatch.setattr(cli, "explain", _stub(Page()))
+    monkeypatch.chdir(tmp_path)
+    parser = cli.build_parser()
+    args = parser.parse_args(argv + ["--json"] * (argv[0] not in ("explain",)), namespace=RecordingNamespace())
+    args.__dict__.pop("_read", None)
+    assert (args.func(args) or 0) == 0
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[argv[0]]
+    options = {a.dest for a in sub._actions if a.dest != "help"}
+    assert options - args.__dict__.get("_read", set()) == set(), f"{argv[0]}: options that do nothing"
+    capsys.readouterr()
+
+
+def test_info_takes_no_batch_size_or_tokenizer(capsys):
+    for option in ("--batch-size", "--tokenizer"):
+        with pytest.raises(SystemExit):
+            main(["info", "--model", MLM, option, "8"])
+        assert f"unrecognized arguments: {option} 8" in capsys.readouterr().err

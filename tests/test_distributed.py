@@ -179,7 +179,7 @@ def test_a_killed_rank_ends_the_job_and_it_resumes_with_any_number_of_ranks(tmp_
 def test_a_rank_that_raises_ends_the_job_naming_it(tmp_path):
     code, err, seconds = run(2, "pretrain", tmp_path / "r", "--steps", 6, "--fail", "raise", "--fail-step", 2)
     assert code != 0 and seconds < 60, (code, seconds)
-    assert "albert_np: rank 1 of 2 failed at step 2: RuntimeError: injected failure" in err
+    assert "albert_np: error: rank 1 of 2 failed at step 2: RuntimeError: injected failure" in err
 
 
 @needs_mpi

@@ -130,3 +130,32 @@ def test_losses_match_transformers(tmp_path):
         with torch.no_grad():
             ref = hf(input_ids=torch.tensor(ids), labels=torch.tensor(labels)).loss.item()
         assert abs(float(ours(input_ids=ids, labels=labels).loss) - ref) <= 1e-5
+
+
+def test_bundled_model_matches_transformers():
+    """Real trained weights, larger numbers: the bundled model's masked-LM logits and last hidden state
+    (real tokens of a padded batch) under the same bound. README quotes the measured differences."""
+    from albert_np.pretrained import bundled_model
+    folder = bundled_model()
+    tok = albert_np.AlbertTokenizerFast.from_pretrained(folder)
+    enc = tok(["The capital of France is [MASK].",
+               "She was born in [MASK] in 1950, and later moved to a small town by the sea.",
+               "Plants create [MASK] through a process known as photosynthesis."], padding=True, return_tensors="np")
+    ours = albert_np.AlbertForMaskedLM.from_pretrained(folder)
+    got = ours(input_ids=enc.input_ids, attention_mask=enc.attention_mask, token_type_ids=enc.token_type_ids,
+               output_hidden_states=True)
+    hf = transformers.AlbertForMaskedLM.from_pretrained(folder, attn_implementation="eager",
+                                                        dtype=torch.float32).eval()
+    feed = {k: torch.tensor(enc[k]) for k in ("input_ids", "attention_mask", "token_type_ids")}
+    with torch.no_grad():
+        ref = hf(**feed, output_hidden_states=True)
+        ref64 = hf.double()(**feed, output_hidden_states=True)
+    real = enc.attention_mask.astype(bool)
+    for field, a, b, b64 in [("logits", got.logits, ref.logits, ref64.logits),
+                             ("last hidden state", got.hidden_states[-1], ref.hidden_states[-1],
+                              ref64.hidden_states[-1])]:
+        a, b, b64 = np.asarray(a)[real], b.numpy()[real], b64.numpy()[real]
+        err, hf_own = float(np.abs(a - b).max()), float(np.abs(b - b64).max())
+        print(f"bundled model {field}: |diff| {err:.2g} (max |value| {np.abs(b).max():.3g}), "
+              f"transformers' own float32 error {hf_own:.2g}")
+        assert err <= max(TOL, 2 * hf_own), f"{field}: |diff| {err:.3g} (HF's own float32 error {hf_own:.3g})"

@@ -1,8 +1,12 @@
 """feature-extraction: contextual vectors of texts, per token or pooled to one per text."""
+from typing import Any
+
 import numpy as np
 
 from .base import (DEFAULT_BATCH_SIZE, Pipeline, as_text_list, encode, encode_or_truncate, max_input_length,
                    split_rows)
+from ..hints import Texts
+from .loading import ModelArg, TokenizerArg
 
 POOLINGS = ("cls", "mean")
 
@@ -52,8 +56,8 @@ class FeatureExtractionPipeline(Pipeline):
         return [h[b, :len(r["input_ids"])] for b, r in enumerate(rows)]
 
 
-def embed(texts, model=None, pooling="cls", *, tokenizer=None, batch_size=DEFAULT_BATCH_SIZE, truncation=True,
-          **load_kwargs):
+def embed(texts: Texts, model: ModelArg = None, pooling: str = "cls", *, tokenizer: TokenizerArg = None,
+          batch_size: int = DEFAULT_BATCH_SIZE, truncation: bool = True, **load_kwargs: Any) -> np.ndarray:
     """One vector per text: (H,) for a str, (N, H) float32 for a list of N texts.
 
     pooling: "cls" (the [CLS] token's last hidden state) or "mean" (over the text's tokens).

@@ -1,5 +1,6 @@
 """fill-mask: the likeliest tokens for each [MASK] of a text (masked-LM head)."""
 import logging
+from typing import Any, Sequence, Union
 
 import numpy as np
 
@@ -9,6 +10,8 @@ from ..tokenization.encoding import check_str
 from ..tokenization.normalization import SPIECE_UNDERLINE
 from .base import (DEFAULT_BATCH_SIZE, Pipeline, as_text_list, central_window, check_flag, check_top_k, encode,
                    max_input_length, split_rows, windows_of_row)
+from ..hints import Texts
+from .loading import ModelArg, TokenizerArg
 
 logger = logging.getLogger(__name__)
 
@@ -143,15 +146,16 @@ class FillMaskPipeline(Pipeline):
         return np.asarray(ids, dtype=np.int64)
 
 
-def fill_mask(text, model=None, top_k=5, targets=None, *, tokenizer=None, batch_size=DEFAULT_BATCH_SIZE,
-              windows=True, **load_kwargs):
+def fill_mask(text: Texts, model: ModelArg = None, top_k: int = 5, targets: Union[str, Sequence[str], None] = None,
+              *, tokenizer: TokenizerArg = None, batch_size: int = DEFAULT_BATCH_SIZE, windows: bool = True,
+              **load_kwargs: Any) -> list:
     """Fill the [MASK] tokens of `text` (str or list of str): transformers' fill-mask pipeline.
 
         fill_mask("Paris is the [MASK] of France.")
         [{'score': 0.9, 'token': 1057, 'token_str': 'capital', 'sequence': 'paris is the capital of france.'}, ...]
 
     model: Hub id, folder or loaded AlbertForMaskedLM / AlbertForPreTraining; None
-    uses DEFAULT_MODEL. See FillMaskPipeline.__call__ for targets and the output nesting.
+    uses DEFAULT_MODEL. See `FillMaskPipeline.__call__` for targets and the output nesting.
     """
     return FillMaskPipeline(model, tokenizer, batch_size=batch_size, **load_kwargs).run(text, top_k, targets,
                                                                                         windows=windows)

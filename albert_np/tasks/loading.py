@@ -13,6 +13,7 @@ import collections
 import json
 import logging
 import os
+from typing import Union
 
 from ..formats.checkpoint import safetensors_shapes
 from ..config import AlbertConfig
@@ -21,9 +22,13 @@ from ..modeling import (MODEL_CLASSES, AlbertForMaskedLM, AlbertForMultipleChoic
                         AlbertForQuestionAnswering, AlbertForSequenceClassification,
                         AlbertForTokenClassification, AlbertModel, AlbertPreTrainedModel)
 from ..pretrained import bundled_model, resolve_name
-from ..tokenization import AlbertTokenizerFast
+from ..tokenization import AlbertTokenizer, AlbertTokenizerFast
 
 logger = logging.getLogger(__name__)
+
+# what a task function's model= and tokenizer= take: a Hub id or folder, or a loaded object
+ModelArg = Union[str, os.PathLike, AlbertPreTrainedModel, None]
+TokenizerArg = Union[str, os.PathLike, AlbertTokenizer, None]
 
 HUB_DEFAULT = "albert/albert-base-v2"
 # Used when no model is given (fill-mask, feature-extraction): the model shipped in the

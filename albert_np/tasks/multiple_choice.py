@@ -1,8 +1,12 @@
 """multiple-choice: rank the choices that answer or continue a prompt."""
+from typing import Any, Sequence
+
 import numpy as np
 
 from ..ops import softmax
 from .base import DEFAULT_BATCH_SIZE, Pipeline, as_text_list, head_outputs, max_input_length, split_rows
+from ..hints import Texts
+from .loading import ModelArg, TokenizerArg
 
 
 class MultipleChoicePipeline(Pipeline):
@@ -74,7 +78,8 @@ class MultipleChoicePipeline(Pipeline):
         return list(head_outputs(self.model, shaped)["logits"])          # (B, C)
 
 
-def choose(prompt, choices, model, *, tokenizer=None, batch_size=DEFAULT_BATCH_SIZE, **load_kwargs):
+def choose(prompt: Texts, choices: Sequence, model: ModelArg, *, tokenizer: TokenizerArg = None,
+           batch_size: int = DEFAULT_BATCH_SIZE, **load_kwargs: Any) -> list:
     """Rank `choices` as answers to / continuations of `prompt` with a multiple-choice model.
 
         choose("The man lit the match.", ["The room got brighter.", "The room got colder."], model=...)

@@ -1,10 +1,13 @@
 """question-answering: the span of a context that answers a question (extractive QA)."""
 import logging
+from typing import Any, Optional, Union
 
 import numpy as np
 
 from ..ops import softmax
 from .base import DEFAULT_BATCH_SIZE, Pipeline, as_text_list, head_outputs, check_top_k, split_rows
+from ..hints import Texts
+from .loading import ModelArg, TokenizerArg
 
 logger = logging.getLogger(__name__)
 
@@ -210,9 +213,11 @@ class QuestionAnsweringPipeline(Pipeline):
         return int(window["offsets"][s][0]), int(window["offsets"][e][1])
 
 
-def answer_question(question, context, model, top_k=1, doc_stride=None, max_answer_len=15,
-                    handle_impossible_answer=False, max_seq_len=384, max_question_len=64, *,
-                    tokenizer=None, batch_size=DEFAULT_BATCH_SIZE, **load_kwargs):
+def answer_question(question: Texts, context: Texts, model: ModelArg, top_k: int = 1,
+                    doc_stride: Optional[int] = None, max_answer_len: int = 15,
+                    handle_impossible_answer: bool = False, max_seq_len: int = 384, max_question_len: int = 64, *,
+                    tokenizer: TokenizerArg = None, batch_size: int = DEFAULT_BATCH_SIZE,
+                    **load_kwargs: Any) -> Union[dict, list]:
     """Extract the answer to `question` from `context`: transformers 4.x question-answering.
 
         answer_question("Where does Ada live?", "Ada lives in London.", model="path/to/squad-albert")

@@ -1,7 +1,11 @@
 """text-classification: a label (or scores of every label) for each text or text pair."""
+from typing import Any, Optional
+
 from ..ops import sigmoid, softmax
 from .base import (DEFAULT_BATCH_SIZE, Pipeline, as_text_list, check_top_k, encode_or_truncate, head_outputs,
                    max_input_length, split_rows)
+from ..hints import Texts
+from .loading import ModelArg, TokenizerArg
 
 FUNCTIONS = ("softmax", "sigmoid", "none")
 _LEGACY = object()     # "top_k not given": transformers' one-dict-per-text output
@@ -103,15 +107,16 @@ class TextClassificationPipeline(Pipeline):
         return list(head_outputs(self.model, self._batch(rows))["logits"])
 
 
-def classify(texts, model, text_pair=None, function_to_apply=None, top_k=1, *, tokenizer=None,
-             batch_size=DEFAULT_BATCH_SIZE, truncation=True, **load_kwargs):
+def classify(texts: Texts, model: ModelArg, text_pair: Optional[Texts] = None,
+             function_to_apply: Optional[str] = None, top_k: Optional[int] = 1, *, tokenizer: TokenizerArg = None,
+             batch_size: int = DEFAULT_BATCH_SIZE, truncation: bool = True, **load_kwargs: Any) -> list:
     """Classify texts (or pairs): transformers' text-classification pipeline.
 
         classify("a great film", model="path/to/sst2")      -> [{'label': 'positive', 'score': 0.98}]
 
     top_k=1 gives transformers' default output (one dict per text: a one-element
     list for a single str); another int or None gives ranked lists (see
-    TextClassificationPipeline.__call__). Scores: softmax, sigmoid or the raw
+    `TextClassificationPipeline.__call__`). Scores: softmax, sigmoid or the raw
     logits, chosen from config.problem_type and num_labels unless function_to_apply says.
     """
     pipe = TextClassificationPipeline(model, tokenizer, batch_size=batch_size, **load_kwargs)

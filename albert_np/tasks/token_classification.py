@@ -1,8 +1,12 @@
 """token-classification: a tag for each token, word or entity of a text (e.g. named entities)."""
+from typing import Any, Sequence
+
 import numpy as np
 
 from ..ops import softmax
 from .base import DEFAULT_BATCH_SIZE, Pipeline, as_text_list, head_outputs, check_flag, max_input_length, split_rows, windows_of_row
+from ..hints import Texts
+from .loading import ModelArg, TokenizerArg
 
 AGGREGATION_STRATEGIES = ("none", "simple", "first", "average", "max")
 
@@ -198,8 +202,9 @@ class TokenClassificationPipeline(Pipeline):
                 "start": entities[0]["start"], "end": entities[-1]["end"]}
 
 
-def tag_tokens(texts, model, aggregation_strategy="simple", *, ignore_labels=("O",), tokenizer=None,
-               batch_size=DEFAULT_BATCH_SIZE, windows=True, **load_kwargs):
+def tag_tokens(texts: Texts, model: ModelArg, aggregation_strategy: str = "simple", *,
+               ignore_labels: Sequence[str] = ("O",), tokenizer: TokenizerArg = None,
+               batch_size: int = DEFAULT_BATCH_SIZE, windows: bool = True, **load_kwargs: Any) -> list:
     """Named entities (or per-token tags) of texts: transformers' token-classification pipeline.
 
         tag_tokens("Ada Lovelace lived in London", model="path/to/ner-albert")

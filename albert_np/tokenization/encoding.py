@@ -9,7 +9,7 @@ Shapes: the legend at the top of albert_np/ops.py (B batch rows, T tokens per ro
 import contextlib
 import gc
 import itertools
-from typing import NamedTuple
+from typing import List, NamedTuple, Optional
 
 import numpy as np
 
@@ -75,7 +75,8 @@ class BatchEncoding(dict):
     Matches: transformers BatchEncoding (the parts listed here).
     """
 
-    def __init__(self, data=None, *, rows=None, starts_word=None):
+    def __init__(self, data: Optional[dict] = None, *, rows: Optional[list] = None,
+                 starts_word: Optional[list] = None) -> None:
         super().__init__(data or {})
         self._rows = rows
         self._starts_word = starts_word
@@ -104,8 +105,8 @@ class BatchEncoding(dict):
             out += second + special
         return [None] * row.pad_left + out + [None] * row.pad_right
 
-    def word_ids(self, batch_index=0):
-        """Index of the word each token of row `batch_index` came from; None for [CLS]/[SEP]/<pad>.
+    def word_ids(self, batch_index: int = 0) -> List[Optional[int]]:
+        """Index of the word each token of row `batch_index` came from; None for `[CLS]`/`[SEP]`/`<pad>`.
 
         Words are whitespace-separated (special tokens in the text count as words); with
         is_split_into_words=True they are the given words. In a pair, each sequence counts from 0.
@@ -114,8 +115,8 @@ class BatchEncoding(dict):
         second = None if row.b is None else _word_ids_of(row.b, self._starts_word)
         return self._layout(row, _word_ids_of(row.a, self._starts_word), second)
 
-    def sequence_ids(self, batch_index=0):
-        """0 for tokens of the first text, 1 for the second, None for [CLS]/[SEP]/<pad>."""
+    def sequence_ids(self, batch_index: int = 0) -> List[Optional[int]]:
+        """0 for tokens of the first text, 1 for the second, None for `[CLS]`/`[SEP]`/`<pad>`."""
         row = self._row(batch_index)
         return self._layout(row, [0] * len(row.a.ids), None if row.b is None else [1] * len(row.b.ids))
 

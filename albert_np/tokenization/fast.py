@@ -10,9 +10,11 @@ import logging
 import os
 import re
 import unicodedata
+from typing import Any, Optional
 
 import numpy as np
 
+from ..hints import PathLike
 from .encoding import _Sequence, words_from_ids
 from .normalization import (SPIECE_UNDERLINE, Alignment, is_digit_comma_piece, lowercase_each_char,
                             normalize_units, split_digit_comma_piece)
@@ -35,7 +37,8 @@ class AlbertTokenizerFast(AlbertTokenizer):
 
     is_fast = True
 
-    def __init__(self, vocab_file=None, *, num_threads=None, **kwargs):
+    def __init__(self, vocab_file: Optional[PathLike] = None, *, num_threads: Optional[int] = None,
+                 **kwargs: Any) -> None:
         self.num_threads = num_threads or os.cpu_count() or 1
         super().__init__(vocab_file, **kwargs)
 

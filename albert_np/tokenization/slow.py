@@ -9,13 +9,16 @@ import dataclasses
 import logging
 import os
 import re
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Type, TypeVar, Union
 
 import numpy as np
 import sentencepiece as spm
 
+from ..hints import ArrayLike, NameOrPath, PathLike
 from ..io import atomic_write_bytes
 from .added_tokens import AddedToken, as_added_token
-from .encoding import _Sequence, as_batch, build_batch, check_str, gc_paused, pad_batch, resolve_strategies
+from .encoding import (BatchEncoding, _Sequence, as_batch, build_batch, check_str, gc_paused, pad_batch,
+                       resolve_strategies)
 from .files import (DEFAULT_MODEL_MAX_LENGTH, SPECIAL_TOKEN_NAMES, VOCAB_FILE, pretrained_init_kwargs,
                     save_pretrained)
 from .normalization import (SPIECE_UNDERLINE, is_digit_comma_piece, lowercase_each_char, preprocess_text,
@@ -39,6 +42,9 @@ def _token_text(token, name="token"):
 def _alternatives(tokens):
     """A regex matching any of `tokens`, the longest first (so "[MASK]x" wins over "[MASK]")."""
     return re.compile("|".join(re.escape(t) for t in sorted(tokens, key=len, reverse=True)))
+
+
+Tok = TypeVar("Tok", bound="AlbertTokenizer")
 
 
 class AlbertTokenizer:
@@ -85,12 +91,14 @@ class AlbertTokenizer:
     cls_token_id = property(lambda self: self._special_ids[self.cls_token])
     mask_token_id = property(lambda self: self._special_ids[self.mask_token])
 
-    def __init__(self, vocab_file=None, *, model_proto=None, do_lower_case=True, remove_space=True,
-                 keep_accents=False, bos_token="[CLS]", eos_token="[SEP]", unk_token="<unk>",
-                 sep_token="[SEP]", pad_token="<pad>", cls_token="[CLS]", mask_token="[MASK]",
-                 sp_model_kwargs=None, model_max_length=DEFAULT_MODEL_MAX_LENGTH,
-                 clean_up_tokenization_spaces=False, padding_side="right", additional_special_tokens=None,
-                 added_tokens=None):
+    def __init__(self, vocab_file: Optional[PathLike] = None, *, model_proto: Optional[bytes] = None,
+                 do_lower_case: bool = True, remove_space: bool = True, keep_accents: bool = False,
+                 bos_token: Any = "[CLS]", eos_token: Any = "[SEP]", unk_token: Any = "<unk>",
+                 sep_token: Any = "[SEP]", pad_token: Any = "<pad>", cls_token: Any = "[CLS]",
+                 mask_token: Any = "[MASK]", sp_model_kwargs: Optional[dict] = None,
+                 model_max_length: int = DEFAULT_MODEL_MAX_LENGTH, clean_up_tokenization_spaces: bool = False,
+                 padding_side: str = "right", additional_special_tokens: Optional[List[Any]] = None,
+                 added_tokens: Optional[Dict[int, Any]] = None) -> None:
         if (vocab_file is None) == (model_proto is None):
             raise ValueError("give exactly one of vocab_file (path of spiece.model) or model_proto (bytes)")
         if vocab_file is not None:
@@ -204,7 +212,7 @@ class AlbertTokenizer:
     # -- vocabulary --
 
     @property
-    def vocab_size(self):
+    def vocab_size(self) -> int:
         """Number of pieces in the SentencePiece model (added tokens not counted: see len(tok))."""
         return len(self.sp_model)
 
@@ -212,18 +220,18 @@ class AlbertTokenizer:
         """vocab_size plus the tokens added beyond it: the size the model's embeddings need."""
         return self.vocab_size + sum(i >= self.vocab_size for i in self._added_tokens)
 
-    def get_vocab(self):
+    def get_vocab(self) -> Dict[str, int]:
         """{token: id} for every piece of the model and every added token."""
         vocab = {self.sp_model.id_to_piece(i): i for i in range(self.vocab_size)}
         vocab.update({t.content: i for i, t in self._added_tokens.items()})
         return vocab
 
-    def get_added_vocab(self):
+    def get_added_vocab(self) -> Dict[str, int]:
         """{token: id} of the special tokens and the added tokens.  Matches: transformers get_added_vocab."""
         return {t: self._no_split_ids[t] for t in sorted(self._no_split_ids, key=self._no_split_ids.get)}
 
     @property
-    def added_tokens_decoder(self):
+    def added_tokens_decoder(self) -> Dict[int, AddedToken]:
         """{id: AddedToken} of the special tokens and of the tokens added to the vocabulary."""
         out = {i: AddedToken(t, lstrip=t == self.mask_token, normalized=False, special=True)
                for t, i in self._special_ids.items() if i < self.vocab_size and i not in self._added_tokens}
@@ -231,22 +239,23 @@ class AlbertTokenizer:
         return dict(sorted(out.items()))
 
     @property
-    def added_tokens_encoder(self):
+    def added_tokens_encoder(self) -> Dict[str, int]:
         """{content: id} of added_tokens_decoder."""
         return {t.content: i for i, t in self.added_tokens_decoder.items()}
 
     @property
-    def additional_special_tokens(self):
+    def additional_special_tokens(self) -> List[str]:
         """Special tokens beyond the seven named ones (add_special_tokens({"additional_special_tokens": [...]}))."""
         return list(self._additional_special_tokens)
 
     @property
-    def additional_special_tokens_ids(self):
+    def additional_special_tokens_ids(self) -> List[int]:
         return [self._special_ids[t] for t in self._additional_special_tokens]
 
     # -- adding tokens --
 
-    def add_tokens(self, new_tokens, special_tokens=False):
+    def add_tokens(self, new_tokens: Union[str, AddedToken, Sequence[Union[str, AddedToken]]],
+                   special_tokens: bool = False) -> int:
         """Add tokens that are never split; returns how many new ids were made.
 
         new_tokens: a str, an AddedToken (lstrip / rstrip / normalized / special), or a list of them.
@@ -263,7 +272,8 @@ class AlbertTokenizer:
         self._build_tables()
         return len(self) - before
 
-    def add_special_tokens(self, special_tokens_dict, replace_additional_special_tokens=True):
+    def add_special_tokens(self, special_tokens_dict: Dict[str, Any],
+                           replace_additional_special_tokens: bool = True) -> int:
         """Set special tokens ({"pad_token": "[PAD]", "additional_special_tokens": ["<e1>", "<e2>"]}),
         adding those that are new to the vocabulary; returns how many new ids were made.
 
@@ -349,11 +359,11 @@ class AlbertTokenizer:
             self._piece_type_list = read_piece_types(self._model_proto)
         return self._piece_type_list
 
-    def num_special_tokens_to_add(self, pair=False):
+    def num_special_tokens_to_add(self, pair: bool = False) -> int:
         """2 for [CLS] A [SEP], 3 for [CLS] A [SEP] B [SEP]."""
         return 3 if pair else 2
 
-    def convert_tokens_to_ids(self, tokens):
+    def convert_tokens_to_ids(self, tokens: Union[str, Sequence[str]]) -> Union[int, List[int]]:
         """Piece (str) -> id, or list of pieces -> list of ids; unknown pieces -> unk_token_id."""
         if isinstance(tokens, str):
             return self._token_to_id(check_str(tokens, "token"))
@@ -369,7 +379,8 @@ class AlbertTokenizer:
         token = self._added_tokens.get(token_id)
         return self.sp_model.id_to_piece(token_id) if token is None else token.content
 
-    def convert_ids_to_tokens(self, ids, skip_special_tokens=False):
+    def convert_ids_to_tokens(self, ids: Union[int, ArrayLike],
+                              skip_special_tokens: bool = False) -> Union[str, List[str]]:
         """Id -> piece, or list of ids -> list of pieces (dropping special ids if asked)."""
         if isinstance(ids, (int, np.integer)):
             return self._id_to_token(self._check_id(ids))
@@ -389,7 +400,7 @@ class AlbertTokenizer:
 
     # -- text -> pieces --
 
-    def preprocess_text(self, text):
+    def preprocess_text(self, text: str) -> str:
         """This tokenizer's normalisation of one chunk (see preprocess_text)."""
         return preprocess_text(text, remove_space=self.remove_space, keep_accents=self.keep_accents,
                                do_lower_case=self.do_lower_case)
@@ -448,7 +459,7 @@ class AlbertTokenizer:
                 pieces.append(piece)
         return pieces
 
-    def tokenize(self, text):
+    def tokenize(self, text: str) -> List[str]:
         """Text -> list of pieces, special tokens in the text kept whole.
 
         "Hello [MASK]!" -> ["▁hello", "[MASK]", "▁!"].   Matches: transformers AlbertTokenizer.tokenize.
@@ -482,14 +493,16 @@ class AlbertTokenizer:
 
     # -- special tokens --
 
-    def build_inputs_with_special_tokens(self, token_ids_0, token_ids_1=None):
+    def build_inputs_with_special_tokens(self, token_ids_0: List[int],
+                                         token_ids_1: Optional[List[int]] = None) -> List[int]:
         """[CLS] A [SEP]  or  [CLS] A [SEP] B [SEP]."""
         cls, sep = [self.cls_token_id], [self.sep_token_id]
         if token_ids_1 is None:
             return cls + list(token_ids_0) + sep
         return cls + list(token_ids_0) + sep + list(token_ids_1) + sep
 
-    def get_special_tokens_mask(self, token_ids_0, token_ids_1=None, already_has_special_tokens=False):
+    def get_special_tokens_mask(self, token_ids_0: List[int], token_ids_1: Optional[List[int]] = None,
+                                already_has_special_tokens: bool = False) -> List[int]:
         """1 where build_inputs_with_special_tokens adds a token, 0 elsewhere.
 
         With already_has_special_tokens=True: 1 for every special id in token_ids_0.
@@ -504,18 +517,25 @@ class AlbertTokenizer:
             return [1] + [0] * len(token_ids_0) + [1]
         return [1] + [0] * len(token_ids_0) + [1] + [0] * len(token_ids_1) + [1]
 
-    def create_token_type_ids_from_sequences(self, token_ids_0, token_ids_1=None):
+    def create_token_type_ids_from_sequences(self, token_ids_0: List[int],
+                                             token_ids_1: Optional[List[int]] = None) -> List[int]:
         """0 for [CLS] A [SEP], 1 for B [SEP]."""
         first = [0] * (len(token_ids_0) + 2)
         return first if token_ids_1 is None else first + [1] * (len(token_ids_1) + 1)
 
     # -- __call__ --
 
-    def __call__(self, text=None, text_pair=None, *, text_target=None, text_pair_target=None,
-                 add_special_tokens=True, padding=False, truncation=None, max_length=None, stride=0,
-                 is_split_into_words=False, pad_to_multiple_of=None, padding_side=None, return_tensors=None,
-                 return_token_type_ids=None, return_attention_mask=None, return_overflowing_tokens=False,
-                 return_special_tokens_mask=False, return_offsets_mapping=False, return_length=False):
+    def __call__(self, text: Union[str, Sequence[str], Sequence[Sequence[str]], None] = None,
+                 text_pair: Union[str, Sequence[str], Sequence[Sequence[str]], None] = None, *,
+                 text_target: Union[str, Sequence[str], None] = None,
+                 text_pair_target: Union[str, Sequence[str], None] = None,
+                 add_special_tokens: bool = True, padding: Union[bool, str] = False,
+                 truncation: Union[bool, str, None] = None, max_length: Optional[int] = None, stride: int = 0,
+                 is_split_into_words: bool = False, pad_to_multiple_of: Optional[int] = None,
+                 padding_side: Optional[str] = None, return_tensors: Optional[str] = None,
+                 return_token_type_ids: Optional[bool] = None, return_attention_mask: Optional[bool] = None,
+                 return_overflowing_tokens: bool = False, return_special_tokens_mask: bool = False,
+                 return_offsets_mapping: bool = False, return_length: bool = False) -> BatchEncoding:
         """Tokenise one text (or pair) or a batch, like a transformers tokenizer.
 
         Args:
@@ -602,12 +622,14 @@ class AlbertTokenizer:
                 return_special_tokens_mask=return_special_tokens_mask,
                 return_offsets_mapping=return_offsets_mapping, return_length=return_length)
 
-    def encode(self, text, text_pair=None, add_special_tokens=True, **kwargs):
+    def encode(self, text: Union[str, Sequence[str]], text_pair: Union[str, Sequence[str], None] = None,
+               add_special_tokens: bool = True, **kwargs: Any) -> List[int]:
         """Text (and optional pair) -> list of ids, special tokens included by default."""
         return self(text, text_pair, add_special_tokens=add_special_tokens, **kwargs)["input_ids"]
 
-    def pad(self, encoded_inputs, padding=True, max_length=None, pad_to_multiple_of=None, padding_side=None,
-            return_attention_mask=None, return_tensors=None):
+    def pad(self, encoded_inputs: Any, padding: Union[bool, str] = True, max_length: Optional[int] = None,
+            pad_to_multiple_of: Optional[int] = None, padding_side: Optional[str] = None,
+            return_attention_mask: Optional[bool] = None, return_tensors: Optional[str] = None) -> BatchEncoding:
         """Pad already-tokenised inputs to one length (what a data collator does).
 
         encoded_inputs: a BatchEncoding or dict of lists (one example or a batch), or a list of
@@ -629,7 +651,7 @@ class AlbertTokenizer:
 
     # -- ids -> text --
 
-    def convert_tokens_to_string(self, tokens):
+    def convert_tokens_to_string(self, tokens: Sequence[str]) -> str:
         """Pieces -> text: SentencePiece decoding, special tokens kept verbatim.
 
         Matches: transformers AlbertTokenizer.convert_tokens_to_string.
@@ -647,14 +669,15 @@ class AlbertTokenizer:
         return (out + self.sp_model.decode_pieces(run)).strip()
 
     @staticmethod
-    def clean_up_tokenization(text):
+    def clean_up_tokenization(text: str) -> str:
         """Remove the spaces that tokenisation leaves before punctuation and English contractions."""
         for before, after in ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"),
                               (" n't", "n't"), (" 'm", "'m"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")):
             text = text.replace(before, after)
         return text
 
-    def decode(self, token_ids, skip_special_tokens=False, clean_up_tokenization_spaces=None):
+    def decode(self, token_ids: Union[int, ArrayLike], skip_special_tokens: bool = False,
+               clean_up_tokenization_spaces: Optional[bool] = None) -> str:
         """Ids (list, 1-D array or int) -> text.
 
         Runs of pieces are decoded by SentencePiece; tokens added to the vocabulary (not special,
@@ -685,14 +708,17 @@ class AlbertTokenizer:
             else clean_up_tokenization_spaces
         return self.clean_up_tokenization(text) if clean else text
 
-    def batch_decode(self, sequences, skip_special_tokens=False, clean_up_tokenization_spaces=None):
+    def batch_decode(self, sequences: ArrayLike, skip_special_tokens: bool = False,
+                     clean_up_tokenization_spaces: Optional[bool] = None) -> List[str]:
         """decode() of each row of a list of id lists or a (B, T) array."""
         return [self.decode(s, skip_special_tokens, clean_up_tokenization_spaces) for s in sequences]
 
     # -- files --
 
     @classmethod
-    def from_pretrained(cls, name_or_path, revision=None, cache_dir=None, local_files_only=False, **kwargs):
+    def from_pretrained(cls: Type[Tok], name_or_path: NameOrPath, revision: Optional[str] = None,
+                        cache_dir: Optional[PathLike] = None, local_files_only: bool = False,
+                        **kwargs: Any) -> Tok:
         """Load from a folder or a Hub repo: spiece.model (or tokenizer.json) + tokenizer_config.json.
 
         Keyword arguments override the settings read from the files (e.g. do_lower_case=False).
@@ -702,7 +728,7 @@ class AlbertTokenizer:
         init_kwargs.update(kwargs)
         return cls(**init_kwargs)
 
-    def save_vocabulary(self, save_directory, filename_prefix=None):
+    def save_vocabulary(self, save_directory: PathLike, filename_prefix: Optional[str] = None) -> Tuple[str]:
         """Write the SentencePiece model as [prefix-]spiece.model; returns (path,)."""
         if not os.path.isdir(save_directory):
             raise NotADirectoryError(f"save_vocabulary needs an existing folder, got {save_directory!r}")
@@ -711,7 +737,7 @@ class AlbertTokenizer:
         atomic_write_bytes(path, self._model_proto)
         return (path,)
 
-    def save_pretrained(self, save_directory):
+    def save_pretrained(self, save_directory: PathLike) -> Tuple[str, ...]:
         """Write spiece.model, tokenizer_config.json, special_tokens_map.json and tokenizer.json.
 
         transformers loads the folder back: 4.x's AlbertTokenizer from spiece.model, 5.x's

@@ -1,9 +1,11 @@
 """train_tokenizer: a SentencePiece vocabulary trained with ALBERT's recipe on your text files."""
 import lzma
 import os
+from typing import Any, Optional, Sequence, Union
 
 import sentencepiece as spm
 
+from ..hints import PathLike
 from .normalization import preprocess_text
 
 # ALBERT's SentencePiece recipe (google-research/albert README, "30k-clean" vocabulary).
@@ -29,12 +31,14 @@ def _read_lines(path, max_chars):
             yield line
 
 
-def train_tokenizer(files, vocab_size, model_prefix, *, max_chars_per_file=None, do_lower_case=True,
-                    keep_accents=False, character_coverage=0.99995, input_sentence_size=10_000_000,
-                    num_threads=None, seed=None, **sentencepiece_options):
+def train_tokenizer(files: Union[PathLike, Sequence[PathLike]], vocab_size: int, model_prefix: PathLike, *,
+                    max_chars_per_file: Optional[int] = None, do_lower_case: bool = True,
+                    keep_accents: bool = False, character_coverage: float = 0.99995,
+                    input_sentence_size: int = 10_000_000, num_threads: Optional[int] = None,
+                    seed: Optional[int] = None, **sentencepiece_options: Any) -> str:
     """Train a SentencePiece vocabulary with ALBERT's recipe; returns the path of the .model file.
 
-    Unigram model; <pad>=0, <unk>=1, no <s>/</s>; control symbols [CLS] [SEP] [MASK] (ids 2-4);
+    Unigram model; `<pad>`=0, `<unk>`=1, no `<s>`/`</s>`; control symbols `[CLS] [SEP] [MASK]` (ids 2-4);
     user-defined symbols ( ) " - . – £ € (always single pieces); character coverage 0.99995.
     Lines are streamed from `files` and normalised as the tokenizer will normalise them
     (preprocess_text: lowercased, accents dropped), so the vocabulary fits its inputs.

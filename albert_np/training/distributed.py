@@ -146,7 +146,7 @@ class World:
     def abort(self, exc, step):
         """Print which rank failed and why, then end the whole job (MPI Abort); never returns."""
         msg = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-        sys.stderr.write(f"{msg}albert_np: rank {self.rank} of {self.size} failed at step {step}: "
+        sys.stderr.write(f"{msg}albert_np: error: rank {self.rank} of {self.size} failed at step {step}: "
                          f"{type(exc).__name__}: {exc}\n")
         sys.stderr.flush()
         self.comm.Abort(1)

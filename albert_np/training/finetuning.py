@@ -24,15 +24,16 @@ import math
 import os
 import shutil
 import sys
-from typing import Optional
+from typing import Any, List, Optional, Union
 
 import numpy as np
 
 from . import datasets
 from . import features as F
 from .distributed import world
-from ..modeling import model_class
+from ..modeling import AlbertPreTrainedModel, model_class
 from ..tokenization import AlbertTokenizerFast
+from ..hints import NameOrPath, PathLike
 from ..io import describe_os_error
 from .train import (LOG_FILE, STATE_FILE, LoopSettings, NonFiniteLossError, Trainer, add_settings_arguments,
                     latest_checkpoint, list_checkpoints, plot_curves, setting, settings_from_args)
@@ -259,9 +260,12 @@ def _prepare(task, source, tokenizer, args, limit, what):
     return features
 
 
-def finetune(task, model, train, dev=None, output_dir="finetune_output", tokenizer=None, *,
-             resume_from=None, overwrite_output_dir=False, limit_train=None, limit_dev=None,
-             config_overrides=None, **kwargs):
+def finetune(task: Union[str, datasets.Task], model: Union[NameOrPath, AlbertPreTrainedModel],
+             train: Union[PathLike, List[dict]], dev: Union[PathLike, List[dict], None] = None,
+             output_dir: PathLike = "finetune_output", tokenizer: Union[NameOrPath, AlbertTokenizerFast, None] = None,
+             *, resume_from: Union[PathLike, bool, None] = None, overwrite_output_dir: bool = False,
+             limit_train: Optional[int] = None, limit_dev: Optional[int] = None,
+             config_overrides: Optional[dict] = None, **kwargs: Any) -> FinetuneResult:
     """Fine-tune `model` on `task`; evaluate on `dev`; keep the best checkpoint.
 
     Args:
@@ -408,7 +412,7 @@ def finetune_from_namespace(ns):
     logging.basicConfig(format="%(asctime)s %(name)s: %(message)s")     # no-op when already set up
     logging.getLogger("albert_np").setLevel(getattr(logging, ns.log_level))
     if getattr(ns, "workers", None) is not None:
-        print(f"error: --workers is gone: run `mpiexec -n {ns.workers} python -m albert_np finetune ...`",
+        print(f"albert_np: error: --workers is gone: run `mpiexec -n {ns.workers} python -m albert_np finetune ...`",
               file=sys.stderr)
         return 2
     try:
@@ -426,10 +430,10 @@ def finetune_from_namespace(ns):
                           config_overrides=overrides or None,
                           **dataclasses.asdict(settings_from_args(FinetuneSettings, ns)))
     except (ValueError, TypeError, FileNotFoundError, NonFiniteLossError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        print(f"albert_np: error: {e}", file=sys.stderr)
         return 2
     except OSError as e:                       # read-only --out, disk full, a path through a file
-        print(f"error: {describe_os_error(e)}", file=sys.stderr)
+        print(f"albert_np: error: {describe_os_error(e)}", file=sys.stderr)
         return 2
     if not world().is_main:
         return 0
