@@ -10,12 +10,14 @@ weights, outputs, labels and loss) is one row of heads.HEADS.
 """
 import dataclasses
 import logging
+import os
 from typing import Optional
 
 import numpy as np
 
 from .formats import checkpoint, tf_checkpoint, tf_release
 from .config import AlbertConfig
+from .hub import check_variant, is_local, loading_options
 from .heads import HEADS, expected_shapes
 from .inputs import check_labels
 from .io import staged_folder
@@ -146,7 +148,7 @@ class AlbertPreTrainedModel:
         raise (strict=True).
         """
         flat, missing, unexpected = _assemble(state, self.config, self.head, self.dtype,
-                                              fallback=flatten(self.params))
+                                              fallback=flatten(self.params), source="the state dict")
         if strict and (missing or unexpected):
             raise checkpoint.CheckpointError(_key_report(missing, unexpected))
         self.params = nest(flat)
@@ -166,8 +168,7 @@ class AlbertPreTrainedModel:
 
     # -- files ---------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls, name_or_path, *, revision=None, cache_dir=None, local_files_only=False,
-                        dtype=np.float32, config=None, **config_overrides):
+    def from_pretrained(cls, name_or_path, *, dtype=np.float32, config=None, variant=None, **kwargs):
         """Load config.json + safetensors weights from a folder or a Hub repo id.
 
         An original TF1 release (a folder with albert_config.json and model.ckpt-*.index, or a
@@ -175,7 +176,13 @@ class AlbertPreTrainedModel:
 
         dtype: float32 (default; fp16 / bf16 checkpoints are converted), "auto"
         (= float32, NumPy's fast path), or float64 for numerical checks.
-        config_overrides: e.g. num_labels=3 for a fresh classification head.
+        variant: load model.<variant>.safetensors (e.g. "fp16"; pytorch_model.<variant>.bin and
+            sharded indexes too), as transformers names them.
+        Other keywords: the loading options (hub.LOADING_OPTIONS: revision, cache_dir,
+        local_files_only, force_download, token, subfolder), which go to huggingface_hub and
+        never into the config or a saved file; and config fields to override, e.g. num_labels=3
+        for a fresh classification head, output_hidden_states=True (the default of forward's
+        argument). Anything else is a TypeError naming it.
         Weights the file lacks (a new head, the SOP head of the released
         checkpoints) are initialised as HF does and reported in a log line.
         """
@@ -184,15 +191,28 @@ class AlbertPreTrainedModel:
         dtype = np.dtype(dtype)
         if dtype not in (np.float32, np.float64):   # float64 ok: gradient checks
             raise ValueError(f"dtype must be float32 or float64 (NumPy computes in these), got {dtype}")
-        kw = dict(revision=revision, cache_dir=cache_dir, local_files_only=local_files_only)
+        kw = loading_options(kwargs)
+        variant = check_variant(variant)
+        AlbertConfig.check_overrides(kwargs, f"{cls.__name__}.from_pretrained")
         if config is None:
-            config = AlbertConfig.from_pretrained(name_or_path, **kw, **config_overrides)
-        release = tf_release.find_tf_release(name_or_path)      # an original TF1 release
-        if release is not None:
+            config = AlbertConfig.from_pretrained(name_or_path, **kw, **kwargs)
+        elif not isinstance(config, AlbertConfig):
+            raise TypeError(f"config must be an AlbertConfig, got {type(config).__name__}")
+        elif kwargs:
+            raise TypeError(f"{cls.__name__}.from_pretrained got config= and config overrides "
+                            f"{sorted(kwargs)}: set those fields on the config instead")
+        subfolder = kw.get("subfolder")
+        if subfolder is not None and is_local(name_or_path):   # a folder inside a local folder: read it as the folder
+            name_or_path, kw = os.path.join(os.fspath(name_or_path), subfolder), dict(kw, subfolder=None)
+        release = tf_release.find_tf_release(name_or_path) if subfolder is None else None
+        if release is not None:                                 # an original TF1 release
+            if variant is not None:
+                raise ValueError(f"variant={variant!r}: {name_or_path} is an original TF release, which has no "
+                                 f"variants; leave variant unset")
             state, paths = tf_checkpoint.read_tf_state_dict(release.prefix, dtype=dtype)
         else:
-            state, paths = checkpoint.load_state_dict(name_or_path, dtype=dtype, **kw)
-        flat, missing, unexpected = _assemble(state, config, cls.head, dtype)
+            state, paths = checkpoint.load_state_dict(name_or_path, dtype=dtype, variant=variant, **kw)
+        flat, missing, unexpected = _assemble(state, config, cls.head, dtype, source=paths)
         model = cls(config, params=nest(flat), dtype=dtype)
         if missing:          # newly initialised weights: worth a warning, as in transformers
             logger.warning("%s from %s: %s", cls.__name__, name_or_path, _key_report(missing, unexpected))
@@ -222,7 +242,14 @@ class AlbertPreTrainedModel:
     # -- the forward every class shares ----------------------------------------
     def _forward(self, inputs, labels, output_attentions, output_hidden_states, return_dict):
         """Encoder (model.albert_model), the head's row of heads.HEADS, and the loss when
-        every one of label_names is given (HF's labels.view(...) shapes accepted)."""
+        every one of label_names is given (HF's labels.view(...) shapes accepted).
+
+        output_attentions / output_hidden_states None: the config's (as transformers).
+        """
+        if output_attentions is None:
+            output_attentions = self.config.output_attentions
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
         args, C = prepare_inputs(self.config, self.head, inputs)
         enc = albert_model(self.params["albert"] if self.head else self.params, self.config, **args,
                            output_hidden_states=output_hidden_states, output_attentions=output_attentions)
@@ -291,15 +318,44 @@ def adapt_state_dict(state, config, head):
     return {k: v for k, v in state.items() if k in expected}, missing, unexpected
 
 
+def check_weights(state, source):
+    """CheckpointError unless every weight the model uses is a float tensor of finite numbers.
+
+    The dtype is the file's (the readers keep integer and bool tensors as they are, and give
+    bfloat16's raw 16-bit words as float32): an integer or bool tensor where a weight goes is a
+    wrong file, and casting it to float gives a model that runs and answers nonsense. A nan or
+    inf makes every answer nan. Both are named, with the file.
+    """
+    where = ", ".join(map(str, source)) if isinstance(source, (list, tuple)) else str(source)
+    wrong = [f"{k} ({np.asarray(v).dtype})" for k, v in state.items()
+             if not np.issubdtype(np.asarray(v).dtype, np.floating)]
+    if wrong:
+        raise checkpoint.CheckpointError(
+            f"{where}: {len(wrong)} weight(s) are stored as integers or booleans, not floats: "
+            + ", ".join(wrong[:8]) + (" ..." if len(wrong) > 8 else "")
+            + ". A weight must be a float tensor (float32, float16, bfloat16 or float64): the file is "
+              "damaged or was not written as a model checkpoint")
+    bad = [k for k, v in state.items() if not np.isfinite(v).all()]
+    if bad:
+        counts = [f"{k} ({int(np.size(state[k]) - np.isfinite(state[k]).sum())} of {np.size(state[k])} values)"
+                  for k in bad[:8]]
+        raise checkpoint.CheckpointError(
+            f"{where}: {len(bad)} weight(s) hold nan or inf: " + ", ".join(counts)
+            + (" ..." if len(bad) > 8 else "") + ". Every answer of this model would be nan: load an earlier "
+              "checkpoint (a training run that diverged) or download the file again")
+
+
 _HEAD_ROOTS = ("predictions", "sop_classifier", "classifier", "qa_outputs")
 
 
-def _assemble(state, config, head, dtype, fallback=None):
+def _assemble(state, config, head, dtype, fallback=None, source="the checkpoint"):
     """Loaded weights + (fallback or fresh) weights for what is missing, tied as HF ties them.
 
+    The weights used are checked first (check_weights: float, finite; `source` names the file).
     Returns (flat params, missing names, unexpected names).
     """
     state, missing, unexpected = adapt_state_dict(dict(state), config, head)
+    check_weights(state, source)
     flat = {k: np.asarray(v, dtype=dtype) for k, v in state.items()}
     if missing:
         if fallback is None:
@@ -319,8 +375,8 @@ class AlbertModel(AlbertPreTrainedModel):
     output_type = BaseModelOutputWithPooling
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, head_mask=None, output_attentions=False,
-                output_hidden_states=False, return_dict=True):
+                inputs_embeds=None, head_mask=None, output_attentions=None,
+                output_hidden_states=None, return_dict=True):
         inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                       position_ids=position_ids, inputs_embeds=inputs_embeds, head_mask=head_mask)
         return self._forward(inputs, {}, output_attentions, output_hidden_states, return_dict)
@@ -335,7 +391,7 @@ class AlbertForPreTraining(AlbertPreTrainedModel):
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, head_mask=None, labels=None, sentence_order_label=None,
-                output_attentions=False, output_hidden_states=False, return_dict=True):
+                output_attentions=None, output_hidden_states=None, return_dict=True):
         inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                       position_ids=position_ids, inputs_embeds=inputs_embeds, head_mask=head_mask)
         return self._forward(inputs, {"labels": labels, "sentence_order_label": sentence_order_label},
@@ -350,8 +406,8 @@ class AlbertForMaskedLM(AlbertPreTrainedModel):
     label_names = ("labels",)
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, head_mask=None, labels=None, output_attentions=False,
-                output_hidden_states=False, return_dict=True):
+                inputs_embeds=None, head_mask=None, labels=None, output_attentions=None,
+                output_hidden_states=None, return_dict=True):
         inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                       position_ids=position_ids, inputs_embeds=inputs_embeds, head_mask=head_mask)
         return self._forward(inputs, {"labels": labels}, output_attentions, output_hidden_states, return_dict)
@@ -371,8 +427,8 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
     label_names = ("labels",)
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, head_mask=None, labels=None, output_attentions=False,
-                output_hidden_states=False, return_dict=True):
+                inputs_embeds=None, head_mask=None, labels=None, output_attentions=None,
+                output_hidden_states=None, return_dict=True):
         inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                       position_ids=position_ids, inputs_embeds=inputs_embeds, head_mask=head_mask)
         return self._forward(inputs, {"labels": labels}, output_attentions, output_hidden_states, return_dict)
@@ -386,8 +442,8 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
     label_names = ("labels",)
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, head_mask=None, labels=None, output_attentions=False,
-                output_hidden_states=False, return_dict=True):
+                inputs_embeds=None, head_mask=None, labels=None, output_attentions=None,
+                output_hidden_states=None, return_dict=True):
         inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                       position_ids=position_ids, inputs_embeds=inputs_embeds, head_mask=head_mask)
         return self._forward(inputs, {"labels": labels}, output_attentions, output_hidden_states, return_dict)
@@ -406,7 +462,7 @@ class AlbertForQuestionAnswering(AlbertPreTrainedModel):
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
                 inputs_embeds=None, head_mask=None, start_positions=None, end_positions=None,
-                output_attentions=False, output_hidden_states=False, return_dict=True):
+                output_attentions=None, output_hidden_states=None, return_dict=True):
         if self.config.num_labels != 2:
             raise ValueError(f"question answering needs num_labels=2 (start, end), "
                              f"the config has {self.config.num_labels}")
@@ -424,8 +480,8 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
     label_names = ("labels",)
 
     def forward(self, input_ids=None, attention_mask=None, token_type_ids=None, position_ids=None,
-                inputs_embeds=None, head_mask=None, labels=None, output_attentions=False,
-                output_hidden_states=False, return_dict=True):
+                inputs_embeds=None, head_mask=None, labels=None, output_attentions=None,
+                output_hidden_states=None, return_dict=True):
         inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                       position_ids=position_ids, inputs_embeds=inputs_embeds, head_mask=head_mask)
         return self._forward(inputs, {"labels": labels}, output_attentions, output_hidden_states, return_dict)

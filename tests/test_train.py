@@ -32,7 +32,7 @@ from test_finetuning import QUIET, RESUME, SIXTEEN, TRAIN24, folder, read_log, t
 MODEL_FILES = {"config.json", "model.safetensors"}
 TOKENIZER_FILES = {"spiece.model", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json"}
 SHARED_KEYS = {"version", "global_step", "total_steps", "warmup_steps", "head", "rng_state", "optimizer",
-               "best", "examples_seen", "train_seconds", "cpu_seconds", "mpi_ranks", "args"}
+               "best", "examples_seen", "train_seconds", "cpu_seconds", "mpi_ranks", "args", "data_fingerprint"}
 
 
 def read_state(checkpoint):

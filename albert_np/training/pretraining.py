@@ -13,6 +13,7 @@ batch) is split over N ranks (distributed.py). Shipping a checkpoint with a mode
 """
 import argparse
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -226,6 +227,9 @@ class PretrainSettings(LoopSettings):
     heldout_examples: int = setting(1024, "WikiText-103 validation sequences scored at each evaluation")
     block_docs: int = setting(256, "documents read and shuffled together, a block at a time")
 
+    DATA_SETTINGS = LoopSettings.DATA_SETTINGS + ("max_seq_length", "max_predictions", "masked_lm_prob",
+                                                  "max_ngram", "block_docs")
+
     def validate(self):
         """LoopSettings.validate, and this use's fields; returns self."""
         super().validate()
@@ -248,6 +252,7 @@ class StreamBatches:
         self.documents, self.tokenizer, self.args = documents, tokenizer, args
         self.position = self._stream().state()
         self._queue = self._stop = self._thread = None
+        self._fingerprint = None
 
     def _stream(self):
         a = self.args
@@ -256,6 +261,24 @@ class StreamBatches:
 
     def state(self):
         return {"data_state": self.position}
+
+    FINGERPRINT_DOCUMENTS = 16
+
+    def fingerprint(self):
+        """A digest of what makes the stream's ids: the tokenizer (its SentencePiece model and
+        normalisation) and the corpus's first FINGERPRINT_DOCUMENTS documents (the data settings
+        and the seed are compared as settings)."""
+        if self._fingerprint is not None:
+            return self._fingerprint
+        tok = self.tokenizer
+        h = hashlib.sha256(getattr(tok, "_model_proto", b""))
+        h.update(json.dumps([tok.do_lower_case, tok.keep_accents, tok.remove_space]).encode())
+        for i, doc in enumerate(self.documents()):
+            if i == self.FINGERPRINT_DOCUMENTS:
+                break
+            h.update(json.dumps(list(doc)).encode())
+        self._fingerprint = h.hexdigest()
+        return self._fingerprint
 
     def restore(self, state):
         self._stream().restore(state["data_state"])          # checks the seed
