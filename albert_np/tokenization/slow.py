@@ -157,7 +157,7 @@ class AlbertTokenizer:
         for name in self.DISTINCT_ROLES:
             token = self.special_tokens_map[name]
             if token in seen:
-                raise ValueError(f"{name} and {seen[token]} are both {token!r}: each of "
+                raise ValueError(f"{seen[token]} and {name} are both {token!r}: each of "
                                  f"{', '.join(self.DISTINCT_ROLES)} needs a token of its own (a {name} that is "
                                  f"also the {seen[token]} would be read as both). Check special_tokens_map.json / "
                                  f"tokenizer_config.json, or the tokens passed")

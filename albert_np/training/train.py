@@ -310,8 +310,8 @@ def latest_checkpoint(output_dir):
 
 # make_temp_dir's names (tempfile.mkdtemp's 8-character suffix): a checkpoint or best/ being written,
 # or a checkpoint being deleted; and the staging folders that model.save_pretrained makes beside them
-# (io.staged_folder: ".<name>.albert_np-new-XXXXXXXX", "-old-<pid>").
-TEMP_DIR_RE = re.compile(r"\.tmp-(checkpoint-\d+|best|deleting-checkpoint-\d+)-[A-Za-z0-9_]{8}"
+# (io.staged_folder: "..tmp-checkpoint-<step>-XXXXXXXX.albert_np-new-XXXXXXXX", "-old-<pid>").
+TEMP_DIR_RE = re.compile(r"\.?\.tmp-(checkpoint-\d+|best|deleting-checkpoint-\d+)-[A-Za-z0-9_]{8}"
                          r"(" + re.escape(STAGE_TAG) + r"(new-[A-Za-z0-9_]{8}|old-\d+))?")
 
 
@@ -320,7 +320,7 @@ def remove_stale_temp_dirs(output_dir):
 
     Only albert_np's own: folders named .tmp-checkpoint-<step>-XXXXXXXX, .tmp-best-XXXXXXXX or
     .tmp-deleting-checkpoint-<step>-XXXXXXXX (tempfile.mkdtemp's 8-character suffix), and the
-    staging folders of a model save into one of them (.tmp-checkpoint-<step>-XXXXXXXX.albert_np-new-...).
+    staging folders of a model save into one of them (..tmp-checkpoint-<step>-XXXXXXXX.albert_np-new-...).
     Anything else in the folder is left alone. The Trainer calls it when it starts (rank 0).
     """
     output_dir = os.fspath(output_dir)
