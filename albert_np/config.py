@@ -229,17 +229,19 @@ class AlbertConfig:
         return cls.FIELDS + cls.OPTIONAL_FIELDS + ("num_labels", "id2label", "label2id")
 
     @classmethod
-    def check_overrides(cls, overrides, caller="from_pretrained"):
-        """TypeError naming each keyword that is neither a config field nor a loading option."""
+    def check_overrides(cls, overrides, caller="from_pretrained", takes=()):
+        """TypeError naming each keyword that is neither a config field nor a loading option
+        (the closest known name suggested). takes: the caller's own keywords, listed in the message."""
         unknown = [k for k in overrides if k not in cls.override_names()]
         if not unknown:
             return
+        known = LOADING_OPTIONS + tuple(takes)
         hints = []
         for k in unknown:
-            close = difflib.get_close_matches(k, cls.override_names() + LOADING_OPTIONS, n=1)
+            close = difflib.get_close_matches(k, cls.override_names() + known, n=1)
             hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
         raise TypeError(f"{caller}() got {'an unexpected keyword' if len(unknown) == 1 else 'unexpected keywords'} "
-                        f"{', '.join(hints)}: it takes the loading options {', '.join(LOADING_OPTIONS)}, "
+                        f"{', '.join(hints)}: it takes the loading options {', '.join(known)}, "
                         f"and config fields to override ({', '.join(cls.override_names())})")
 
     @classmethod

@@ -193,7 +193,7 @@ class AlbertPreTrainedModel:
             raise ValueError(f"dtype must be float32 or float64 (NumPy computes in these), got {dtype}")
         kw = loading_options(kwargs)
         variant = check_variant(variant)
-        AlbertConfig.check_overrides(kwargs, f"{cls.__name__}.from_pretrained")
+        AlbertConfig.check_overrides(kwargs, f"{cls.__name__}.from_pretrained", takes=("variant", "dtype", "config"))
         if config is None:
             config = AlbertConfig.from_pretrained(name_or_path, **kw, **kwargs)
         elif not isinstance(config, AlbertConfig):

@@ -101,7 +101,7 @@ def _check_settings(kwargs, source):
 # regularisation (transformers documents these). The others would make the loader do something else:
 # model_file opens any path (a pipe hangs, /dev/zero fills the memory), reverse reverses every text,
 # add_bos / add_eos / emit_unk_piece / out_type change what encode returns.
-SP_MODEL_KWARGS = {"enable_sampling": bool, "nbest_size": int, "alpha": float}
+SP_MODEL_KWARGS = {"enable_sampling": "true or false", "nbest_size": "an int", "alpha": "a number in [0, 1]"}
 
 
 def check_sp_model_kwargs(kwargs, where):
@@ -114,15 +114,13 @@ def check_sp_model_kwargs(kwargs, where):
         raise ValueError(f"{where} has {', '.join(map(repr, refused))}, which albert_np does not pass to "
                          f"SentencePiece: only {', '.join(SP_MODEL_KWARGS)} (subword regularisation) are "
                          f"allowed. Remove the others (tokenizer_config.json)")
-    for key, kind in SP_MODEL_KWARGS.items():
-        value = kwargs.get(key)
-        if value is None:
-            continue
-        ok = isinstance(value, bool) if kind is bool else \
-            isinstance(value, (int, float) if kind is float else int) and not isinstance(value, bool)
-        if not ok or (key == "alpha" and not 0.0 <= value <= 1.0):
-            raise ValueError(f"{where}: {key} must be {'true or false' if kind is bool else 'an int' if kind is int else 'a number in [0, 1]'}, "
-                             f"got {value!r:.80}")
+    for key, value in kwargs.items():
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok = {"enable_sampling": isinstance(value, bool),
+              "nbest_size": number and isinstance(value, int),
+              "alpha": number and 0.0 <= value <= 1.0}[key]
+        if value is not None and not ok:
+            raise ValueError(f"{where}: {key} must be {SP_MODEL_KWARGS[key]}, got {value!r:.80}")
 
 
 def save_pretrained(tok, save_directory):

@@ -24,8 +24,11 @@ Dropout: the generator of shard s = j N + r of step t is default_rng([seed, t, s
 one process with --grad-accum N draws the same streams for its micro-batches, so
 the two runs agree with dropout on too.
 
-Checks and faults: every CHECK_EVERY steps (and at the start, and before each
-checkpoint) the ranks compare a checksum of the parameters (the float64 sum of
+Checks and faults: before the first step the ranks compare what defines the run (the
+settings, the model's config and labels, the run's length and the data's fingerprint:
+World.check_same_run, one allgather of digests); ranks started with other labels or data
+stop with RankMismatchError naming what differs. Every CHECK_EVERY steps (and at the
+start, and before each checkpoint) the ranks compare a checksum of the parameters (the float64 sum of
 each parameter, and the step) with one small Allreduce of MAX over (c, -c); a
 mismatch stops every rank with the same error. A rank that raises prints
 "rank r of N failed at step t: <error>" and calls MPI Abort, which ends the whole

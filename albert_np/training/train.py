@@ -627,7 +627,8 @@ class Trainer:
                         self.desc, self.step + 1, self.total_steps, a.grad_accum, W.size, self.warmup_steps,
                         a.learning_rate)
         try:
-            W.check_same_run(self.run_identity())   # the same settings, model, labels and data everywhere
+            if W.size > 1:                          # the same settings, model, labels and data everywhere
+                W.check_same_run(self.run_identity())
             W.check_same(self.params, self.step)    # the same weights and step everywhere (a resume)
             while self.step < self.total_steps:
                 t0 = time.perf_counter()

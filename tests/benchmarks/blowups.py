@@ -20,6 +20,7 @@ run it on two checkouts to compare, e.g.
 Set OPENBLAS_NUM_THREADS=1 on a shared machine: the ratios then depend little on the load.
 """
 import argparse
+import logging
 import os
 import platform
 import time
@@ -71,24 +72,36 @@ def main():
     p.add_argument("--masks", type=int, default=200, help="masks of the smaller text (x4 for the larger)")
     p.add_argument("--words", type=int, default=3000, help="context words of the smaller QA input (x4)")
     args = p.parse_args()
+    logging.getLogger("albert_np").setLevel(logging.ERROR)     # "no model given", "max_seq_len lowered"
     print(f"albert_np {albert_np.__file__}")
-    print(f"numpy {np.__version__}, CPU {_cpu()}, OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}")
+    print(f"numpy {np.__version__} ({_blas()}), CPU {_cpu()}, "
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS')}")
     print(f"{'case':<40} {'small (s)':>10} {'large (s)':>10} {'ratio':>7}")
     m = args.masks
-    t = [best_time(lambda n=n: tasks.fill_mask(text_with_masks(n), top_k=5), args.repeats) for n in (m, 4 * m)]
+    t = [best_time(lambda n=n: tasks.fill_mask(text_with_masks(n), top_k=5, progress=False), args.repeats)
+         for n in (m, 4 * m)]
     report(f"fill_mask, masks x4 ({m} -> {4 * m})", t)
     w = args.words
     contexts = [long_context(n) for n in (w, 4 * w)]
     windows = [qa_windows(c) for c in contexts]
-    t = [best_time(lambda c=c: tasks.answer_question("who lived in london?", c, model=QA_MODEL, tokenizer=QA_TOKENIZER, top_k=1,
-                                                     max_seq_len=128, doc_stride=64), args.repeats)
-         for c in contexts]
+    def answer(context):
+        return tasks.answer_question("who lived in london?", context, model=QA_MODEL, tokenizer=QA_TOKENIZER,
+                                     top_k=1, max_seq_len=128, doc_stride=64, progress=False)
+    t = [best_time(lambda c=c: answer(c), args.repeats) for c in contexts]
     report(f"QA, windows x{windows[1] / windows[0]:.1f} ({windows[0]} -> {windows[1]})", t)
 
 
 def report(name, times):
     a, b = times
     print(f"{name:<40} {a:>10.3f} {b:>10.3f} {b / a:>7.1f}", flush=True)
+
+
+def _blas():
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        return f"{blas['name']} {blas['version']}"
+    except Exception:                       # older NumPy: no dict mode
+        return "BLAS unknown"
 
 
 def _cpu():
