@@ -69,6 +69,7 @@ from typing import Optional
 import numpy as np
 
 from .. import step
+from ..config import AlbertConfig
 from ..io import (STAGE_TAG, atomic_open, atomic_write_text, exchange_paths, make_temp_dir, parse_json,
                   read_json_object)
 from .optim import (LAMB, AdamW, clip_grad_norm, constant_with_warmup, linear_warmup_linear_decay,
@@ -732,7 +733,6 @@ class Trainer:
         """ValueError naming everything that differs between the checkpoint's run and this one:
         the model's config (sizes, activation, labels), the head, the data's settings
         (DATA_SETTINGS) and the data's fingerprint. Other settings that changed get a warning."""
-        from ..config import AlbertConfig          # only here: train.py does not need the config class
         saved = model_identity(AlbertConfig.from_json_file(os.path.join(model_dir, "config.json")))
         now = model_identity(self.model.config)
         differ = [f"{k}: checkpoint {saved.get(k)!r:.120}, now {now.get(k)!r:.120}"
