@@ -1002,6 +1002,27 @@ def test_fill_mask_decodes_each_text_once(monkeypatch):
     assert decoded[1] < 10 * tokens, (decoded, tokens)                     # a few pieces per suggestion
 
 
+def test_decode_fills_equals_decode_of_each_filled_text():
+    """The reference: decode() of the ids with the position replaced, for random ids, special
+    tokens anywhere (the filled position too), candidates special or not, with and without
+    skip_special_tokens and the clean-up."""
+    tok = AlbertTokenizerFast.from_pretrained(MLM)
+    rng = np.random.default_rng(0)
+    checked = 0
+    for _ in range(200):
+        ids = [int(rng.choice(tok.all_special_ids)) if rng.random() < 0.3 else int(i)
+               for i in rng.integers(0, tok.vocab_size, size=rng.integers(1, 14))]
+        positions = sorted({int(p) for p in rng.integers(0, len(ids), size=3)})
+        fills = [(p, [int(c) for c in rng.integers(0, tok.vocab_size, size=3)] + [tok.sep_token_id]) for p in positions]
+        for skip in (False, True):
+            for clean in (False, True):
+                got = tok.decode_fills(ids, fills, skip, clean)
+                for (p, candidates), texts in zip(fills, got):
+                    assert texts == [tok.decode(ids[:p] + [c] + ids[p + 1:], skip, clean) for c in candidates]
+                    checked += 1
+    assert checked > 1500
+
+
 # before: a (masks, V) row of probabilities was kept for every mask until the end
 def test_fill_mask_keeps_only_the_top_k_of_each_mask(monkeypatch):
     import weakref

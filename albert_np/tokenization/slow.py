@@ -417,7 +417,7 @@ class AlbertTokenizer:
         and a special token is kept verbatim, after a space unless a special token precedes it.
 
         Returns (the text so far, the last run of pieces (not decoded yet), previous_special):
-        the state after `tokens`, from which the loop can go on (see decode_variants).
+        the state after `tokens`, from which the loop can go on (see decode_fills).
         """
         out, run = [], []
         for token in tokens:
