@@ -14,9 +14,12 @@
 --model takes a Hub id or a local folder. A TEXT of "-" reads one text per line
 from standard input. Errors (model not found, Hub unreachable, bad input, a bad
 option) print one message starting "albert_np: error: " and exit with status 2;
---debug shows the traceback instead.
+--debug shows the traceback instead. When the reader of the output goes away
+(`... | head -1`), the command ends silently with status 141, as Unix tools killed
+by SIGPIPE do.
 """
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -28,7 +31,7 @@ from .explain import explain
 from .auto import TASK_OF_CLASS, check_model_type, read_json
 from .formats.errors import CheckpointError
 from .hub import HubUnreachableError, resolve_file
-from .io import describe_os_error
+from .io import describe_os_error, read_text
 from .modeling import MODEL_CLASSES, AlbertForPreTraining
 from .formats.tf_release import find_tf_release
 from .tasks import TextClassificationPipeline, answer_question, embed, fill_mask, tag_tokens
@@ -37,6 +40,7 @@ from .tokenization import AlbertTokenizer
 
 EXIT_ERROR = 2
 ERROR_PREFIX = "albert_np: error: "      # every command's errors start with it
+EXIT_CLOSED_PIPE = 141                     # 128 + SIGPIPE: the status of a Unix tool whose reader has gone
 
 
 def program_name():
@@ -86,14 +90,19 @@ def read_texts(texts):
         except UnicodeEncodeError:
             raise ValueError(f"TEXT argument {i + 1} is not valid UTF-8 (bytes {os.fsencode(t)[:40]!r}): "
                              f"pass UTF-8 text (e.g. convert it with iconv -t UTF-8)") from None
-        try:
-            out += [line.rstrip("\n") for line in sys.stdin if line.strip()] if t == "-" else [t]
-        except UnicodeDecodeError as e:
-            raise ValueError(f"standard input is not valid UTF-8 ({e.reason} at byte {e.start}): "
-                             f"pass UTF-8 text (e.g. convert it with iconv -t UTF-8)") from None
+        out += [line for line in read_stdin().split("\n") if line.strip()] if t == "-" else [t]
     if not out:
         raise ValueError("no text given (pass TEXT arguments, or - to read lines from standard input)")
     return out
+
+
+def read_stdin():
+    """All of standard input as text; ValueError saying so when it is not UTF-8."""
+    try:
+        return sys.stdin.read()
+    except UnicodeDecodeError as e:
+        raise ValueError(f"standard input is not valid UTF-8 ({e.reason} at byte {e.start}): "
+                         f"pass UTF-8 text (e.g. convert it with iconv -t UTF-8)") from None
 
 
 def emit(args, result, human):
@@ -190,10 +199,10 @@ def _qa_arguments(p):
 
 
 def _qa_main(args):
-    if args.context_file:
-        f = sys.stdin if args.context_file == "-" else open(args.context_file, encoding="utf-8")
-        with f:
-            context = f.read()
+    if args.context_file == "-":
+        context = read_stdin()
+    elif args.context_file:
+        context = read_text(args.context_file)        # ValueError naming the file when it is not UTF-8
     else:
         context = args.context
     questions = args.question
@@ -405,7 +414,11 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="albert_np: %(message)s")
     try:
-        return args.func(args) or 0
+        status = args.func(args) or 0
+        sys.stdout.flush()                     # a closed pipe shows here, not at exit
+        return status
+    except BrokenPipeError:                    # `python -m albert_np ... | head -1`: the reader has gone
+        return closed_pipe()
     except (HubUnreachableError, FileNotFoundError, CheckpointError, ValueError, TypeError) as e:
         if args.debug:
             raise
@@ -426,9 +439,18 @@ def main(argv=None):
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
-    except BrokenPipeError:                    # e.g. `python -m albert_np info | head`
-        sys.stdout = open(os.devnull, "w")
-        return 0
+
+
+def closed_pipe():
+    """End quietly, as Unix tools do when the reader of their output has gone: no message, and
+    status EXIT_CLOSED_PIPE (141 = 128 + SIGPIPE, what a shell reports for `yes | head -1`'s yes).
+    Standard output is pointed at /dev/null first, so that Python's flush at exit cannot fail again.
+    """
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    return EXIT_CLOSED_PIPE
 
 
 if __name__ == "__main__":

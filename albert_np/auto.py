@@ -19,7 +19,7 @@ import numpy as np
 
 from . import tasks
 from .config import AlbertConfig
-from .hub import resolve_file
+from .hub import loading_options, resolve_file
 from .hints import NameOrPath
 from .io import read_json_object
 from .modeling import (AlbertForMaskedLM, AlbertForMultipleChoice, AlbertForPreTraining,
@@ -42,14 +42,16 @@ TASK_OF_CLASS = {   # the task pipeline(model=...) picks from config.json's arch
 
 # %% model_type checks -----------------------------------------------------------------------------
 
-def read_json(name_or_path, filename, *, revision=None, cache_dir=None, local_files_only=False,
-              required=True):
-    """A JSON file of a folder or Hub repo as a dict (None when absent and not required)."""
-    release = find_tf_release(name_or_path) if filename == "config.json" else None
+def read_json(name_or_path, filename, *, required=True, **hub_options):
+    """A JSON file of a folder or Hub repo as a dict (None when absent and not required).
+
+    hub_options: the loading options of hub.resolve_file (revision, token, subfolder, ...).
+    """
+    release = find_tf_release(name_or_path) if filename == "config.json" and not hub_options.get("subfolder") \
+        else None
     if release is not None:                    # an original TF release: its albert_config.json
         return release_config_dict(release)
-    path = resolve_file(name_or_path, filename, revision=revision, cache_dir=cache_dir,
-                        local_files_only=local_files_only, required=required)
+    path = resolve_file(name_or_path, filename, required=required, **hub_options)
     return None if path is None else read_json_object(path)
 
 
@@ -65,12 +67,11 @@ def check_model_type(config_dict, name_or_path, what):
 
 
 def _hub_kwargs(kwargs):
-    """Split the loading arguments shared by every Auto class out of **kwargs."""
-    kwargs.pop("trust_remote_code", None)          # nothing remote ever runs here
-    for name in ("token", "use_auth_token"):
-        if kwargs.pop(name, None) is not None:
-            logger.info("%s= ignored: huggingface_hub reads the token from HF_TOKEN / its login", name)
-    return {k: kwargs.pop(k) for k in ("revision", "cache_dir", "local_files_only") if k in kwargs}
+    """Split the loading options shared by every Auto class out of **kwargs (hub.loading_options:
+    revision, cache_dir, local_files_only, force_download, token, subfolder); they go to
+    huggingface_hub only. trust_remote_code is dropped: nothing remote ever runs here."""
+    kwargs.pop("trust_remote_code", None)
+    return loading_options(kwargs)
 
 
 # %% Auto classes ----------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ describe ALBERT-xxlarge). `from_json_file` / `to_json_file` read and write the
 same config.json that transformers does, so a folder saved by one loads in the other.
 """
 import copy
+import difflib
 import json
 import logging
 import math
@@ -14,7 +15,7 @@ from typing import Any, Dict, Optional, Type, TypeVar
 
 import numpy as np
 
-from .hub import resolve_file
+from .hub import LOADING_OPTIONS, loading_options, resolve_file
 from .hints import NameOrPath, PathLike
 from .io import atomic_write_text, read_json_object
 from .ops import ACTIVATIONS
@@ -27,7 +28,7 @@ LEGACY_KEYS = (
     "down_scale_factor", "gap_size", "net_structure_type", "num_memory_blocks",
     "architectures", "transformers_version", "output_past", "layers_to_keep",
     "torch_dtype", "dtype", "_name_or_path", "use_cache", "return_dict",
-    "output_hidden_states", "output_attentions", "torchscript", "chunk_size_feed_forward",
+    "torchscript", "chunk_size_feed_forward",
     "is_encoder_decoder", "is_decoder", "add_cross_attention", "tie_encoder_decoder",
     "prefix", "sep_token_id", "decoder_start_token_id", "task_specific_params",
     "finetuning_task", "tokenizer_class", "position_embedding_type", "model_type",
@@ -61,7 +62,8 @@ class AlbertConfig:
                  pad_token_id: Optional[int] = 0, bos_token_id: Optional[int] = 2, eos_token_id: Optional[int] = 3,
                  tie_word_embeddings: bool = True, num_labels: Optional[int] = None,
                  id2label: Optional[Dict[Any, str]] = None, label2id: Optional[Dict[str, int]] = None,
-                 problem_type: Optional[str] = None, **kwargs: Any) -> None:
+                 problem_type: Optional[str] = None, output_hidden_states: bool = False,
+                 output_attentions: bool = False, **kwargs: Any) -> None:
         self.vocab_size = vocab_size
         self.embedding_size = embedding_size
         self.hidden_size = hidden_size
@@ -83,6 +85,8 @@ class AlbertConfig:
         self.eos_token_id = eos_token_id
         self.tie_word_embeddings = tie_word_embeddings
         self.problem_type = problem_type
+        self.output_hidden_states = output_hidden_states     # the defaults of forward's arguments
+        self.output_attentions = output_attentions
         self.validate_sizes()          # before the labels: num_labels=10**9 must not build a dict first
         self.id2label, self.label2id = _labels(num_labels, id2label, label2id, self.hidden_size)
         self.extra = {}  # legacy / unknown keys, kept so that a round trip loses nothing
@@ -150,9 +154,9 @@ class AlbertConfig:
         for name in ("pad_token_id", "bos_token_id", "eos_token_id"):
             if getattr(self, name) is not None:
                 _check_int(name, getattr(self, name), low=0)
-        if not isinstance(self.tie_word_embeddings, bool):
-            raise TypeError(f"AlbertConfig.tie_word_embeddings must be true or false, "
-                            f"got {self.tie_word_embeddings!r}")
+        for name in ("tie_word_embeddings", "output_hidden_states", "output_attentions"):
+            if not isinstance(getattr(self, name), bool):
+                raise TypeError(f"AlbertConfig.{name} must be true or false, got {getattr(self, name)!r:.80}")
         labels = len(getattr(self, "id2label", None) or ()) or 2
         _check_memory(self, labels)
 
@@ -177,9 +181,14 @@ class AlbertConfig:
               "pad_token_id", "bos_token_id", "eos_token_id", "tie_word_embeddings",
               "problem_type")
 
+    # Fields written only when set (as transformers writes only what differs from its defaults):
+    # the defaults of forward's output_hidden_states / output_attentions.
+    OPTIONAL_FIELDS = ("output_hidden_states", "output_attentions")
+
     def to_dict(self) -> Dict[str, Any]:
         """A plain dict in HF's config.json layout (id2label keys as strings)."""
         d = {name: getattr(self, name) for name in self.FIELDS}
+        d.update({name: True for name in self.OPTIONAL_FIELDS if getattr(self, name)})
         d["id2label"] = {str(k): v for k, v in self.id2label.items()}
         d["label2id"] = dict(self.label2id)
         d["model_type"] = "albert"
@@ -222,20 +231,44 @@ class AlbertConfig:
         self.to_json_file(os.path.join(folder, "config.json"))
 
     @classmethod
-    def from_pretrained(cls: Type[C], name_or_path: NameOrPath, revision: Optional[str] = None,
-                        cache_dir: Optional[PathLike] = None, local_files_only: bool = False,
-                        **overrides: Any) -> C:
+    def override_names(cls):
+        """The keywords that from_pretrained takes as config overrides: the fields of config.json."""
+        return cls.FIELDS + cls.OPTIONAL_FIELDS + ("num_labels", "id2label", "label2id")
+
+    @classmethod
+    def check_overrides(cls, overrides, caller="from_pretrained", takes=()):
+        """TypeError naming each keyword that is neither a config field nor a loading option
+        (the closest known name suggested). takes: the caller's own keywords, listed in the message."""
+        unknown = [k for k in overrides if k not in cls.override_names()]
+        if not unknown:
+            return
+        known = LOADING_OPTIONS + tuple(takes)
+        hints = []
+        for k in unknown:
+            close = difflib.get_close_matches(k, cls.override_names() + known, n=1)
+            hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+        raise TypeError(f"{caller}() got {'an unexpected keyword' if len(unknown) == 1 else 'unexpected keywords'} "
+                        f"{', '.join(hints)}: it takes the loading options {', '.join(known)}, "
+                        f"and config fields to override ({', '.join(cls.override_names())})")
+
+    @classmethod
+    def from_pretrained(cls: Type[C], name_or_path: NameOrPath, **kwargs: Any) -> C:
         """Read config.json from a folder or a Hub repo; keyword overrides win.
 
+        Keywords: the loading options (hub.LOADING_OPTIONS: revision, cache_dir, local_files_only,
+        force_download, token, subfolder), which go to huggingface_hub and never into the config;
+        and config fields to override (num_labels=3, output_hidden_states=True, ...). Anything
+        else is a TypeError naming it.
         An original TF release folder or checkpoint prefix gives its albert_config.json (tf_checkpoint).
         """
-        release = find_tf_release(name_or_path)
+        options = loading_options(kwargs)
+        overrides = kwargs
+        cls.check_overrides(overrides, f"{cls.__name__}.from_pretrained")
+        release = find_tf_release(name_or_path) if "subfolder" not in options else None
         if release is not None:
             config = cls.from_dict(release_config_dict(release))
         else:
-            path = resolve_file(name_or_path, "config.json", revision=revision, cache_dir=cache_dir,
-                                local_files_only=local_files_only)
-            config = cls.from_json_file(path)
+            config = cls.from_json_file(resolve_file(name_or_path, "config.json", **options))
         if overrides:
             d = config.to_dict()
             if "num_labels" in overrides and "id2label" not in overrides:

@@ -42,7 +42,7 @@ from .inputs import check_inputs
 from .io import atomic_write_text
 from .model import albert_model
 from .tasks.base import check_flag, check_top_k, encoder_params, max_input_length, split_rows
-from .tasks.fill_mask import FillMaskPipeline, mlm_probs
+from .tasks.fill_mask import FillMaskPipeline, mlm_probs, top_k_fillers
 from .tasks.loading import DEFAULT_MODEL, TASK_SPECS, ModelArg, TokenizerArg, checkpoint_tensors, resolve
 from .tokenization.encoding import check_str
 
@@ -226,14 +226,14 @@ def logit_lens(model, hidden, k=LENS_TOP_K):        # (L + 1, T, H) -> (T, L + 1
 def predictions(model, tok, row, last, top_k):
     """fill_mask's output for the row's masks, from the forward's last hidden state `last` (T, H).
 
-    The same calls as FillMaskPipeline: mlm_probs on the mask rows, then its _postprocess.
+    The same calls as FillMaskPipeline: mlm_probs on the mask rows, top_k_fillers, then its _postprocess.
     Returns a list of {"position", "fills"} (one per mask) or None when there is no mask.
     """
     masks = [i for i, t in enumerate(row["input_ids"]) if t == tok.mask_token_id]
     if not masks:
         return None
-    probs = mlm_probs(model, last[masks])                                # (M, H) -> (M, V)
-    fills = FillMaskPipeline(model, tok)._postprocess(dict(row, masks=masks), probs, top_k, None)
+    best = top_k_fillers(mlm_probs(model, last[masks]), top_k)          # (M, H) -> (M, V) -> M x (k,)
+    fills = FillMaskPipeline(model, tok)._postprocess(dict(row, masks=masks), best)
     per_mask = [fills] if len(masks) == 1 else fills
     return [{"position": m, "fills": f} for m, f in zip(masks, per_mask)]
 

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import shutil
+import stat
 import tempfile
 
 logger = logging.getLogger(__name__)
@@ -72,13 +73,45 @@ def file_sha256(path):
     return h.hexdigest()
 
 
+def read_text(path, encoding="utf-8"):
+    """The text of a file, decoded as UTF-8 (a byte-order mark dropped with encoding "utf-8-sig").
+
+    A file that is not UTF-8 raises ValueError naming it, the line and the byte offset, and
+    what to do (Python's UnicodeDecodeError names neither the file nor the line).
+    """
+    with open(path, "rb") as f:
+        data = f.read()
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError as e:
+        line = data.count(b"\n", 0, e.start) + 1
+        raise ValueError(f"{path}, line {line} (byte {e.start}), is not UTF-8 text ({e.reason}: "
+                         f"{data[e.start:e.start + 4]!r}): convert the file to UTF-8 (e.g. iconv -t UTF-8)") from None
+
+
+def parse_json(text, where):
+    """json.loads, its errors raised as ValueError naming `where` (a file, or a file and a line).
+
+    Deeply nested JSON ([[[[...]]]] thousands deep) makes Python's parser raise RecursionError,
+    caught here too: no JSON file albert_np reads nests deeper than a few levels.
+    """
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{where} is not valid JSON ({e}): fix or replace it") from e
+    except RecursionError:
+        raise ValueError(f"{where} nests its JSON too deeply for Python's parser (thousands of levels): "
+                         f"it is damaged or not the file it should be; fix or replace it") from None
+
+
+def read_json(path):
+    """The value of a JSON file (UTF-8); ValueError naming the file when it is not UTF-8 JSON."""
+    return parse_json(read_text(path), path)
+
+
 def read_json_object(path):
     """A JSON file that must hold an object (config.json, tokenizer_config.json) as a dict."""
-    try:
-        with open(path, encoding="utf-8") as f:
-            data = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path} is not valid JSON ({e}): fix or replace that file") from e
+    data = read_json(path)
     if not isinstance(data, dict):
         raise ValueError(f"{path} should hold a JSON object, got {type(data).__name__}")
     return data
@@ -281,7 +314,11 @@ def _link_missing(src, dst, skip=()):
             try:
                 os.link(entry.path, target)
             except OSError:
-                shutil.copy2(entry.path, target)
+                if entry.is_file(follow_symlinks=False):     # never open a pipe or a device to copy it
+                    shutil.copy2(entry.path, target)
+                else:
+                    logger.warning("%s is not a regular file and cannot be linked: not kept in the new save",
+                                   entry.path)
 
 
 def _fsync_file(path):
@@ -298,8 +335,12 @@ def _fsync_dir(path):
 
 
 def _fsync_tree(root):
+    """fsync every regular file under root, and the folders. Only regular files: opening a named
+    pipe carried over from the old folder would wait for a writer forever, and a socket or a
+    device has no data of ours to sync."""
     for folder, _, files in os.walk(root):
         for f in files:
-            if not os.path.islink(os.path.join(folder, f)):
-                _fsync_file(os.path.join(folder, f))
+            path = os.path.join(folder, f)
+            if stat.S_ISREG(os.lstat(path).st_mode):
+                _fsync_file(path)
         _fsync_dir(folder)

@@ -10,12 +10,14 @@ weights, outputs, labels and loss) is one row of heads.HEADS.
 """
 import dataclasses
 import logging
+import os
 from typing import Any, Dict, List, Optional, Tuple, Type, TypeVar, Union
 
 import numpy as np
 
 from .formats import checkpoint, tf_checkpoint, tf_release
 from .config import AlbertConfig
+from .hub import check_variant, is_local, loading_options
 from .heads import HEADS, expected_shapes
 from .inputs import check_labels
 from .hints import ArrayLike, NameOrPath, PathLike
@@ -151,7 +153,7 @@ class AlbertPreTrainedModel:
         raise (strict=True).
         """
         flat, missing, unexpected, _ = _assemble(state, self.config, self.head, self.dtype,
-                                                 fallback=flatten(self.params))
+                                                 fallback=flatten(self.params), source="the state dict")
         if strict and (missing or unexpected):
             raise checkpoint.CheckpointError(_key_report(missing, unexpected))
         self.params = nest(flat)
@@ -249,11 +251,9 @@ class AlbertPreTrainedModel:
 
     # -- files ---------------------------------------------------------------
     @classmethod
-    def from_pretrained(cls: Type[M], name_or_path: NameOrPath, *, revision: Optional[str] = None,
-                        cache_dir: Optional[PathLike] = None, local_files_only: bool = False,
-                        dtype: Any = np.float32, config: Optional[AlbertConfig] = None,
-                        ignore_mismatched_sizes: bool = False,
-                        **config_overrides: Any) -> M:
+    def from_pretrained(cls: Type[M], name_or_path: NameOrPath, *, dtype: Any = np.float32,
+                        config: Optional[AlbertConfig] = None, variant: Optional[str] = None,
+                        ignore_mismatched_sizes: bool = False, **kwargs: Any) -> M:
         """Load config.json + safetensors weights from a folder or a Hub repo id.
 
         name_or_path: a folder, a Hub repo id, or "albert-tiny-en" (the bundled model, offline).
@@ -263,23 +263,43 @@ class AlbertPreTrainedModel:
         dtype: float32 (default; fp16 / bf16 checkpoints are converted), "auto"
         (= float32, NumPy's fast path), or float64 for numerical checks. "float16" /
         "bfloat16" (or torch's dtypes) load float32 with a warning: see compute_dtype.
-        config_overrides: e.g. num_labels=3 for a fresh classification head.
+        variant: load model.<variant>.safetensors (e.g. "fp16"; pytorch_model.<variant>.bin and
+            sharded indexes too), as transformers names them.
         ignore_mismatched_sizes: a checkpoint tensor whose shape disagrees with the config (a
         classifier of 2 labels loaded with num_labels=5) is initialised afresh and reported,
         instead of raising CheckpointError.
+        Other keywords: the loading options (hub.LOADING_OPTIONS: revision, cache_dir,
+        local_files_only, force_download, token, subfolder), which go to huggingface_hub and
+        never into the config or a saved file; and config fields to override, e.g. num_labels=3
+        for a fresh classification head, output_hidden_states=True (the default of forward's
+        argument). Anything else is a TypeError naming it.
         Weights the file lacks (a new head, the SOP head of the released
         checkpoints) are initialised as HF does and reported in a log line.
         """
         dtype = compute_dtype(dtype)
-        kw = dict(revision=revision, cache_dir=cache_dir, local_files_only=local_files_only)
+        kw = loading_options(kwargs)
+        variant = check_variant(variant)
+        AlbertConfig.check_overrides(kwargs, f"{cls.__name__}.from_pretrained",
+                                     takes=("variant", "dtype", "config", "ignore_mismatched_sizes"))
         if config is None:
-            config = AlbertConfig.from_pretrained(name_or_path, **kw, **config_overrides)
-        release = tf_release.find_tf_release(name_or_path)      # an original TF1 release
-        if release is not None:
+            config = AlbertConfig.from_pretrained(name_or_path, **kw, **kwargs)
+        elif not isinstance(config, AlbertConfig):
+            raise TypeError(f"config must be an AlbertConfig, got {type(config).__name__}")
+        elif kwargs:
+            raise TypeError(f"{cls.__name__}.from_pretrained got config= and config overrides "
+                            f"{sorted(kwargs)}: set those fields on the config instead")
+        subfolder = kw.get("subfolder")
+        if subfolder is not None and is_local(name_or_path):   # a folder inside a local folder: read it as the folder
+            name_or_path, kw = os.path.join(os.fspath(name_or_path), subfolder), dict(kw, subfolder=None)
+        release = tf_release.find_tf_release(name_or_path) if subfolder is None else None
+        if release is not None:                                 # an original TF1 release
+            if variant is not None:
+                raise ValueError(f"variant={variant!r}: {name_or_path} is an original TF release, which has no "
+                                 f"variants; leave variant unset")
             state, paths = tf_checkpoint.read_tf_state_dict(release.prefix, dtype=dtype)
         else:
-            state, paths = checkpoint.load_state_dict(name_or_path, dtype=dtype, **kw)
-        flat, missing, unexpected, mismatched = _assemble(state, config, cls.head, dtype,
+            state, paths = checkpoint.load_state_dict(name_or_path, dtype=dtype, variant=variant, **kw)
+        flat, missing, unexpected, mismatched = _assemble(state, config, cls.head, dtype, source=paths,
                                                           ignore_mismatched_sizes=ignore_mismatched_sizes)
         model = cls(config, params=nest(flat), dtype=dtype)
         if missing:          # newly initialised weights: worth a warning, as in transformers
@@ -318,7 +338,14 @@ class AlbertPreTrainedModel:
     # -- the forward every class shares ----------------------------------------
     def _forward(self, inputs, labels, output_attentions, output_hidden_states, return_dict):
         """Encoder (model.albert_model), the head's row of heads.HEADS, and the loss when
-        every one of label_names is given (HF's labels.view(...) shapes accepted)."""
+        every one of label_names is given (HF's labels.view(...) shapes accepted).
+
+        output_attentions / output_hidden_states None: the config's (as transformers).
+        """
+        if output_attentions is None:
+            output_attentions = self.config.output_attentions
+        if output_hidden_states is None:
+            output_hidden_states = self.config.output_hidden_states
         args, C = prepare_inputs(self.config, self.head, inputs)
         enc = albert_model(self.params["albert"] if self.head else self.params, self.config, **args,
                            output_hidden_states=output_hidden_states, output_attentions=output_attentions)
@@ -399,6 +426,33 @@ def adapt_state_dict(state, config, head, ignore_mismatched_sizes=False):
     return {k: v for k, v in state.items() if k in expected}, missing, unexpected, bad
 
 
+def check_weights(state, source):
+    """CheckpointError unless every weight the model uses is a float tensor of finite numbers.
+
+    The dtype is the file's (the readers keep integer and bool tensors as they are, and give
+    bfloat16's raw 16-bit words as float32): an integer or bool tensor where a weight goes is a
+    wrong file, and casting it to float gives a model that runs and answers nonsense. A nan or
+    inf makes every answer nan. Both are named, with the file.
+    """
+    where = ", ".join(map(str, source)) if isinstance(source, (list, tuple)) else str(source)
+    wrong = [f"{k} ({np.asarray(v).dtype})" for k, v in state.items()
+             if not np.issubdtype(np.asarray(v).dtype, np.floating)]
+    if wrong:
+        raise checkpoint.CheckpointError(
+            f"{where}: {len(wrong)} weight(s) are stored as integers or booleans, not floats: "
+            + ", ".join(wrong[:8]) + (" ..." if len(wrong) > 8 else "")
+            + ". A weight must be a float tensor (float32, float16, bfloat16 or float64): the file is "
+              "damaged or was not written as a model checkpoint")
+    bad = [k for k, v in state.items() if not np.isfinite(v).all()]
+    if bad:
+        counts = [f"{k} ({int(np.size(state[k]) - np.isfinite(state[k]).sum())} of {np.size(state[k])} values)"
+                  for k in bad[:8]]
+        raise checkpoint.CheckpointError(
+            f"{where}: {len(bad)} weight(s) hold nan or inf: " + ", ".join(counts)
+            + (" ..." if len(bad) > 8 else "") + ". Every answer of this model would be nan: load an earlier "
+              "checkpoint (a training run that diverged) or download the file again")
+
+
 _HEAD_ROOTS = ("predictions", "sop_classifier", "classifier", "qa_outputs")
 
 COMPUTE_DTYPES = {"float32": np.float32, "float64": np.float64}      # float64: numerical checks
@@ -438,12 +492,14 @@ def compute_dtype(dtype):
                      f"float32, and checkpoints stored in either load as float32")
 
 
-def _assemble(state, config, head, dtype, fallback=None, ignore_mismatched_sizes=False):
+def _assemble(state, config, head, dtype, fallback=None, ignore_mismatched_sizes=False, source="the checkpoint"):
     """Loaded weights + (fallback or fresh) weights for what is missing, tied as HF ties them.
 
+    The weights used are checked first (check_weights: float, finite; `source` names the file).
     Returns (flat params, missing names, unexpected names, mismatched shapes as text).
     """
     state, missing, unexpected, mismatched = adapt_state_dict(dict(state), config, head, ignore_mismatched_sizes)
+    check_weights(state, source)
     flat = {k: np.asarray(v, dtype=dtype) for k, v in state.items()}
     if missing:
         if fallback is None:
@@ -465,7 +521,8 @@ class AlbertModel(AlbertPreTrainedModel):
     def forward(self, input_ids: Optional[ArrayLike] = None, attention_mask: Optional[ArrayLike] = None,
                 token_type_ids: Optional[ArrayLike] = None, position_ids: Optional[ArrayLike] = None,
                 inputs_embeds: Optional[ArrayLike] = None, head_mask: Optional[ArrayLike] = None,
-                output_attentions: bool = False, output_hidden_states: bool = False,
+                output_attentions: Optional[bool] = None,
+                output_hidden_states: Optional[bool] = None,
                 return_dict: bool = True) -> Union[BaseModelOutputWithPooling, tuple]:
         inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                       position_ids=position_ids, inputs_embeds=inputs_embeds, head_mask=head_mask)
@@ -483,7 +540,8 @@ class AlbertForPreTraining(AlbertPreTrainedModel):
                 token_type_ids: Optional[ArrayLike] = None, position_ids: Optional[ArrayLike] = None,
                 inputs_embeds: Optional[ArrayLike] = None, head_mask: Optional[ArrayLike] = None,
                 labels: Optional[ArrayLike] = None, sentence_order_label: Optional[ArrayLike] = None,
-                output_attentions: bool = False, output_hidden_states: bool = False,
+                output_attentions: Optional[bool] = None,
+                output_hidden_states: Optional[bool] = None,
                 return_dict: bool = True) -> Union[AlbertForPreTrainingOutput, tuple]:
         inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                       position_ids=position_ids, inputs_embeds=inputs_embeds, head_mask=head_mask)
@@ -501,7 +559,8 @@ class AlbertForMaskedLM(AlbertPreTrainedModel):
     def forward(self, input_ids: Optional[ArrayLike] = None, attention_mask: Optional[ArrayLike] = None,
                 token_type_ids: Optional[ArrayLike] = None, position_ids: Optional[ArrayLike] = None,
                 inputs_embeds: Optional[ArrayLike] = None, head_mask: Optional[ArrayLike] = None,
-                labels: Optional[ArrayLike] = None, output_attentions: bool = False, output_hidden_states: bool = False,
+                labels: Optional[ArrayLike] = None, output_attentions: Optional[bool] = None,
+                output_hidden_states: Optional[bool] = None,
                 return_dict: bool = True) -> Union[MaskedLMOutput, tuple]:
         inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                       position_ids=position_ids, inputs_embeds=inputs_embeds, head_mask=head_mask)
@@ -524,7 +583,8 @@ class AlbertForSequenceClassification(AlbertPreTrainedModel):
     def forward(self, input_ids: Optional[ArrayLike] = None, attention_mask: Optional[ArrayLike] = None,
                 token_type_ids: Optional[ArrayLike] = None, position_ids: Optional[ArrayLike] = None,
                 inputs_embeds: Optional[ArrayLike] = None, head_mask: Optional[ArrayLike] = None,
-                labels: Optional[ArrayLike] = None, output_attentions: bool = False, output_hidden_states: bool = False,
+                labels: Optional[ArrayLike] = None, output_attentions: Optional[bool] = None,
+                output_hidden_states: Optional[bool] = None,
                 return_dict: bool = True) -> Union[SequenceClassifierOutput, tuple]:
         inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                       position_ids=position_ids, inputs_embeds=inputs_embeds, head_mask=head_mask)
@@ -541,7 +601,8 @@ class AlbertForTokenClassification(AlbertPreTrainedModel):
     def forward(self, input_ids: Optional[ArrayLike] = None, attention_mask: Optional[ArrayLike] = None,
                 token_type_ids: Optional[ArrayLike] = None, position_ids: Optional[ArrayLike] = None,
                 inputs_embeds: Optional[ArrayLike] = None, head_mask: Optional[ArrayLike] = None,
-                labels: Optional[ArrayLike] = None, output_attentions: bool = False, output_hidden_states: bool = False,
+                labels: Optional[ArrayLike] = None, output_attentions: Optional[bool] = None,
+                output_hidden_states: Optional[bool] = None,
                 return_dict: bool = True) -> Union[TokenClassifierOutput, tuple]:
         inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                       position_ids=position_ids, inputs_embeds=inputs_embeds, head_mask=head_mask)
@@ -563,7 +624,8 @@ class AlbertForQuestionAnswering(AlbertPreTrainedModel):
                 token_type_ids: Optional[ArrayLike] = None, position_ids: Optional[ArrayLike] = None,
                 inputs_embeds: Optional[ArrayLike] = None, head_mask: Optional[ArrayLike] = None,
                 start_positions: Optional[ArrayLike] = None, end_positions: Optional[ArrayLike] = None,
-                output_attentions: bool = False, output_hidden_states: bool = False,
+                output_attentions: Optional[bool] = None,
+                output_hidden_states: Optional[bool] = None,
                 return_dict: bool = True) -> Union[QuestionAnsweringModelOutput, tuple]:
         if self.config.num_labels != 2:
             raise ValueError(f"question answering needs num_labels=2 (start, end), "
@@ -584,7 +646,8 @@ class AlbertForMultipleChoice(AlbertPreTrainedModel):
     def forward(self, input_ids: Optional[ArrayLike] = None, attention_mask: Optional[ArrayLike] = None,
                 token_type_ids: Optional[ArrayLike] = None, position_ids: Optional[ArrayLike] = None,
                 inputs_embeds: Optional[ArrayLike] = None, head_mask: Optional[ArrayLike] = None,
-                labels: Optional[ArrayLike] = None, output_attentions: bool = False, output_hidden_states: bool = False,
+                labels: Optional[ArrayLike] = None, output_attentions: Optional[bool] = None,
+                output_hidden_states: Optional[bool] = None,
                 return_dict: bool = True) -> Union[MultipleChoiceModelOutput, tuple]:
         inputs = dict(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids,
                       position_ids=position_ids, inputs_embeds=inputs_embeds, head_mask=head_mask)

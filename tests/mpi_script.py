@@ -6,7 +6,8 @@
 A pretraining run resumes from OUT's newest checkpoint. Rank 0 writes the final
 weights to OUT/final.npz. Faults for the tests: --fail raise|kill makes rank
 --fail-rank raise an error (or SIGKILL itself) in step --fail-step;
---perturb shifts one weight on rank 1 before training.
+--perturb shifts one weight on rank 1 before training; --rank1-labels / --rank1-examples give
+rank 1 other labels / other data (finetune).
 """
 import argparse
 import os
@@ -53,8 +54,15 @@ def pretrain(args):
 
 def finetune(args):
     from test_finetuning import SIXTEEN
+    from albert_np.training.datasets import get_task
     from albert_np.training.finetuning import finetune
-    result = finetune("sst2", args.model, SIXTEEN + SIXTEEN[::2], None, args.out, max_steps=args.steps,
+    rank1 = world().rank == 1
+    task = get_task("sst2", labels=args.rank1_labels if rank1 and args.rank1_labels else None)
+    examples = [{"sentence": s, "label": str(y)} for s, y in SIXTEEN + SIXTEEN[::2]]
+    if rank1 and args.rank1_examples:
+        examples = examples[:args.rank1_examples]
+    length = dict(epochs=args.epochs) if args.epochs else dict(max_steps=args.steps)
+    result = finetune(task, args.model, examples, None, args.out, **length,
                       batch_size=args.batch_size, grad_accum=args.grad_accum, group_by_length=False,
                       save_every=args.save_every, learning_rate=1e-3, progress=False, plot=False)
     return result.model.state_dict()
@@ -74,6 +82,9 @@ def main():
     p.add_argument("--fail-rank", type=int, default=1)
     p.add_argument("--fail-step", type=int, default=2)
     p.add_argument("--perturb", action="store_true")
+    p.add_argument("--epochs", type=float, default=None, help="finetune: run this many epochs (not --steps)")
+    p.add_argument("--rank1-labels", default=None, help="finetune: rank 1 alone reads the labels in this order")
+    p.add_argument("--rank1-examples", type=int, default=None, help="finetune: rank 1 alone trains on the first N")
     args = p.parse_args()
     params = pretrain(args) if args.use == "pretrain" else finetune(args)
     if world().is_main:

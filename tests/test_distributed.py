@@ -187,3 +187,26 @@ def test_ranks_with_different_weights_stop_with_a_clear_error(tmp_path):
     code, err, seconds = run(2, "pretrain", tmp_path / "p", "--steps", 2, "--perturb")
     assert code != 0 and seconds < 60
     assert "RankMismatchError: the 2 MPI ranks disagree on ['albert.embeddings.word_embeddings.weight']" in err
+
+
+# before (92ee381): ranks given other labels trained on with status 0, each rank's model reading its labels
+@needs_mpi
+def test_ranks_given_different_labels_stop_before_the_first_step(tmp_path):
+    folder = tiny_model_folder(tmp_path / "tiny")
+    code, err, seconds = run(2, "finetune", tmp_path / "f", "--model", folder, "--steps", 2, "--batch-size", 8,
+                             "--rank1-labels", "1,0")
+    assert code != 0 and seconds < 60, (code, err[-2000:])
+    assert "RankMismatchError: the 2 MPI ranks were started with different config, data (config: rank(s) [1] " \
+           "differ from rank 0; data: rank(s) [1] differ from rank 0)" in err
+    assert not os.path.exists(tmp_path / "f" / "log.jsonl") or not train_log(tmp_path / "f")   # no step taken
+
+
+# before: ranks whose data gave different step counts ended in MPICH's "Message truncated"
+@needs_mpi
+def test_ranks_whose_data_give_different_step_counts_stop_with_a_clear_error(tmp_path):
+    folder = tiny_model_folder(tmp_path / "tiny")
+    code, err, seconds = run(2, "finetune", tmp_path / "f", "--model", folder, "--epochs", 2, "--batch-size", 8,
+                             "--rank1-examples", 8)
+    assert code != 0 and seconds < 60, (code, err[-2000:])
+    assert "RankMismatchError: the 2 MPI ranks were started with different data, total_steps" in err
+    assert "Message truncated" not in err

@@ -393,7 +393,7 @@ def test_shard_index_may_only_name_files_in_the_folder(tmp_path, kind):
 
 @pytest.mark.parametrize("content, message", [
     ("{not json", "is not valid JSON"), ("[1, 2]", "weight_map"), ('{"weight_map": []}', "weight_map"),
-    ('{"weight_map": {"a": 3}}', "weight_map"), ('{"weight_map": {}}', "weight_map"), ("\xff\xfe", "valid JSON")])
+    ('{"weight_map": {"a": 3}}', "weight_map"), ('{"weight_map": {}}', "weight_map"), ("\xff\xfe", "is not UTF-8 text")])
 @pytest.mark.parametrize("kind", ["bin", "safetensors"])
 def test_bad_index_json_names_the_file(tmp_path, kind, content, message):
     folder, index, _ = _sharded_copy(tmp_path, kind)

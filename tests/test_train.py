@@ -34,7 +34,8 @@ MODEL_FILES = {"config.json", "model.safetensors"}
 TOKENIZER_FILES = {"spiece.model", "tokenizer_config.json", "special_tokens_map.json", "tokenizer.json"}
 SHARED_KEYS = {"version", "global_step", "total_steps", "warmup_steps", "head", "rng_state", "optimizer",
                "best", "examples_seen", "train_seconds", "cpu_seconds", "mpi_ranks", "args",
-               "evals_without_improvement"}                         # early stopping's count
+               "evals_without_improvement",                         # early stopping's count
+               "data_fingerprint"}
 
 
 def read_state(checkpoint):

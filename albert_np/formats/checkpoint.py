@@ -24,8 +24,8 @@ from safetensors import SafetensorError, safe_open    # ~1 ms to import: at the 
 
 from . import torch_bin
 from .errors import CheckpointError
-from ..hub import is_local, resolve_file
-from ..io import atomic_write_bytes
+from ..hub import check_variant, is_local, resolve_file, variant_filename
+from ..io import atomic_write_bytes, read_json
 from .torch_bin import bf16_to_float32
 
 logger = logging.getLogger(__name__)
@@ -152,10 +152,9 @@ def _inside(folder, path):
 def read_index(index_path, local=True):
     """(weight_map, shard file names) of a *.index.json; the names checked to stay in its folder."""
     try:
-        with open(index_path, encoding="utf-8") as f:
-            index = json.load(f)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{index_path} is not valid JSON ({e})") from e
+        index = read_json(index_path)
+    except ValueError as e:                 # not UTF-8, not JSON, nested too deeply: named by read_json
+        raise CheckpointError(str(e)) from e
     weight_map = index.get("weight_map") if isinstance(index, dict) else None
     if not isinstance(weight_map, dict) or not weight_map or \
             not all(isinstance(k, str) and isinstance(v, str) for k, v in weight_map.items()):
@@ -171,11 +170,38 @@ def read_index(index_path, local=True):
     return weight_map, shards
 
 
+def check_storable(name, arr, storage_dtype):
+    """ValueError naming a tensor that would be written as nan or inf.
+
+    A nan / inf weight is refused whatever the storage; a finite one beyond the storage type's
+    range (float16: 65504; bfloat16: about 3.39e38) would become inf, and the reloaded model
+    answer nan: refused too, naming the tensor and its largest magnitude.
+    """
+    finite = np.isfinite(arr)
+    if not finite.all():
+        raise ValueError(f"weight {name!r} holds {int(arr.size - finite.sum())} nan/inf values: refusing to "
+                         f"save a model that answers nan (was the training run diverging?)")
+    if storage_dtype is None or arr.size == 0:
+        return
+    largest = np.max(np.abs(arr)).astype(np.float32)
+    with np.errstate(over="ignore"):
+        stored = np.float16(largest) if storage_dtype == "float16" else bf16_to_float32(float32_to_bf16(largest))
+    if not np.isfinite(stored):
+        limit = np.finfo(np.float16).max if storage_dtype == "float16" else 3.3895313892515355e38
+        raise ValueError(f"weight {name!r} has a value of magnitude {float(largest):.6g}, beyond {storage_dtype}'s "
+                         f"largest {float(limit):.6g}: stored as {storage_dtype} it would become inf (and the model "
+                         f"answer nan). Save with storage_dtype=None (float32) or 'bfloat16' (float32's range)")
+
+
 def safetensors_bytes(tensors, metadata=None, storage_dtype=None):
     """Serialise {name: array} to safetensors bytes (storage_dtype: None, 'float16', 'bfloat16')."""
+    if storage_dtype not in (None, "float16", "bfloat16"):
+        raise ValueError(f"storage_dtype must be None (float32), 'float16' or 'bfloat16', got {storage_dtype!r}")
     items = []
     for name in sorted(tensors):
         arr = np.asarray(tensors[name])
+        if np.issubdtype(arr.dtype, np.floating):
+            check_storable(name, arr, storage_dtype)
         if np.issubdtype(arr.dtype, np.floating) and storage_dtype == "bfloat16":
             arr, kind = float32_to_bf16(arr), "BF16"
         else:
@@ -196,29 +222,41 @@ def safetensors_bytes(tensors, metadata=None, storage_dtype=None):
 # ----------------------------------------------------------- expected keys
 
 
-def load_state_dict(name_or_path, revision=None, cache_dir=None, local_files_only=False,
-                    dtype=np.float32):
+def load_state_dict(name_or_path, dtype=np.float32, variant=None, **hub_options):
     """Read the weights of a folder or Hub repo: model.safetensors, else pytorch_model.bin, each
     single or sharded (<file>.index.json).
 
+    variant: read model.<variant>.safetensors (pytorch_model.<variant>.bin,
+    model.safetensors.index.<variant>.json) instead, as transformers names them; when the
+    folder has none, FileNotFoundError says which names were looked for.
+    hub_options: the loading options of hub.resolve_file (revision, cache_dir, token, subfolder, ...).
     Returns ({name: array}, [paths read]).
     """
-    kw = dict(revision=revision, cache_dir=cache_dir, local_files_only=local_files_only)
+    variant = check_variant(variant)
+    tried = []
     for filename in WEIGHTS_FILES:
-        single = resolve_file(name_or_path, filename, required=False, **kw)
+        name = variant_filename(filename, variant)
+        single = resolve_file(name_or_path, name, required=False, **hub_options)
         if single is not None:
             return READERS[filename](single, dtype), [single]
-        index = resolve_file(name_or_path, filename + ".index.json", required=False, **kw)
+        index_name = variant_filename(filename + ".index.json", variant)
+        index = resolve_file(name_or_path, index_name, required=False, **hub_options)
         if index is not None:
             _, shards = read_index(index, local=is_local(name_or_path))
             state, paths = {}, []
             for shard in shards:
-                p = resolve_file(name_or_path, shard, **kw)
+                p = resolve_file(name_or_path, shard, **hub_options)
                 state.update(READERS[filename](p, dtype))
                 paths.append(p)
             return state, paths
+        tried += [name, index_name]
+    where = repr(os.fspath(name_or_path)) + (f" (subfolder {hub_options['subfolder']!r})"
+                                             if hub_options.get("subfolder") else "")
+    if variant is not None:
+        raise FileNotFoundError(f"variant={variant!r}: {where} has none of {', '.join(tried)}. Leave variant "
+                            f"unset to load model.safetensors, or give a variant the folder holds")
     raise FileNotFoundError(f"no model.safetensors or pytorch_model.bin (or a sharded index of "
-                            f"either) found in {name_or_path!r}")
+                            f"either) found in {where}")
 
 
 def shard_size_bytes(max_shard_size):

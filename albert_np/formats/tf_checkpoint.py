@@ -18,6 +18,7 @@ import re
 
 import numpy as np
 
+from .errors import CheckpointError
 from .tensor_bundle import read_bundle
 
 logger = logging.getLogger(__name__)
@@ -101,13 +102,19 @@ def read_tf_state_dict(prefix, dtype=np.float32):
     training state are reported in a log warning (and left out).
     """
     tensors, _ = read_bundle(prefix, keep=lambda n: not is_training_state(n))
-    state, unknown = {}, []
+    state, unknown, not_float = {}, [], []
     for name, array in tensors.items():
         mapped = hf_name(name)
         if mapped is None:
             unknown.append(name)
             continue
+        if not np.issubdtype(array.dtype, np.floating):     # the file's dtype: never cast to a weight
+            not_float.append(f"{name} ({array.dtype})")
+            continue
         state[mapped[0]] = to_hf_layout(name, array, mapped[1]).astype(dtype, copy=False)
+    if not_float:
+        raise CheckpointError(f"{prefix}: {len(not_float)} weight(s) are stored as integers or booleans, not "
+                              f"floats: {', '.join(not_float[:8])}. The checkpoint is damaged or not an ALBERT's")
     if unknown:
         logger.warning("%s: %d variables not part of an ALBERT model, left out: %s", prefix, len(unknown),
                        ", ".join(sorted(unknown)[:10]) + (" ..." if len(unknown) > 10 else ""))

@@ -13,12 +13,12 @@ TFRelease.vocab_file give them what they need in HF's names. Nothing here reads 
 tensor: a config or a tokenizer can import it without the checkpoint readers.
 """
 import glob
-import json
 import logging
 import os
 import re
 from typing import NamedTuple, Optional
 
+from ..io import read_json_object
 from .errors import CheckpointError
 
 logger = logging.getLogger(__name__)
@@ -44,11 +44,7 @@ def original_config_dict(path):
 
     Layer norms: tf.contrib.layers.layer_norm's fixed epsilon 1e-12 (HF's default too).
     """
-    with open(path, encoding="utf-8") as f:
-        try:
-            original = json.load(f)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path} is not valid JSON ({e})") from e
+    original = read_json_object(path)
     act = original.get("hidden_act", "gelu")
     if act not in ORIGINAL_ACTIVATIONS:
         raise ValueError(f"{path}: hidden_act {act!r} is not one albert_np runs "
@@ -146,5 +142,4 @@ def release_config_dict(release):
                                 f"{ORIGINAL_CONFIG_FILE} in its folder, or pass config=AlbertConfig(...)")
     if os.path.basename(release.config_file) == ORIGINAL_CONFIG_FILE:
         return original_config_dict(release.config_file)
-    with open(release.config_file, encoding="utf-8") as f:
-        return json.load(f)
+    return read_json_object(release.config_file)

@@ -5,6 +5,7 @@ inputs are sorted by length and cut into batches of `batch_size`, each batch is
 padded only to its own longest row, and the results are put back in input
 order. Lists of PROGRESS_MIN_ITEMS or more show a progress bar.
 """
+import bisect
 import inspect
 import logging
 
@@ -182,8 +183,13 @@ def window_starts(n, size):
 
 
 def central_window(position, starts, size):
-    """Index of the window in which `position` has the most context on its shorter side."""
-    return max(range(len(starts)),
+    """Index of the window in which `position` has the most context on its shorter side (the first
+    such window on a tie). starts: sorted window starts; only the windows that hold `position`
+    can win (elsewhere the shorter side is negative), and they end just before it: a few look-ups,
+    not one per window (which made a text with many masks quadratic)."""
+    last = max(0, bisect.bisect_right(starts, position) - 1)          # the last window starting at or before it
+    first = bisect.bisect_right(starts, position - size)              # the first one still holding it
+    return max(range(min(first, last), last + 1),
                key=lambda w: (min(position - starts[w], starts[w] + size - 1 - position), -w))
 
 

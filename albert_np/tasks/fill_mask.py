@@ -28,6 +28,20 @@ def mlm_probs(model, h):                            # (..., H) -> (..., V)
     return softmax(logits, axis=-1)
 
 
+def top_k_fillers(probs, top_k, target_ids=None):                 # (M, V) -> M x ((k,), (k,))
+    """[(token ids (k,), scores (k,))] of each row of probs (M, V): its top_k, best first (ties: lower id).
+
+    target_ids: only these ids compete (their probabilities over the whole vocabulary).
+    The results are copies: the (M, V) array can be freed at once.
+    """
+    if target_ids is not None:
+        probs = probs[:, target_ids]                                  # (M, targets)
+    order = np.argsort(-probs, axis=-1, kind="stable")[:, :top_k]     # (M, k)
+    scores = np.take_along_axis(probs, order, axis=-1)                # (M, k)
+    ids = order if target_ids is None else target_ids[order]
+    return list(zip(ids, scores))
+
+
 class FillMaskPipeline(Pipeline):
     """Predict the [MASK] tokens of texts. Matches: transformers FillMaskPipeline (5.x)."""
 
@@ -76,44 +90,43 @@ class FillMaskPipeline(Pipeline):
                 chosen.setdefault(central_window(m - 1, starts, size), []).append(m)
             for w, masks in sorted(chosen.items()):
                 pieces.append((r, dict(parts[w], local=[m - parts[w]["start"] for m in masks])))
-        found = self._run([p for _, p in pieces], self._mask_probs, batch_size=batch_size)
-        probs = [{} for _ in rows]                    # row -> {position in the row: probabilities}
+        if target_ids is not None:
+            top_k = min(top_k, len(target_ids))
+        found = self._run([p for _, p in pieces], lambda batch: self._mask_top_k(batch, top_k, target_ids),
+                          batch_size=batch_size)
+        best = [{} for _ in rows]                     # row -> {position in the row: (token ids, scores)}
         for (r, piece), p in zip(pieces, found):
             for m, pm in zip(piece["local"], p):
-                probs[r][m + piece["start"]] = pm
-        results = [self._postprocess(row, np.stack([p[m] for m in row["masks"]]), top_k, target_ids)
-                   for row, p in zip(rows, probs)]
+                best[r][m + piece["start"]] = pm
+        results = [self._postprocess(row, [b[m] for m in row["masks"]]) for row, b in zip(rows, best)]
         return results[0] if single or len(results) == 1 else results
 
-    def _mask_probs(self, rows):
-        """Softmax over the vocabulary at each mask position: one (masks, V) array per row.
+    def _mask_top_k(self, rows, top_k, target_ids):
+        """The top_k fillers of each mask position: per row, a list of (token ids (k,), scores (k,)).
 
-        The MLM head runs on the mask positions only (the other positions are never read).
+        The MLM head runs on the mask positions only (the other positions are never read); its
+        (masks, V) probabilities live for one batch: only the k best of each mask are kept.
+        target_ids: restrict the candidates to these ids (scores are still over the vocabulary).
         """
         batch = self._batch(rows)
         h = encode(self.model, batch)                                     # (B, T, H)
         b_idx = np.concatenate([[b] * len(r["local"]) for b, r in enumerate(rows)]).astype(np.int64)
         t_idx = np.concatenate([r["local"] for r in rows]).astype(np.int64)
-        probs = mlm_probs(self.model, h[b_idx, t_idx])                    # (M, H) -> (M, V)
-        return np.split(probs, np.cumsum([len(r["local"]) for r in rows])[:-1])
+        top = top_k_fillers(mlm_probs(self.model, h[b_idx, t_idx]), top_k, target_ids)   # (M, H) -> M x (k,)
+        starts = np.cumsum([0] + [len(r["local"]) for r in rows])
+        return [top[a:b] for a, b in zip(starts[:-1], starts[1:])]
 
-    def _postprocess(self, row, probs, top_k, target_ids):
+    def _postprocess(self, row, best):
+        """The fills of each mask of a row, from its (token ids, scores); the sequences decoded with
+        tokenizer.decode_fills (only the text near each mask is decoded for each filler)."""
         tok = self.tokenizer
-        if target_ids is not None:
-            probs = probs[:, target_ids]                                  # (masks, targets)
-            top_k = min(top_k, len(target_ids))
         single_mask = len(row["masks"]) == 1
-        out = []
-        for position, p in zip(row["masks"], probs):
-            best = np.argsort(-p, kind="stable")[:top_k]
-            fills = []
-            for j in best:
-                token = int(target_ids[j]) if target_ids is not None else int(j)
-                ids = list(row["input_ids"])
-                ids[position] = token
-                fills.append({"score": float(p[j]), "token": token, "token_str": tok.decode([token]),
-                              "sequence": tok.decode(ids, skip_special_tokens=single_mask)})
-            out.append(fills)
+        tokens = [[int(t) for t in ids] for ids, _ in best]
+        sequences = tok.decode_fills(row["input_ids"], list(zip(row["masks"], tokens)),
+                                     skip_special_tokens=single_mask)
+        out = [[{"score": float(p), "token": t, "token_str": tok.decode([t]), "sequence": seq}
+                for t, p, seq in zip(ts, scores, seqs)]
+               for ts, (_, scores), seqs in zip(tokens, best, sequences)]
         return out[0] if single_mask else out
 
     def target_ids(self, targets):

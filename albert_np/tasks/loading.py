@@ -10,14 +10,15 @@ modification time of each file in it, so a folder rewritten on disk (a new check
 over it) is loaded again at the next call.
 """
 import collections
-import json
 import logging
 import os
+import threading
 from typing import Union
 
 from ..formats.checkpoint import safetensors_shapes
 from ..config import AlbertConfig
 from ..hub import resolve_file
+from ..io import read_json
 from ..modeling import (MODEL_CLASSES, AlbertForMaskedLM, AlbertForMultipleChoice, AlbertForPreTraining,
                         AlbertForQuestionAnswering, AlbertForSequenceClassification,
                         AlbertForTokenClassification, AlbertModel, AlbertPreTrainedModel)
@@ -34,18 +35,20 @@ HUB_DEFAULT = "albert/albert-base-v2"
 # Used when no model is given (fill-mask, feature-extraction): the model shipped in the
 # package when there is one (it works offline), else Hugging Face's albert-base-v2.
 DEFAULT_MODEL = bundled_model() or HUB_DEFAULT
-CACHE_SIZE = 4                            # models kept loaded (tokenizers are kept alongside)
+CACHE_SIZE = 4                            # models kept loaded, and as many tokenizers
 
 
 # %% The cache -----------------------------------------------------------------------------------
 
-_cache = collections.OrderedDict()
+_cache = collections.OrderedDict()        # key -> (folder signature, model or tokenizer), oldest first
+_cache_lock = threading.Lock()             # guards _cache (never held while a model loads)
 _default_announced = False
 
 
 def clear_cache():
     """Forget every model and tokenizer loaded by the task functions."""
-    _cache.clear()
+    with _cache_lock:
+        _cache.clear()
 
 
 def folder_signature(name_or_path):
@@ -63,32 +66,42 @@ def folder_signature(name_or_path):
     return tuple(sorted((n, st.st_size, st.st_mtime_ns) for n, st in entries))
 
 
-def _fresh(key):
-    """True when _cache holds key and its folder has not changed on disk since it was loaded."""
-    if key not in _cache:
-        return False
-    signature, _ = _cache[key]
-    if signature != folder_signature(key[1]):
-        logger.info("%s changed on disk: loading it again", key[1])
-        del _cache[key]
-        return False
-    return True
+def _lookup(key):
+    """The cached value of key (marked as the most recent), or None on a miss or when its folder
+    changed on disk since it was loaded (the stale entry is dropped).
+
+    One look at the folder per call: a caller that checks and then uses the entry could see
+    the folder rewritten in between (another process saving over it) and find the entry gone.
+    """
+    signature = folder_signature(key[1])
+    with _cache_lock:
+        entry = _cache.get(key)
+        if entry is None:
+            return None
+        if entry[0] != signature:
+            logger.info("%s changed on disk: loading it again", key[1])
+            _cache.pop(key, None)
+            return None
+        _cache.move_to_end(key)
+        return entry[1]
 
 
 def _cached(key, load):
     """Return the cached value of key, calling load() on a miss or when its folder changed on disk.
 
-    Keeps the CACHE_SIZE most recent models.
+    Keeps the CACHE_SIZE most recent models and the CACHE_SIZE most recent tokenizers.
     """
-    if _fresh(key):
-        _cache.move_to_end(key)
-        return _cache[key][1]
+    value = _lookup(key)
+    if value is not None:
+        return value
     signature = folder_signature(key[1])
     value = load()
-    _cache[key] = (signature, value)
-    models = [k for k in _cache if k[0] != "tokenizer"]
-    while len(models) > CACHE_SIZE:
-        del _cache[models.pop(0)]
+    with _cache_lock:
+        _cache[key] = (signature, value)
+        for is_tokenizer in (False, True):
+            kept = [k for k in _cache if (k[0] == "tokenizer") == is_tokenizer]
+            for k in kept[:max(0, len(kept) - CACHE_SIZE)]:
+                del _cache[k]
     return value
 
 
@@ -155,8 +168,7 @@ def checkpoint_tensors(name_or_path, *, revision=None, local_files_only=False):
             return safetensors_shapes(path)
         index = resolve_file(name_or_path, "model.safetensors.index.json", **kw)
         if index is not None:
-            with open(index, encoding="utf-8") as f:
-                return {name: None for name in json.load(f)["weight_map"]}
+            return {name: None for name in read_json(index)["weight_map"]}
     except (ValueError, KeyError, TypeError, AttributeError):
         pass          # a damaged file: from_pretrained says precisely what is wrong
     return {}         # no safetensors either: from_pretrained will say so
@@ -179,8 +191,9 @@ def load_model(name_or_path, task, *, revision=None, dtype="auto", local_files_o
     """
     spec = TASK_SPECS[task]
     key = (task, _cache_name(name_or_path), revision, str(dtype))
-    if _fresh(key):
-        return _cached(key, None)
+    hit = _lookup(key)
+    if hit is not None:
+        return hit
     kw = dict(revision=revision, local_files_only=local_files_only)
     config = AlbertConfig.from_pretrained(name_or_path, **kw)
     cls = _class_for(spec, config)

@@ -25,6 +25,7 @@ class MultipleChoicePipeline(Pipeline):
         Args:
             prompt: str, or a list of prompts.
             choices: list of str (for one prompt), or a list of lists (one per prompt).
+            batch_size: (prompt, choice) rows per forward pass (default: the pipeline's).
         Returns:
             [{"choice", "index", "score"}, ...] best first (index: position in `choices`);
             a list of these for a list of prompts.
@@ -46,16 +47,21 @@ class MultipleChoicePipeline(Pipeline):
                 raise ValueError(f"prompt {i} has {len(options)} choice(s): give at least two")
         tok = self.tokenizer
         max_length = max_input_length(self.model, tok)
-        items = []
+        rows, owner = [], []                       # one row per (prompt, choice); owner: its prompt
         for i, (p, options) in enumerate(zip(prompts, choice_lists)):
             self._check_choice_lengths(i, options, max_length, single)
             enc = tok([p] * len(options), list(options), truncation="only_first", max_length=max_length)
-            items.append(split_rows(enc, len(options)))
-        logits = self._run(items, self._choice_logits, size=lambda it: max(len(r["input_ids"]) for r in it),
-                           group=len, batch_size=batch_size)
+            rows += split_rows(enc, len(options))
+            owner += [i] * len(options)
+        # each choice's score depends on its own row alone: batch_size rows a forward pass, whatever
+        # prompt they belong to (a prompt with many choices is split over several passes)
+        scores = self._run(rows, self._choice_logits, batch_size=batch_size)
+        per_prompt = [[] for _ in prompts]
+        for i, score in zip(owner, scores):
+            per_prompt[i].append(score)
         results = []
-        for options, row in zip(choice_lists, logits):
-            probs = softmax(row)
+        for options, row in zip(choice_lists, per_prompt):
+            probs = softmax(np.array(row))
             order = np.argsort(-probs, kind="stable")
             results.append([{"choice": options[i], "index": int(i), "score": float(probs[i])} for i in order])
         return results[0] if single else results
@@ -71,11 +77,11 @@ class MultipleChoicePipeline(Pipeline):
                                  f"(max_position_embeddings), so a choice may have at most {room} (the prompt is "
                                  f"cut to make room, never a choice): shorten that choice")
 
-    def _choice_logits(self, items):
-        C = len(items[0])
-        batch = self._batch([row for item in items for row in item])       # (B*C, T)
-        shaped = {k: v.reshape(len(items), C, -1) for k, v in batch.items()}   # (B, C, T)
-        return list(head_outputs(self.model, shaped)["logits"])          # (B, C)
+    def _choice_logits(self, rows):
+        """The score of each (prompt, choice) row: the multiple-choice head on (B, 1, T), one choice each."""
+        batch = self._batch(rows)                                        # (B, T)
+        shaped = {k: v[:, None, :] for k, v in batch.items()}            # (B, 1, T)
+        return list(head_outputs(self.model, shaped)["logits"][:, 0])    # (B, 1) -> B scores
 
 
 def choose(prompt: Texts, choices: Sequence, model: ModelArg, *, tokenizer: TokenizerArg = None,

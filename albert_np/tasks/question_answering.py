@@ -145,7 +145,7 @@ class QuestionAnsweringPipeline(Pipeline):
         """Merge the candidate spans of all windows of one context (transformers 4.x postprocess)."""
         word_spans = self.word_spans(windows)
         min_null_score = 1e6
-        answers = []
+        answers = {}                  # answer.lower() -> the first span with that text (scores added)
         for window, start, end in windows:
             starts, ends, scores, null = self.decode_spans(window, start, end, top_k * 2 + 10
                                                            if align_to_words else top_k, max_answer_len)
@@ -154,11 +154,12 @@ class QuestionAnsweringPipeline(Pipeline):
             for s, e, score in zip(starts, ends, scores):
                 begin, finish = self.char_span(window, s, e, word_spans, align_to_words)
                 text = context[begin:finish]
-                same = next((a for a in answers if a["answer"].lower() == text.lower()), None)
+                same = answers.get(text.lower())          # one look-up: linear in the spans, not quadratic
                 if same is not None:
                     same["score"] += float(score)
                 else:
-                    answers.append({"score": float(score), "start": begin, "end": finish, "answer": text})
+                    answers[text.lower()] = {"score": float(score), "start": begin, "end": finish, "answer": text}
+        answers = list(answers.values())                  # in the order first found, as before
         if handle_impossible_answer:
             answers.append({"score": float(min_null_score), "start": 0, "end": 0, "answer": ""})
         answers = sorted(answers, key=lambda a: a["score"], reverse=True)[:top_k]

@@ -204,8 +204,9 @@ def resolve_strategies(padding, truncation, max_length, is_pair, n_special, mode
 
 def truncated_parts(a, b, truncation, max_length, stride, n_special, overflow, sample, starts_word):
     """[(a_part, b_part)]: one truncated example, or its windows when overflow is asked."""
-    def cut(seq, start, stop):                     # a window's word ids count from the text's start
-        words = seq.words if seq.words is not None or start == 0 else _word_ids_of(seq, starts_word)
+    def cut(seq, start, stop, words=None):         # a window's word ids count from the text's start
+        if seq.words is not None or (words is None and start != 0):
+            words = _word_ids_of(seq, starts_word)
         return _Sequence(seq.ids[start:stop], None if seq.offsets is None else seq.offsets[start:stop],
                          None if words is None else words[start:stop])
     if max_length is None:
@@ -241,7 +242,8 @@ def truncated_parts(a, b, truncation, max_length, stride, n_special, overflow, s
             raise ValueError(f"stride={stride} must be smaller than the {budget} tokens each window "
                              f"holds (max_length={max_length} minus special tokens and the other text)")
         starts, width = _window_starts(len(seq.ids), budget, stride), budget
-    parts = [cut(seq, s, s + width) for s in starts]
+    words = _word_ids_of(seq, starts_word) if len(starts) > 1 else None    # once, not once per window
+    parts = [cut(seq, s, s + width, words) for s in starts]
     return [(p, b) if target == "a" else (a, p) for p in parts]
 
 

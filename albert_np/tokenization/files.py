@@ -30,20 +30,19 @@ SPECIAL_TOKEN_NAMES = ("bos_token", "eos_token", "unk_token", "sep_token", "pad_
 DEFAULT_MODEL_MAX_LENGTH = 512                        # ALBERT's position table has 512 rows
 
 
-def pretrained_init_kwargs(name_or_path, *, revision=None, cache_dir=None, local_files_only=False,
-                           class_name="AlbertTokenizer"):
+def pretrained_init_kwargs(name_or_path, *, class_name="AlbertTokenizer", **hub_options):
     """AlbertTokenizer's keyword arguments from a folder or a Hub repo (AlbertTokenizer.from_pretrained).
 
     vocab_file (spiece.model), or model_proto rebuilt from tokenizer.json, plus the settings of
     special_tokens_map.json and tokenizer_config.json that the tokenizer takes.
+    hub_options: the loading options of hub.resolve_file (revision, token, subfolder, ...).
     """
-    release = find_tf_release(name_or_path)     # an original TF release: its 30k-clean.model
-    if release is not None:
+    release = find_tf_release(name_or_path) if not hub_options.get("subfolder") else None
+    if release is not None:                     # an original TF release: its 30k-clean.model
         name_or_path = os.path.dirname(os.path.abspath(release.prefix))
 
     def get(filename):
-        return hub.resolve_file(name_or_path, filename, revision=revision, cache_dir=cache_dir,
-                                local_files_only=local_files_only, required=False)
+        return hub.resolve_file(name_or_path, filename, required=False, **hub_options)
     settings = {}
     for filename in (SPECIAL_TOKENS_MAP_FILE, TOKENIZER_CONFIG_FILE):
         path = get(filename)
@@ -61,8 +60,7 @@ def pretrained_init_kwargs(name_or_path, *, revision=None, cache_dir=None, local
                        f"save_pretrained (albert_np or transformers), or train one with train_tokenizer()")
             if not hub.is_local(name_or_path):      # absent, or is the Hub out of reach? ask again
                 try:
-                    hub.resolve_file(name_or_path, VOCAB_FILE, revision=revision, cache_dir=cache_dir,
-                                     local_files_only=local_files_only, required=True)
+                    hub.resolve_file(name_or_path, VOCAB_FILE, required=True, **hub_options)
                 except FileNotFoundError as e:
                     raise FileNotFoundError(message) from e
             raise FileNotFoundError(message)
@@ -105,10 +103,36 @@ def _check_settings(kwargs, source):
         value = kwargs["model_max_length"]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= 1:
             raise ValueError(f"{where}: model_max_length must be a positive int, got {value!r:.80}")
-    if "sp_model_kwargs" in kwargs and not isinstance(kwargs["sp_model_kwargs"], dict):
-        raise TypeError(f"{where}: sp_model_kwargs must be a JSON object, got {kwargs['sp_model_kwargs']!r:.80}")
+    if "sp_model_kwargs" in kwargs:
+        check_sp_model_kwargs(kwargs["sp_model_kwargs"], f"{where}: sp_model_kwargs")
     if "padding_side" in kwargs and kwargs["padding_side"] not in ("right", "left"):
         raise ValueError(f"{where}: padding_side must be 'right' or 'left', got {kwargs['padding_side']!r:.80}")
+
+
+# The options of sentencepiece.SentencePieceProcessor that make sense for a saved tokenizer: subword
+# regularisation (transformers documents these). The others would make the loader do something else:
+# model_file opens any path (a pipe hangs, /dev/zero fills the memory), reverse reverses every text,
+# add_bos / add_eos / emit_unk_piece / out_type change what encode returns.
+SP_MODEL_KWARGS = {"enable_sampling": "true or false", "nbest_size": "an int", "alpha": "a number in [0, 1]"}
+
+
+def check_sp_model_kwargs(kwargs, where):
+    """TypeError / ValueError naming each sp_model_kwargs entry that is not one of SP_MODEL_KWARGS,
+    or has the wrong type."""
+    if not isinstance(kwargs, dict):
+        raise TypeError(f"{where} must be a JSON object (a dict), got {kwargs!r:.80}")
+    refused = sorted(str(k) for k in kwargs if k not in SP_MODEL_KWARGS)
+    if refused:
+        raise ValueError(f"{where} has {', '.join(map(repr, refused))}, which albert_np does not pass to "
+                         f"SentencePiece: only {', '.join(SP_MODEL_KWARGS)} (subword regularisation) are "
+                         f"allowed. Remove the others (tokenizer_config.json)")
+    for key, value in kwargs.items():
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        ok = {"enable_sampling": isinstance(value, bool),
+              "nbest_size": number and isinstance(value, int),
+              "alpha": number and 0.0 <= value <= 1.0}[key]
+        if value is not None and not ok:
+            raise ValueError(f"{where}: {key} must be {SP_MODEL_KWARGS[key]}, got {value!r:.80}")
 
 
 def save_pretrained(tok, save_directory):

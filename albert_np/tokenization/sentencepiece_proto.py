@@ -9,8 +9,9 @@ sentencepiece_model_from_tokenizer_json rebuilds a spiece.model from one, tokeni
 """
 import base64
 import binascii
-import json
+import math
 
+from ..io import read_json
 from ..formats.protobuf_wire import field_bytes, field_float, field_varint, read_fields
 from .normalization import SPIECE_UNDERLINE
 
@@ -47,6 +48,39 @@ def sentencepiece_model_proto(pieces, *, precompiled_charsmap=b"", normalizer_na
                   + field_varint(4, True) + field_varint(5, True))
     out += field_bytes(3, normalizer)                # ModelProto.normalizer_spec = 3
     return bytes(out)
+
+
+def model_proto_problem(model_proto):
+    """What makes a serialised SentencePiece model incomplete, in words; None when it is whole.
+
+    A ModelProto holds its pieces (field 1), then its TrainerSpec (2) and NormalizerSpec (3).
+    A file cut between two pieces is still a valid protobuf message, and sentencepiece loads it:
+    with fewer pieces and no normaliser (the ids of everything else change, silently). So a
+    model must have pieces and a NormalizerSpec, and when its TrainerSpec gives the vocabulary
+    size with a hard limit (as training writes it), exactly that many pieces.
+    """
+    pieces, trainer, normalizer = 0, None, None
+    try:
+        for number, value in read_fields(memoryview(model_proto)):
+            if number == 1:
+                pieces += 1
+            elif number == 2:
+                trainer = value
+            elif number == 3:
+                normalizer = value
+    except (IndexError, ValueError):
+        return "its bytes are not a protobuf message (the file is damaged or cut short)"
+    if pieces == 0:
+        return "it has no pieces"
+    if normalizer is None:
+        return (f"it ends after piece {pieces - 1} without its normaliser settings (NormalizerSpec): "
+                f"the file was cut short")
+    if trainer is not None:
+        fields = dict(read_fields(trainer))
+        size, hard = fields.get(4), fields.get(33, 1)      # vocab_size, hard_vocab_limit (default true)
+        if size is not None and hard and size != pieces:
+            return f"it has {pieces} pieces, but its TrainerSpec says vocab_size {size}"
+    return None
 
 
 def read_normalizer_spec(model_proto):
@@ -103,11 +137,7 @@ def sentencepiece_model_from_tokenizer_json(path):
         (model_proto bytes, settings dict with do_lower_case / keep_accents read from the normaliser
         and added_tokens, the file's list)
     """
-    try:
-        with open(path, encoding="utf-8") as f:
-            spec = json.load(f)
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"{path} is not valid JSON ({e}): download or save the tokenizer again") from e
+    spec = read_json(path)          # ValueError naming the file: not UTF-8, not JSON, nested too deeply
     if not isinstance(spec, dict) or not isinstance(spec.get("model") or {}, dict):
         raise ValueError(f"{path} is not a tokenizer.json (no 'model' object): download or save the tokenizer again")
     try:
@@ -127,6 +157,7 @@ def _model_from_spec(spec, path):
     unk_id = model.get("unk_id")
     if unk_id is None:
         raise ValueError(f"{path}: the Unigram model has no unk_id, so no <unk> piece can be defined")
+    check_unigram_vocab(vocab, unk_id, path)
     kinds = ["NORMAL"] * len(vocab)
     for token in spec.get("added_tokens") or []:
         if token["id"] < len(vocab) and vocab[token["id"]][0] == token["content"]:
@@ -147,6 +178,28 @@ def _model_from_spec(spec, path):
                 "keep_accents": not any(True for _ in _find_in_tree(normalizer, "StripAccents")),
                 "added_tokens": list(spec.get("added_tokens") or [])}
     return proto, settings
+
+
+def check_unigram_vocab(vocab, unk_id, path):
+    """ValueError naming what is wrong with a tokenizer.json's Unigram vocabulary: its entries must be
+    [piece, score] pairs (a non-empty str, a finite number), each piece once, and unk_id the index
+    of one of them (-1 would make the last piece the unknown one)."""
+    if not isinstance(vocab, list) or not vocab:
+        raise ValueError(f"{path}: model.vocab must be a non-empty list of [piece, score] pairs")
+    seen = {}
+    for i, entry in enumerate(vocab):
+        if not (isinstance(entry, (list, tuple)) and len(entry) == 2 and isinstance(entry[0], str) and entry[0]
+                and isinstance(entry[1], (int, float)) and not isinstance(entry[1], bool)
+                and math.isfinite(entry[1])):
+            raise ValueError(f"{path}: model.vocab[{i}] is {entry!r:.80}, not a [piece, score] pair (a non-empty "
+                             f"string and a finite number)")
+        if entry[0] in seen:
+            raise ValueError(f"{path}: the piece {entry[0]!r} is in model.vocab twice (ids {seen[entry[0]]} and "
+                             f"{i}): each piece needs one id")
+        seen[entry[0]] = i
+    if isinstance(unk_id, bool) or not isinstance(unk_id, int) or not 0 <= unk_id < len(vocab):
+        raise ValueError(f"{path}: model.unk_id is {unk_id!r}, not an id of the vocabulary (0..{len(vocab) - 1}): "
+                         f"it must name the <unk> piece")
 
 
 def tokenizer_json(tok):

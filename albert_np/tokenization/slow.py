@@ -5,6 +5,7 @@ pieces -> the digit-comma rule -> ids; encoding.py then adds [CLS]/[SEP], trunca
 Reading and writing a tokenizer's folder is in files.py. The package docstring has the whole
 pipeline and the known differences from transformers.
 """
+import bisect
 import dataclasses
 import logging
 import os
@@ -15,15 +16,16 @@ import numpy as np
 import sentencepiece as spm
 
 from ..hints import ArrayLike, NameOrPath, PathLike
+from ..hub import loading_options
 from ..io import atomic_write_bytes
 from .added_tokens import AddedToken, as_added_token
 from .encoding import (BatchEncoding, _Sequence, as_batch, build_batch, check_str, gc_paused, pad_batch,
                        resolve_strategies)
-from .files import (DEFAULT_MODEL_MAX_LENGTH, SPECIAL_TOKEN_NAMES, VOCAB_FILE, pretrained_init_kwargs,
-                    save_pretrained)
+from .files import (DEFAULT_MODEL_MAX_LENGTH, SPECIAL_TOKEN_NAMES, VOCAB_FILE, check_sp_model_kwargs,
+                    pretrained_init_kwargs, save_pretrained)
 from .normalization import (SPIECE_UNDERLINE, is_digit_comma_piece, lowercase_each_char, preprocess_text,
                             split_digit_comma_piece)
-from .sentencepiece_proto import read_piece_types
+from .sentencepiece_proto import model_proto_problem, read_piece_types
 
 logger = logging.getLogger(__name__)
 
@@ -60,8 +62,9 @@ class AlbertTokenizer:
         vocab_file: path of a SentencePiece model (spiece.model). Or give model_proto (bytes).
         do_lower_case, remove_space, keep_accents: the normalisation switches (module docstring).
         *_token: the special tokens; each must be a piece of the SentencePiece model.
-        sp_model_kwargs: passed to sentencepiece.SentencePieceProcessor, e.g.
-            {"enable_sampling": True, "nbest_size": -1, "alpha": 0.1} for subword regularisation.
+        sp_model_kwargs: passed to sentencepiece.SentencePieceProcessor: only the options of subword
+            regularisation, {"enable_sampling": True, "nbest_size": -1, "alpha": 0.1}
+            (SP_MODEL_KWARGS); others (model_file, reverse, ...) are refused, naming them.
         model_max_length: length used by truncation=True / padding="max_length" without max_length.
         clean_up_tokenization_spaces: default of decode(): remove spaces before punctuation.
         padding_side: "right" or "left" (a call's padding_side= overrides it).
@@ -128,18 +131,20 @@ class AlbertTokenizer:
     # -- the SentencePiece model and lookup tables (rebuilt after unpickling) --
 
     def _load_model(self, added=None):
-        """Load the SentencePiece model, register `added` = (saved added tokens, additional special
-        tokens) when given, and build the lookup tables."""
-        try:
-            self.sp_model = spm.SentencePieceProcessor(**self.sp_model_kwargs)
-        except TypeError as e:
-            raise TypeError(f"sp_model_kwargs {self.sp_model_kwargs} not accepted by "
-                            f"sentencepiece.SentencePieceProcessor: {e}") from e
+        """Load the SentencePiece model (checked: complete, its special pieces present and distinct),
+        register `added` = (saved added tokens, additional special tokens) when given, and build the
+        lookup tables."""
+        check_sp_model_kwargs(self.sp_model_kwargs, "sp_model_kwargs")
+        where = self.vocab_file or "model_proto"
+        self.sp_model = spm.SentencePieceProcessor(**self.sp_model_kwargs)
         try:
             self.sp_model.LoadFromSerializedProto(self._model_proto)
         except Exception as e:                        # sentencepiece raises RuntimeError/OSError
-            where = self.vocab_file or "model_proto"
             raise ValueError(f"{where!r} is not a valid SentencePiece model ({e})") from e
+        problem = model_proto_problem(self._model_proto)      # what sentencepiece loads without a word
+        if problem:
+            raise ValueError(f"{where!r} is not a complete SentencePiece model: {problem}. Download or save "
+                             f"the tokenizer again")
         if added is not None:
             saved, additional = added
             for token_id, token in saved:
@@ -192,6 +197,28 @@ class AlbertTokenizer:
         self._starts_word = [self.sp_model.id_to_piece(i).startswith(SPIECE_UNDERLINE)
                              and not (self.sp_model.is_control(i) or self.sp_model.is_unknown(i))
                              for i in range(len(self.sp_model))] + [False] * (len(self) - len(self.sp_model))
+        self._check_special_roles()
+
+    # Each of these roles needs a token of its own (bos / eos may share [CLS] / [SEP], as ALBERT's do).
+    DISTINCT_ROLES = ("cls_token", "sep_token", "pad_token", "unk_token", "mask_token")
+
+    def _check_special_roles(self):
+        """ValueError when two roles share a token ([MASK] given as "[SEP]"), or unk_token is not the
+        model's unknown piece (the piece SentencePiece gives to what it cannot segment)."""
+        seen = {}
+        for name in self.DISTINCT_ROLES:
+            token = self.special_tokens_map[name]
+            if token in seen:
+                raise ValueError(f"{seen[token]} and {name} are both {token!r}: each of "
+                                 f"{', '.join(self.DISTINCT_ROLES)} needs a token of its own (a {name} that is "
+                                 f"also the {seen[token]} would be read as both). Check special_tokens_map.json / "
+                                 f"tokenizer_config.json, or the tokens passed")
+            seen[token] = name
+        unk = self.sp_model.unk_id()
+        if self._special_ids[self.unk_token] != unk:
+            raise ValueError(f"unk_token {self.unk_token!r} (id {self._special_ids[self.unk_token]}) is not the "
+                             f"SentencePiece model's unknown piece {self.sp_model.id_to_piece(unk)!r} (id {unk}), "
+                             f"which unknown characters become: pass unk_token={self.sp_model.id_to_piece(unk)!r}")
 
     def __getstate__(self):                           # the model travels as its serialised bytes
         state = self.__dict__.copy()
@@ -656,17 +683,27 @@ class AlbertTokenizer:
 
         Matches: transformers AlbertTokenizer.convert_tokens_to_string.
         """
-        out, run, previous_special = "", [], False
+        out, run, _ = self._decode_runs(tokens, False)
+        return (out + self.sp_model.decode_pieces(run)).strip()
+
+    def _decode_runs(self, tokens, previous_special):
+        """convert_tokens_to_string's loop: each run of ordinary pieces is decoded by SentencePiece,
+        and a special token is kept verbatim, after a space unless a special token precedes it.
+
+        Returns (the text so far, the last run of pieces (not decoded yet), previous_special):
+        the state after `tokens`, from which the loop can go on (see decode_fills).
+        """
+        out, run = [], []
         for token in tokens:
             if token in self._special_ids:
                 if not previous_special:
-                    out += " "
-                out += self.sp_model.decode_pieces(run) + token
+                    out.append(" ")
+                out.append(self.sp_model.decode_pieces(run) + token)
                 run, previous_special = [], True
             else:
                 run.append(token)
                 previous_special = False
-        return (out + self.sp_model.decode_pieces(run)).strip()
+        return "".join(out), run, previous_special
 
     @staticmethod
     def clean_up_tokenization(text: str) -> str:
@@ -708,6 +745,54 @@ class AlbertTokenizer:
             else clean_up_tokenization_spaces
         return self.clean_up_tokenization(text) if clean else text
 
+    def decode_fills(self, token_ids: ArrayLike, fills: Sequence[Tuple[int, Sequence[int]]],
+                     skip_special_tokens: bool = False,
+                     clean_up_tokenization_spaces: Optional[bool] = None) -> List[List[str]]:
+        """decode() of token_ids with one position replaced, for many positions and candidates at once.
+
+        fills: [(position, [candidate id, ...]), ...]. Returns one list of texts per entry:
+        [[decode(token_ids with token_ids[position] = c) for c in candidates] for position, candidates
+        in fills] -- the same strings, in time linear in the text plus the output: the text is decoded
+        once; then for each candidate only the pieces between the special tokens nearest its position
+        are decoded again (a candidate joins them into one run), and the decoded text before and after
+        them is copied. (fill_mask's sequences: decoding the whole text for each suggestion of each
+        [MASK] took time quadratic in the number of masks.)
+        """
+        ids = [self._check_id(i) for i in (token_ids.tolist() if isinstance(token_ids, np.ndarray) else token_ids)]
+        skip = set(self.all_special_ids) if skip_special_tokens else ()
+        kept = [k for k, i in enumerate(ids) if i not in skip]               # positions in the decoded text
+        pieces = [self.sp_model.id_to_piece(ids[k]) for k in kept]
+        specials = [k for k, t in enumerate(pieces) if t in self._special_ids]
+        ends, parts, length, start, previous = {}, [], 0, 0, False      # the whole text, decoded once
+        for k in specials:                # after a special token the decoding goes on from the same state
+            text, _, previous = self._decode_runs(pieces[start:k + 1], previous)
+            parts.append(text)
+            length += len(text)
+            ends[k], start = length, k + 1
+        whole = "".join(parts) + self.sp_model.decode_pieces(pieces[start:])
+        clean = self.clean_up_tokenization_spaces if clean_up_tokenization_spaces is None \
+            else clean_up_tokenization_spaces
+        out = []
+        for position, candidates in fills:
+            q = bisect.bisect_left(kept, position)          # where the position is (or would be) in pieces
+            own = q < len(kept) and kept[q] == position
+            i = bisect.bisect_left(specials, q)
+            a = specials[i - 1] if i > 0 else None          # the nearest special token before ...
+            j = bisect.bisect_right(specials, q) if own else i
+            b = specials[j] if j < len(specials) else None  # ... and after, the position's own excluded
+            head = whole[:ends[a]] if a is not None else ""
+            left = pieces[(a + 1 if a is not None else 0):q]
+            right = pieces[(q + 1 if own else q):(b + 1 if b is not None else len(pieces))]
+            texts = []
+            for c in candidates:
+                c = self._check_id(c)
+                middle = left + ([] if c in skip else [self.sp_model.id_to_piece(c)]) + right
+                text, run, _ = self._decode_runs(middle, a is not None)
+                text = (head + text + (whole[ends[b]:] if b is not None else self.sp_model.decode_pieces(run))).strip()
+                texts.append(self.clean_up_tokenization(text) if clean else text)
+            out.append(texts)
+        return out
+
     def batch_decode(self, sequences: ArrayLike, skip_special_tokens: bool = False,
                      clean_up_tokenization_spaces: Optional[bool] = None) -> List[str]:
         """decode() of each row of a list of id lists or a (B, T) array."""
@@ -716,15 +801,15 @@ class AlbertTokenizer:
     # -- files --
 
     @classmethod
-    def from_pretrained(cls: Type[Tok], name_or_path: NameOrPath, revision: Optional[str] = None,
-                        cache_dir: Optional[PathLike] = None, local_files_only: bool = False,
-                        **kwargs: Any) -> Tok:
+    def from_pretrained(cls: Type[Tok], name_or_path: NameOrPath, **kwargs: Any) -> Tok:
         """Load from a folder or a Hub repo: spiece.model (or tokenizer.json) + tokenizer_config.json.
 
-        Keyword arguments override the settings read from the files (e.g. do_lower_case=False).
+        Keywords: the loading options (hub.LOADING_OPTIONS: revision, cache_dir, local_files_only,
+        force_download, token, subfolder), which go to huggingface_hub only; the others are the
+        tokenizer's arguments and override the settings read from the files (e.g. do_lower_case=False).
         """
-        init_kwargs = pretrained_init_kwargs(name_or_path, revision=revision, cache_dir=cache_dir,
-                                             local_files_only=local_files_only, class_name=cls.__name__)
+        options = loading_options(kwargs)
+        init_kwargs = pretrained_init_kwargs(name_or_path, class_name=cls.__name__, **options)
         init_kwargs.update(kwargs)
         return cls(**init_kwargs)
 

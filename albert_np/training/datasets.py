@@ -17,6 +17,7 @@ the same way. Sequence tasks also take tuples (text, label) or
 """
 import csv
 import dataclasses
+import io
 import json
 import logging
 import math
@@ -25,13 +26,13 @@ from typing import Optional
 
 import numpy as np
 
-from ..io import atomic_write_text
+from ..io import atomic_write_text, parse_json, read_json, read_text
 
 logger = logging.getLogger(__name__)
 
 __all__ = [
     "Task", "TASKS", "WNUT17_TAGS", "get_task", "default_data_file",
-    "read_table", "read_conll", "read_squad", "split_squad_by_article", "load_examples",
+    "read_table", "read_conll", "read_squad", "split_squad_by_article", "load_examples", "check_answer_starts",
 ]
 
 FINETUNING_HEADS = ("sequence", "token", "qa", "multiple_choice")   # the heads a Task can train
@@ -177,14 +178,18 @@ def read_table(path, format=None, column_names=None):
     format = format or _guess_format(path)
     if format not in ("tsv", "csv", "jsonl"):
         raise ValueError(f"{path}: cannot read format {format!r}; use tsv, csv or jsonl")
-    with open(path, encoding="utf-8-sig", newline="") as f:
-        if format == "jsonl":
-            return _read_jsonl(f, path)
-        if format == "tsv":
-            reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE)
-        else:
-            reader = csv.reader(f)
+    text = read_text(path, "utf-8-sig")             # ValueError naming the file and line if not UTF-8
+    if format == "jsonl":
+        return _read_jsonl(io.StringIO(text, newline=""), path)
+    f = io.StringIO(text, newline="")
+    reader = csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE) if format == "tsv" else csv.reader(f)
+    try:
         lines = list(reader)
+    except csv.Error as e:
+        raise ValueError(f"{path}, line {reader.line_num}: {e} (the csv module's limit is "
+                         f"{csv.field_size_limit():,} characters a field). A quote that is never closed "
+                         f"makes the rest of the file one field: check the quoting there, or shorten "
+                         f"that field") from None
     if column_names is None:
         if not lines:
             raise ValueError(f"{path} is empty; expected a header row of column names")
@@ -202,15 +207,12 @@ def read_table(path, format=None, column_names=None):
     return rows
 
 
-def _read_jsonl(f, path):
+def _read_jsonl(lines, path):
     rows = []
-    for n, line in enumerate(f, start=1):
+    for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ValueError(f"{path}: line {n} is not valid JSON ({e})") from e
+        row = parse_json(line, f"{path}: line {n}")
         if not isinstance(row, dict):
             raise ValueError(f"{path}: line {n} holds a {type(row).__name__}, expected a JSON object")
         rows.append(row)
@@ -224,19 +226,18 @@ def read_conll(path, token_column=0, tag_column=-1):
     tab); a blank or whitespace-only line ends a sentence.
     """
     sentences, tokens, tags = [], [], []
-    with open(path, encoding="utf-8-sig") as f:
-        for n, line in enumerate(f, start=1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                if tokens:
-                    sentences.append({"tokens": tokens, "tags": tags})
-                tokens, tags = [], []
-                continue
-            fields = line.split("\t") if "\t" in line else line.split()
-            if len(fields) < 2:
-                raise ValueError(f"{path}: line {n} ({line!r}) has no tag; expected 'token<TAB>tag'")
-            tokens.append(fields[token_column])
-            tags.append(fields[tag_column].strip())
+    for n, line in enumerate(io.StringIO(read_text(path, "utf-8-sig"), newline=None), start=1):
+        line = line.rstrip("\r\n")
+        if not line.strip():
+            if tokens:
+                sentences.append({"tokens": tokens, "tags": tags})
+            tokens, tags = [], []
+            continue
+        fields = line.split("\t") if "\t" in line else line.split()
+        if len(fields) < 2:
+            raise ValueError(f"{path}: line {n} ({line!r}) has no tag; expected 'token<TAB>tag'")
+        tokens.append(fields[token_column])
+        tags.append(fields[tag_column].strip())
     if tokens:
         sentences.append({"tokens": tokens, "tags": tags})
     return sentences
@@ -247,27 +248,56 @@ def read_squad(path, articles=None):
 
     {"id", "title", "question", "context", "answers": {"text": [...], "answer_start": [...]}}
     articles: None for all, or a slice / list of article indices (split by article).
+    A missing key or a value of the wrong kind raises ValueError naming the file and where
+    (e.g. data[3].paragraphs[0].qas[7] has no 'question').
     """
-    with open(path, encoding="utf-8") as f:
-        data = json.load(f)
-    if not isinstance(data, dict) or "data" not in data:
+    data = read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise ValueError(f"{path} is not a SQuAD file: expected a JSON object with a 'data' list")
-    docs = data["data"]
+    indexed = list(enumerate(data["data"]))
     if isinstance(articles, slice):
-        docs = docs[articles]
+        indexed = indexed[articles]
     elif articles is not None:
-        docs = [docs[i] for i in articles]
+        indexed = [indexed[i] for i in articles]
     out = []
-    for doc in docs:
-        for para in doc["paragraphs"]:
-            for qa in para["qas"]:
+    for a, doc in indexed:
+        where = f"{path}: data[{a}]"
+        for p, para in enumerate(_squad_field(doc, "paragraphs", list, where)):
+            at = f"{where}.paragraphs[{p}]"
+            context = _squad_field(para, "context", str, at)
+            for q, qa in enumerate(_squad_field(para, "qas", list, at)):
+                here = f"{at}.qas[{q}]"
+                answers = _squad_field(qa, "answers", list, here)
+                starts = []
+                for k, ans in enumerate(answers):
+                    _squad_field(ans, "text", str, f"{here}.answers[{k}]")
+                    start = _squad_field(ans, "answer_start", (int, str), f"{here}.answers[{k}]")
+                    try:
+                        starts.append(int(start))
+                    except ValueError:
+                        raise ValueError(f"{here}.answers[{k}]: answer_start {start!r:.40} is not a character "
+                                         f"index") from None
                 out.append({
-                    "id": qa["id"], "title": doc.get("title", ""), "question": qa["question"],
-                    "context": para["context"],
-                    "answers": {"text": [a["text"] for a in qa["answers"]],
-                                "answer_start": [int(a["answer_start"]) for a in qa["answers"]]},
+                    "id": _squad_field(qa, "id", (str, int), here), "title": doc.get("title", ""),
+                    "question": _squad_field(qa, "question", str, here), "context": context,
+                    "answers": {"text": [ans["text"] for ans in answers], "answer_start": starts},
                 })
     return out
+
+
+def _squad_field(obj, key, kind, where):
+    """obj[key], checked to be of `kind`; ValueError naming where in the file it is missing or wrong."""
+    if not isinstance(obj, dict):
+        raise ValueError(f"{where} should be a JSON object (SQuAD v1.1 layout), got {type(obj).__name__}")
+    if key not in obj:
+        raise ValueError(f"{where} has no {key!r} (it has {sorted(obj)[:10]}): a SQuAD v1.1 file has "
+                         f"data[].paragraphs[].context and .qas[] with id, question and "
+                         f"answers[] of text and answer_start")
+    value = obj[key]
+    if not isinstance(value, kind) or isinstance(value, bool):
+        names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+        raise ValueError(f"{where}: {key!r} should be a {names}, got {type(value).__name__} {value!r:.60}")
+    return value
 
 
 def split_squad_by_article(path, n_train_articles, train_out, dev_out):
@@ -276,8 +306,9 @@ def split_squad_by_article(path, n_train_articles, train_out, dev_out):
     Splitting by article keeps every paragraph of an article on one side, so no
     dev context is seen in training. Returns (train questions, dev questions).
     """
-    with open(path, encoding="utf-8") as f:
-        data = json.load(f)
+    data = read_json(path)
+    if not isinstance(data, dict) or not isinstance(data.get("data"), list):
+        raise ValueError(f"{path} is not a SQuAD file: expected a JSON object with a 'data' list")
     n = len(data["data"])
     if not 0 < n_train_articles < n:
         raise ValueError(f"n_train_articles must be in [1, {n - 1}] ({path} has {n} articles), "
@@ -315,7 +346,41 @@ def load_examples(task, source, limit=None):
         raise ValueError(f"{where}: no examples")
     convert = {"sequence": _sequence_example, "token": _token_example,
                "qa": _qa_example, "multiple_choice": _choice_example}[task.head]
-    return [convert(task, row, i, where) for i, row in enumerate(rows)]
+    examples = [convert(task, row, i, where) for i, row in enumerate(rows)]
+    if task.head == "qa":
+        check_answer_starts(examples, where)
+    return examples
+
+
+MAX_MISPLACED_ANSWERS = 0.05     # share of SQuAD examples whose answer may be elsewhere than answer_start
+
+
+def check_answer_starts(examples, where):
+    """Count the SQuAD examples with an answer that is not at its answer_start in the context.
+
+    Such an example trains every window as "no answer" (features.answer_token_span finds no span).
+    A few: a warning naming them; more than MAX_MISPLACED_ANSWERS of the examples: ValueError
+    (the file's offsets are wrong, e.g. counted in bytes, or after another normalisation).
+    Returns the indices of the misplaced examples.
+    """
+    bad = [i for i, e in enumerate(examples)
+           if any(not 0 <= s <= len(e["context"]) or e["context"][s:s + len(t)] != t
+                  for t, s in zip(e["answers"]["text"], e["answers"]["answer_start"]))]
+    if not bad:
+        return bad
+    e = examples[bad[0]]
+    t, s = e["answers"]["text"][0], e["answers"]["answer_start"][0]
+    first = (f"e.g. example {bad[0]} (id {e['id']}): answer {t!r:.40} at character {s}, where the context has "
+             f"{e['context'][s:s + len(t)]!r:.40}")
+    share = len(bad) / len(examples)
+    message = (f"{where}: {len(bad)} of {len(examples)} examples ({share:.1%}) have an answer that is not at its "
+               f"answer_start in the context ({first})")
+    if share > MAX_MISPLACED_ANSWERS:
+        raise ValueError(f"{message}. Over {MAX_MISPLACED_ANSWERS:.0%}: the offsets are wrong (counted in bytes, "
+                         f"or in another version of the contexts?); such examples would train as 'no answer'. "
+                         f"Fix answer_start (a character index into context)")
+    logger.warning("%s: they train as 'no answer'", message)
+    return bad
 
 
 def _read_rows(task, source):
@@ -439,9 +504,6 @@ def _qa_example(task, row, i, where):
     if not texts or len(texts) != len(starts):
         raise ValueError(f"{where}: example {i} needs at least one answer, with one answer_start "
                          f"per text; got {len(texts)} texts and {len(starts)} starts")
-    for t, s in zip(texts, starts):
-        if context[s:s + len(t)] != t:
-            logger.debug("%s: example %s: answer %r not at character %d of the context", where, i, t, s)
     return {"id": str(row.get("id", i)), "question": question, "context": context,
             "answers": {"text": texts, "answer_start": starts}}
 

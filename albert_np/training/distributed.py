@@ -24,8 +24,11 @@ Dropout: the generator of shard s = j N + r of step t is default_rng([seed, t, s
 one process with --grad-accum N draws the same streams for its micro-batches, so
 the two runs agree with dropout on too.
 
-Checks and faults: every CHECK_EVERY steps (and at the start, and before each
-checkpoint) the ranks compare a checksum of the parameters (the float64 sum of
+Checks and faults: before the first step the ranks compare what defines the run (the
+settings, the model's config and labels, the run's length and the data's fingerprint:
+World.check_same_run, one allgather of digests); ranks started with other labels or data
+stop with RankMismatchError naming what differs. Every CHECK_EVERY steps (and at the
+start, and before each checkpoint) the ranks compare a checksum of the parameters (the float64 sum of
 each parameter, and the step) with one small Allreduce of MAX over (c, -c); a
 mismatch stops every rank with the same error. A rank that raises prints
 "rank r of N failed at step t: <error>" and calls MPI Abort, which ends the whole
@@ -35,6 +38,8 @@ by mpiexec, which ends the job too.
 Without mpiexec (no PMI_* / OMPI_* / HYDRA_* variables in the environment),
 `world()` is one process and mpi4py is never imported.
 """
+import hashlib
+import json
 import os
 import sys
 import traceback
@@ -142,6 +147,28 @@ class World:
                 f"the {self.size} MPI ranks disagree on {what} (min {lo[bad[0]]!r}, max {hi[bad[0]]!r}): "
                 f"every rank must start from the same weights and checkpoint (put --out on a folder "
                 f"all ranks see) and run the same code and settings")
+
+    def check_same_run(self, parts):
+        """Raise RankMismatchError on every rank when the ranks disagree on any of `parts`.
+
+        parts: {name: JSON-able value} (the settings, the model's config and labels, the run's
+        length, the data's fingerprint: Trainer.run_identity). Called before the first step:
+        ranks given other labels or data would otherwise train on, or meet in collectives of
+        different sizes (MPI "Message truncated"). One allgather of a digest per part.
+        """
+        if self.size == 1:
+            return
+        mine = {k: hashlib.sha256(json.dumps(v, sort_keys=True, default=str).encode()).hexdigest()
+                for k, v in parts.items()}
+        everyone = self.comm.allgather(mine)
+        differ = sorted({k for d in everyone for k in set(d) | set(mine) if d.get(k) != mine.get(k)})
+        if differ:
+            ranks = {k: [r for r, d in enumerate(everyone) if d.get(k) != everyone[0].get(k)] for k in differ}
+            raise RankMismatchError(
+                f"the {self.size} MPI ranks were started with different " + ", ".join(differ)
+                + " (" + "; ".join(f"{k}: rank(s) {ranks[k]} differ from rank 0" for k in differ) + "): "
+                "every rank must run the same command on the same data (files all ranks see), "
+                "with the same settings and labels")
 
     def abort(self, exc, step):
         """Print which rank failed and why, then end the whole job (MPI Abort); never returns."""

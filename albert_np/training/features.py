@@ -12,6 +12,7 @@ Shapes: the legend at the top of ops.py (here N counts features: one per example
 per window of a long SQuAD context).
 """
 import dataclasses
+import hashlib
 from typing import Optional
 
 import numpy as np
@@ -22,7 +23,7 @@ from .datasets import Task, get_task
 __all__ = [
     "Features", "featurize", "align_word_labels", "answer_token_span", "collate",
     "length_grouped_batches", "shuffled_batches", "sorted_batches",
-    "postprocess_qa", "token_predictions", "task_metrics",
+    "postprocess_qa", "token_predictions", "task_metrics", "fingerprint",
 ]
 
 IGNORE_INDEX = -100
@@ -192,6 +193,30 @@ def _choice_features(task, examples, tokenizer, max_length, doc_stride):
     return Features(task, examples, ids, types, [e["label"] for e in examples],
                     np.array([max(len(c) for c in x) for x in ids], dtype=np.int64),
                     np.arange(len(ids), dtype=np.int64))
+
+
+def fingerprint(features):
+    """A sha256 hex digest of features' input_ids, token_type_ids and labels, in order.
+
+    Two runs with the same digest train on the same token ids with the same label ids: checked
+    when a run resumes (another file, another label order, another tokenizer or max_length would
+    silently train on other targets) and across MPI ranks.
+    """
+    h = hashlib.sha256(features.task.head.encode())
+    for name in ("input_ids", "token_type_ids", "labels"):
+        flat = [_ravel(r) for r in getattr(features, name)]
+        h.update(name.encode())
+        h.update(np.array([len(r) for r in flat], dtype=np.int64).tobytes())
+        h.update(np.concatenate(flat).tobytes() if flat else b"")
+    return h.hexdigest()
+
+
+def _ravel(row):
+    """The numbers of a feature's row as one float64 array; a list of lists (multiple choice)
+    as each list's length followed by its numbers, so that the split is hashed too."""
+    if isinstance(row, (list, tuple)) and row and isinstance(row[0], (list, tuple)):
+        return np.concatenate([np.concatenate([[len(r)], np.asarray(r, dtype=np.float64)]) for r in row])
+    return np.asarray(row, dtype=np.float64).ravel()        # float64 ok: bytes to hash; ids and labels exact
 
 
 # --------------------------------------------------------------------------- batches

@@ -36,7 +36,7 @@ from ..tokenization import AlbertTokenizerFast
 from ..hints import NameOrPath, PathLike
 from ..io import describe_os_error
 from .train import (LOG_FILE, STATE_FILE, LoopSettings, NonFiniteLossError, Trainer, add_settings_arguments,
-                    latest_checkpoint, list_checkpoints, plot_curves, setting, settings_from_args)
+                    delete_checkpoint, latest_checkpoint, list_checkpoints, plot_curves, setting, settings_from_args)
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +62,8 @@ class FinetuneSettings(LoopSettings):
         None, "the dev metric whose highest value marks the best checkpoint (unset: the task's main metric)")
     group_by_length: bool = setting(True, "batch examples of similar length (less padding); "
                                           "--no-group-by-length: plain shuffled batches")
+
+    DATA_SETTINGS = LoopSettings.DATA_SETTINGS + ("max_length", "doc_stride", "group_by_length")
 
     def validate(self):
         """LoopSettings.validate, and this use's fields; returns self."""
@@ -183,6 +185,7 @@ class EpochBatches:
         self.batches_per_epoch = math.ceil(len(features) / batch_size)
         self.epoch, self.batch_pos, self.batches = 0, 0, None
         self.epoch_done, self.position = False, 0.0
+        self._fingerprint = None
 
     def epoch_batches(self, epoch):
         """The micro-batches (index arrays) of `epoch`."""
@@ -202,6 +205,13 @@ class EpochBatches:
         if self.epoch_done:
             self.epoch, self.batch_pos, self.batches = self.epoch + 1, 0, None
         return [F.collate(self.features, idx, self.pad_id) for idx in group]
+
+    def fingerprint(self):
+        """A digest of the training features (ids, token types, labels): checked on resume and
+        across MPI ranks, so that a run never continues on other data or other label ids."""
+        if self._fingerprint is None:                 # the features never change: hashed once
+            self._fingerprint = F.fingerprint(self.features)
+        return self._fingerprint
 
     def log_fields(self):
         """The epoch as a fraction (1.5 = half-way through the second epoch)."""
@@ -341,7 +351,7 @@ def _start_afresh(output_dir, overwrite):
     """Clear what an earlier run left in output_dir (checkpoints, best/; the log is kept aside)."""
     if overwrite:
         for _, path in list_checkpoints(output_dir):
-            shutil.rmtree(path)
+            delete_checkpoint(path)
         shutil.rmtree(os.path.join(output_dir, "best"), ignore_errors=True)
     log = os.path.join(output_dir, LOG_FILE)
     if os.path.exists(log):

@@ -15,6 +15,7 @@ batch) is split over N ranks (distributed.py). Shipping a checkpoint with a mode
 """
 import argparse
 import dataclasses
+import hashlib
 import itertools
 import json
 import logging
@@ -296,6 +297,9 @@ class PretrainSettings(LoopSettings):
     max_source_epochs: float = setting(
         16.0, "refuse a run that would read any source of the mixture more times than this (0 = no limit)")
 
+    DATA_SETTINGS = LoopSettings.DATA_SETTINGS + ("max_seq_length", "max_predictions", "masked_lm_prob",
+                                                  "max_ngram", "block_docs")
+
     def validate(self):
         """LoopSettings.validate, and this use's fields; returns self."""
         super().validate()
@@ -328,6 +332,7 @@ class StreamBatches:
         self._new_sources = False
         self.position = self._stream().state()
         self._queue = self._stop = self._thread = None
+        self._fingerprint = None
 
     def _stream(self):
         a = self.args
@@ -341,6 +346,24 @@ class StreamBatches:
             return {"data_state": self.position}
         return {"data_state": self.position, "mixture": [s.to_dict() for s in self.mixture],
                 "data_manifest": self.manifest}
+
+    FINGERPRINT_DOCUMENTS = 16
+
+    def fingerprint(self):
+        """A digest of what makes the stream's ids: the tokenizer (its SentencePiece model and
+        normalisation) and the corpus's first FINGERPRINT_DOCUMENTS documents (the data settings
+        and the seed are compared as settings)."""
+        if self._fingerprint is not None:
+            return self._fingerprint
+        tok = self.tokenizer
+        h = hashlib.sha256(getattr(tok, "_model_proto", b""))
+        h.update(json.dumps([tok.do_lower_case, tok.keep_accents, tok.remove_space]).encode())
+        for i, doc in enumerate(self.documents()):
+            if i == self.FINGERPRINT_DOCUMENTS:
+                break
+            h.update(json.dumps(list(doc)).encode())
+        self._fingerprint = h.hexdigest()
+        return self._fingerprint
 
     def restore(self, state):
         saved = state.get("mixture")

@@ -22,6 +22,7 @@ A use of the loop supplies its data, as a batch source, and its head:
     source.log_fields()  -> extra fields of a step's log entry (e.g. {"epoch": 1.5})
     source.state()       -> its position: JSON values, plus arrays (saved in data_order.npz)
     source.restore(state), source.close()
+    source.fingerprint() -> (optional) a digest of its data, compared on resume and across ranks
 and optionally evaluate(model) -> {metric: value} (the best checkpoint is kept by
 metric_for_best) and step_metrics([(labels, argmax outputs)]) -> extra log fields.
 
@@ -38,11 +39,14 @@ is either complete or absent:
             version (2), global_step, total_steps, warmup_steps, head, rng_state (the
             run's Generator's bit_generator.state: it draws the dropout seeds), optimizer
             {name, step, lr, betas, eps, weight_decay}, best {metric, value, step},
-            evals_without_improvement (early stopping's count), examples_seen (global), train_seconds, cpu_seconds (all ranks), mpi_ranks,
-            args (the use's settings), and the source's JSON state
+            evals_without_improvement (early stopping's count), examples_seen (global), train_seconds,
+            cpu_seconds (all ranks), mpi_ranks, args (the use's settings), data_fingerprint
+            (source.fingerprint(): a digest of the data), and the source's JSON state
             (fine-tuning: epoch, batch_pos, num_train_features; pretraining: data_state)
 
-Resuming restores all of it, so a resumed run continues with exactly the losses of
+Resuming checks that the run is the checkpoint's (Trainer.check_resume: the model's config
+and labels, the data's settings and fingerprint; an error names what differs), then
+restores all of it, so a resumed run continues with exactly the losses of
 one that never stopped. Checkpoints of the two loops this one replaced are read
 too (read_checkpoint_state converts them): fine-tuning's version 1 (the same
 files), and pretraining's (no version; the model in model/, "exp_avg/<name>"
@@ -65,7 +69,9 @@ from typing import Optional
 import numpy as np
 
 from .. import step
-from ..io import atomic_open, atomic_write_text, exchange_paths, make_temp_dir, read_json_object
+from ..config import AlbertConfig
+from ..io import (STAGE_TAG, atomic_open, atomic_write_text, exchange_paths, make_temp_dir, parse_json,
+                  read_json_object)
 from .optim import (LAMB, AdamW, clip_grad_norm, constant_with_warmup, linear_warmup_linear_decay,
                     polynomial_decay, warmup_stable_decay)
 from .distributed import CHECK_EVERY, RankMismatchError, shard_rows, trim_padding, world
@@ -76,7 +82,7 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["LoopSettings", "setting", "add_settings_arguments", "settings_from_args", "warmup_steps_of",
            "Trainer", "NonFiniteLossError", "list_checkpoints", "latest_checkpoint", "read_checkpoint_state",
-           "read_log", "replace_dir", "remove_stale_temp_dirs", "plot_curves"]
+           "read_log", "replace_dir", "remove_stale_temp_dirs", "delete_checkpoint", "plot_curves"]
 
 STATE_FILE = "trainer_state.json"
 OPTIMIZER_FILE = "optimizer.npz"
@@ -147,6 +153,11 @@ class LoopSettings:
         0.0, "with early_stopping_patience: the least rise of the metric over its best that counts as improving")
     progress: bool = setting(True, "show a tqdm progress bar")
     plot: bool = setting(True, "write curves.png at each checkpoint (with matplotlib)")
+
+    # The settings that define the data a step sees: a resume with any of them changed would train on
+    # other batches than the checkpoint's run, so it is an error (the others, e.g. max_steps or the
+    # learning rate, may change on resume, with a warning). Subclasses add their data's settings.
+    DATA_SETTINGS = ("seed", "batch_size")
 
     def validate(self):
         """Raise ValueError naming any setting that cannot work, and what to use instead; returns self."""
@@ -307,14 +318,20 @@ def latest_checkpoint(output_dir):
     return found[-1][1] if found else None
 
 
-TEMP_DIR_RE = re.compile(r"\.tmp-(checkpoint-\d+|best)-[A-Za-z0-9_]{8}")   # make_temp_dir's names
+# make_temp_dir's names (tempfile.mkdtemp's 8-character suffix): a checkpoint or best/ being written,
+# or a checkpoint being deleted; and the staging folders that model.save_pretrained makes beside them
+# (io.staged_folder: "..tmp-checkpoint-<step>-XXXXXXXX.albert_np-new-XXXXXXXX", "-old-<pid>").
+TEMP_DIR_RE = re.compile(r"\.?\.tmp-(checkpoint-\d+|best|deleting-checkpoint-\d+)-[A-Za-z0-9_]{8}"
+                         r"(" + re.escape(STAGE_TAG) + r"(new-[A-Za-z0-9_]{8}|old-\d+))?")
 
 
 def remove_stale_temp_dirs(output_dir):
-    """Delete the temp folders that a killed save left in output_dir; returns their paths.
+    """Delete the temp folders that a killed save (or deletion) left in output_dir; returns their paths.
 
-    Only albert_np's own: folders named .tmp-checkpoint-<step>-XXXXXXXX or .tmp-best-XXXXXXXX
-    (tempfile.mkdtemp's 8-character suffix). Anything else in the folder is left alone.
+    Only albert_np's own: folders named .tmp-checkpoint-<step>-XXXXXXXX, .tmp-best-XXXXXXXX or
+    .tmp-deleting-checkpoint-<step>-XXXXXXXX (tempfile.mkdtemp's 8-character suffix), and the
+    staging folders of a model save into one of them (..tmp-checkpoint-<step>-XXXXXXXX.albert_np-new-...).
+    Anything else in the folder is left alone. The Trainer calls it when it starts (rank 0).
     """
     output_dir = os.fspath(output_dir)
     removed = []
@@ -329,6 +346,20 @@ def remove_stale_temp_dirs(output_dir):
         logger.info("removed %d unfinished checkpoint folder(s) left by an interrupted save: %s",
                     len(removed), ", ".join(removed))
     return removed
+
+
+def delete_checkpoint(path):
+    """Delete a checkpoint folder so that no kill leaves it looking complete.
+
+    It is first renamed, in one step, to .tmp-deleting-checkpoint-<step>-XXXXXXXX (which
+    list_checkpoints never lists, and remove_stale_temp_dirs deletes at the next start); only
+    then are its files removed. Deleting in place could be killed after some weights are gone
+    but before trainer_state.json is, leaving a checkpoint that resumes into a crash.
+    """
+    parent, name = os.path.split(os.path.abspath(path))
+    hidden = make_temp_dir(parent, f".tmp-deleting-{name}-")
+    os.rename(path, os.path.join(hidden, name))    # atomic: the checkpoint is no longer listed
+    shutil.rmtree(hidden, ignore_errors=True)
 
 
 def replace_dir(tmp, final):
@@ -364,12 +395,12 @@ def read_log(path):
     entries = []
     for i, line in enumerate(lines):
         try:
-            entries.append(json.loads(line))
-        except json.JSONDecodeError as e:
+            entries.append(parse_json(line, f"{path}, line {i + 1},"))
+        except ValueError:
             if i == len(lines) - 1:         # a line cut short by a killed run: drop it
                 logger.warning("%s: its last line is incomplete (an interrupted write); ignored", path)
                 break
-            raise ValueError(f"{path}, line {i + 1}, is not valid JSON ({e}): fix or delete that line") from e
+            raise
     return entries
 
 
@@ -432,6 +463,12 @@ def _read_moments(path):
         raise ValueError(f"{path} is damaged ({type(e).__name__}: {e}): resume from an earlier checkpoint, "
                          f"or delete this one's folder") from e
     return moments
+
+
+def model_identity(config):
+    """The config fields that define a model and its labels (AlbertConfig.FIELDS and id2label), as a dict."""
+    d = config.to_dict()
+    return {k: d[k] for k in (*type(config).FIELDS, "id2label")}
 
 
 def _better(value, best):
@@ -518,6 +555,8 @@ class Trainer:
         self._cpu_mark = time.process_time()
         self.last_checkpoint = None
         os.makedirs(self.output_dir, exist_ok=True)
+        if self.world.is_main:
+            remove_stale_temp_dirs(self.output_dir)      # what a killed save or deletion left
 
     def lr_at(self, step):
         """Learning rate of the update that follows `step` completed steps (HF LambdaLR)."""
@@ -607,6 +646,8 @@ class Trainer:
                         self.desc, self.step + 1, self.total_steps, a.grad_accum, W.size, self.warmup_steps,
                         a.learning_rate)
         try:
+            if W.size > 1:                          # the same settings, model, labels and data everywhere
+                W.check_same_run(self.run_identity())
             W.check_same(self.params, self.step)    # the same weights and step everywhere (a resume)
             if self.stopped_early() and self.step < self.total_steps:
                 logger.info("%s: the run resumed had stopped early at step %d; nothing to do", self.desc, self.step)
@@ -724,6 +765,50 @@ class Trainer:
             f.write(json.dumps(entry) + "\n")
         logger.debug("%s", entry)
 
+    # -- what defines the run ------------------------------------------------------------------
+    def data_fingerprint(self):
+        """The source's fingerprint of its data (a hex digest), or None when it has none."""
+        fingerprint = getattr(self.source, "fingerprint", None)
+        return fingerprint() if fingerprint is not None else None
+
+    def run_identity(self):
+        """What every MPI rank must agree on before the first step: {part: JSON-able value}.
+
+        The settings (but progress and plot), the model's config (sizes, activation, labels),
+        the head, the run's length and position, and the data's fingerprint.
+        """
+        settings = {k: v for k, v in dataclasses.asdict(self.args).items() if k not in ("progress", "plot")}
+        return {"settings": settings, "config": model_identity(self.model.config), "head": self.head,
+                "total_steps": self.total_steps, "step": self.step, "data": self.data_fingerprint()}
+
+    def check_resume(self, path, state, model_dir):
+        """ValueError naming everything that differs between the checkpoint's run and this one:
+        the model's config (sizes, activation, labels), the head, the data's settings
+        (DATA_SETTINGS) and the data's fingerprint. Other settings that changed get a warning."""
+        saved = model_identity(AlbertConfig.from_json_file(os.path.join(model_dir, "config.json")))
+        now = model_identity(self.model.config)
+        differ = [f"{k}: checkpoint {saved.get(k)!r:.120}, now {now.get(k)!r:.120}"
+                  for k in now if saved.get(k) != now.get(k)]
+        if state.get("head", self.head) != self.head:
+            differ.append(f"head: checkpoint {state['head']!r}, now {self.head!r}")
+        args, current = state["args"], dataclasses.asdict(self.args)
+        for name in type(self.args).DATA_SETTINGS:
+            if name in args and name in current and args[name] != current[name]:
+                differ.append(f"{name}: checkpoint {args[name]!r}, now {current[name]!r}")
+        saved_data, data = state.get("data_fingerprint"), self.data_fingerprint()
+        if saved_data is not None and data is not None and saved_data != data:
+            differ.append("the training data: its fingerprint differs (other examples, another order, other "
+                          "labels, or another tokenizer or max_length)")
+        if differ:
+            raise ValueError(f"{path} was written by another run than this one; resuming would train another "
+                             f"model or on other data. What differs:\n  " + "\n  ".join(differ)
+                             + "\nResume with the checkpoint's model, labels, data and settings, or start a "
+                               "new run (another output folder, or overwrite)")
+        changed = {k: (v, current[k]) for k, v in args.items()
+                   if k not in ("progress", "plot") and k in current and current[k] != v}
+        if changed:
+            logger.warning("resuming with changed settings (checkpoint value, now): %s", changed)
+
     # -- checkpoints ---------------------------------------------------------------------------
     def trainer_state(self):
         """The JSON-able part of a checkpoint (the source's JSON state merged in)."""
@@ -739,7 +824,8 @@ class Trainer:
             "best": self.best, "evals_without_improvement": self.evals_without_improvement,
             "examples_seen": self.examples_seen,
             "train_seconds": self.train_seconds, "cpu_seconds": self.cpu_seconds,
-            "mpi_ranks": self.world.size, "args": dataclasses.asdict(self.args), **data_json,
+            "mpi_ranks": self.world.size, "args": dataclasses.asdict(self.args),
+            "data_fingerprint": self.data_fingerprint(), **data_json,
         }
 
     def save_checkpoint(self):
@@ -780,16 +866,12 @@ class Trainer:
             keep.add(self.best["step"])
         for number, path in found:
             if number not in keep:
-                shutil.rmtree(path, ignore_errors=True)
+                delete_checkpoint(path)
 
     def load_checkpoint(self, path):
         """Restore weights (in place), optimiser, step, RNG, data position, best and log."""
         state, model_dir, log = read_checkpoint_state(path)
-        now = dataclasses.asdict(self.args)
-        changed = {k: (v, now[k]) for k, v in state["args"].items()
-                   if k not in ("progress", "plot") and k in now and now[k] != v}
-        if changed:
-            logger.warning("resuming with changed settings (checkpoint value, now): %s", changed)
+        self.check_resume(path, state, model_dir)
         opt = state["optimizer"]
         if opt["name"] != self.args.optimizer:
             raise ValueError(f"{path} holds {opt['name']} state but optimizer={self.args.optimizer!r}")
