@@ -11,7 +11,7 @@ import logging
 import math
 import numbers
 import os
-from typing import Any, Dict, Optional, Type, TypeVar
+from typing import Any, Dict, Optional, Tuple, Type, TypeVar
 
 import numpy as np
 
@@ -231,12 +231,13 @@ class AlbertConfig:
         self.to_json_file(os.path.join(folder, "config.json"))
 
     @classmethod
-    def override_names(cls):
+    def override_names(cls) -> Tuple[str, ...]:
         """The keywords that from_pretrained takes as config overrides: the fields of config.json."""
         return cls.FIELDS + cls.OPTIONAL_FIELDS + ("num_labels", "id2label", "label2id")
 
     @classmethod
-    def check_overrides(cls, overrides, caller="from_pretrained", takes=()):
+    def check_overrides(cls, overrides: Dict[str, Any], caller: str = "from_pretrained",
+                        takes: Tuple[str, ...] = ()) -> None:
         """TypeError naming each keyword that is neither a config field nor a loading option
         (the closest known name suggested). takes: the caller's own keywords, listed in the message."""
         unknown = [k for k in overrides if k not in cls.override_names()]
