@@ -351,17 +351,17 @@ class StreamBatches:
 
     def fingerprint(self):
         """A digest of what makes the stream's ids: the tokenizer (its SentencePiece model and
-        normalisation) and the corpus's first FINGERPRINT_DOCUMENTS documents (the data settings
-        and the seed are compared as settings)."""
+        normalisation) and, for one document stream, its first FINGERPRINT_DOCUMENTS documents
+        (the data settings and the seed are compared as settings). A mixture's sources are
+        compared by restore() instead (mixture_differences), which --change-mixture may allow."""
         if self._fingerprint is not None:
             return self._fingerprint
         tok = self.tokenizer
         h = hashlib.sha256(getattr(tok, "_model_proto", b""))
         h.update(json.dumps([tok.do_lower_case, tok.keep_accents, tok.remove_space]).encode())
-        for i, doc in enumerate(self.documents()):
-            if i == self.FINGERPRINT_DOCUMENTS:
-                break
-            h.update(json.dumps(list(doc)).encode())
+        if self.mixture is None:
+            for doc in itertools.islice(self.documents(), self.FINGERPRINT_DOCUMENTS):
+                h.update(json.dumps(list(doc)).encode())
         self._fingerprint = h.hexdigest()
         return self._fingerprint
 
