@@ -8,7 +8,9 @@
     features.py          tokenised features, batches, and outputs back to answers and tags
     metrics.py           accuracy, F1, Matthews, Pearson / Spearman, SQuAD, entity F1
     pretraining.py       `pretrain`: MLM + sentence order on a text corpus (PretrainSettings)
+    pretraining_sources.py  the text sources of a run: a weighted mixture, the everyday hold-out
     pretraining_data.py  sentence-order pairs and whole-word n-gram masking, streamed
+    vocab_transfer.py    a model carried over to a new vocabulary (shared rows copied, new ones built)
     pretraining_sources.py  the text: sources and their weighted mixture, the everyday hold-out
     model_card.py        `pretrain-export`: a checkpoint shipped with its model card
 
