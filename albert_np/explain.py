@@ -196,7 +196,7 @@ def layer_changes(hidden):                          # (L + 1, T, H) -> (L, T), (
     update_norm[i, t] = ||h_{i+1}[t] - h_i[t]||, cosine[i, t] = cos(h_{i+1}[t], h_i[t]),
     norm[i, t] = ||h_i[t]||, in float64; h_0 is the mapped-in embedding.
     """
-    h = np.asarray(hidden, dtype=np.float64)
+    h = np.asarray(hidden, dtype=np.float64)                             # float64 ok: (L+1, T) norms for the page
     norm = np.linalg.norm(h, axis=-1)                                    # (L + 1, T)
     update_norm = np.linalg.norm(h[1:] - h[:-1], axis=-1)                # (L, T)
     denominator = norm[1:] * norm[:-1]

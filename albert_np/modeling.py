@@ -455,7 +455,7 @@ def check_weights(state, source):
 
 _HEAD_ROOTS = ("predictions", "sop_classifier", "classifier", "qa_outputs")
 
-COMPUTE_DTYPES = {"float32": np.float32, "float64": np.float64}      # float64: numerical checks
+COMPUTE_DTYPES = {"float32": np.float32, "float64": np.float64}      # float64 ok: numerical checks
 HALF_DTYPES = ("float16", "bfloat16", "half")
 
 

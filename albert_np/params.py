@@ -156,7 +156,7 @@ def resized_rows(table, n, mean_resizing=True, rng=None, std=0.02, fill=None):
         if fill is not None:
             out[V:] = fill
         elif mean_resizing:
-            out[V:] = table.mean(axis=0, dtype=np.float64)          # (...) broadcast to (n - V, ...)
+            out[V:] = table.mean(axis=0, dtype=np.float64)          # float64 ok: one mean row, summed exactly
         else:
             out[V:] = rng.normal(0.0, std, size=(n - V,) + table.shape[1:])
     return out

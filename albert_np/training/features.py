@@ -215,7 +215,7 @@ def _ravel(row):
     """The numbers of a feature's row as one float64 array; a list of lists (multiple choice)
     as each list's length followed by its numbers, so that the split is hashed too."""
     if isinstance(row, (list, tuple)) and row and isinstance(row[0], (list, tuple)):
-        return np.concatenate([np.concatenate([[len(r)], np.asarray(r, dtype=np.float64)]) for r in row])
+        return np.concatenate([np.concatenate([[len(r)], np.asarray(r, dtype=np.float64)]) for r in row])  # float64 ok
     return np.asarray(row, dtype=np.float64).ravel()        # float64 ok: bytes to hash; ids and labels exact
 
 

@@ -358,7 +358,7 @@ class MixtureStream:
 
     def __init__(self, streams, probabilities, seed):
         self.names, self.streams, self.seed = list(streams), dict(streams), seed
-        p = np.array([probabilities[n] for n in self.names], dtype=np.float64)
+        p = np.array([probabilities[n] for n in self.names], dtype=np.float64)   # float64 ok: a few shares
         self.p = p / p.sum()
         self.examples = 0
         self._chunk = (None, None)
