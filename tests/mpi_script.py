@@ -21,7 +21,7 @@ sys.path.insert(0, TESTS)
 
 from albert_np import step  # noqa: E402
 from albert_np.training.distributed import world  # noqa: E402
-from albert_np.training.train import latest_checkpoint  # noqa: E402
+from albert_np.training.checkpoints import latest_checkpoint  # noqa: E402
 
 
 def inject(args, step_of):

@@ -14,6 +14,7 @@ import pytest
 
 from albert_np import step
 from albert_np.training import train
+from albert_np.training import checkpoints
 from albert_np.training import features as F
 from albert_np.config import AlbertConfig
 from albert_np.training.finetuning import finetune, finetune_main, tokenizer_for
@@ -112,7 +113,7 @@ def test_resume_after_a_kill_is_bit_identical(folder, tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         finetune("sst2", folder, TRAIN24, SIXTEEN, tmp_path / "b", **RESUME)
     assert [s for s, _ in train_losses(read_log(tmp_path / "b"))] == [1, 2, 3, 4, 5]
-    assert train.latest_checkpoint(tmp_path / "b").endswith("checkpoint-4")
+    assert checkpoints.latest_checkpoint(tmp_path / "b").endswith("checkpoint-4")
     monkeypatch.setattr(step, "loss_and_grads", real)
 
     resumed = finetune("sst2", folder, TRAIN24, SIXTEEN, tmp_path / "b", resume_from="latest", **RESUME)
@@ -144,7 +145,7 @@ def test_checkpoint_holds_the_training_state(folder, tmp_path):
     # an interrupted write leaves only a temp folder, which resume ignores
     os.makedirs(tmp_path / "c" / ".tmp-checkpoint-6-xyz")
     os.makedirs(tmp_path / "c" / "checkpoint-9")                   # no trainer_state.json: incomplete
-    assert train.latest_checkpoint(tmp_path / "c").endswith("checkpoint-4")
+    assert checkpoints.latest_checkpoint(tmp_path / "c").endswith("checkpoint-4")
 
 
 def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(folder, tmp_path, monkeypatch):
@@ -159,7 +160,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(folder, tmp_path, mon
     out = tmp_path / "nan"
     with pytest.raises(NonFiniteLossError, match=r"loss became nan at step 5 .*checkpoint-4"):
         finetune("sst2", folder, TRAIN24, SIXTEEN, out, **dict(RESUME, save_every=2))
-    assert train.latest_checkpoint(out).endswith("checkpoint-4")
+    assert checkpoints.latest_checkpoint(out).endswith("checkpoint-4")
     assert not any(n.startswith("checkpoint-") and int(n.split("-")[1]) > 4 for n in os.listdir(out))
     assert read_log(out)[-1]["type"] == "error" and read_log(out)[-1]["step"] == 5
     monkeypatch.setattr(step, "loss_and_grads", real)

@@ -7,7 +7,7 @@ from huggingface_hub import ModelCard
 
 from albert_np.training import pretraining_sources as ps
 from albert_np.training.model_card import add_export_arguments, export_main
-from albert_np.training.train import latest_checkpoint
+from albert_np.training.checkpoints import latest_checkpoint
 from test_pretraining_sources import TEXTS, TOKENIZER, make, run_sources
 
 

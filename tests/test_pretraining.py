@@ -8,7 +8,7 @@ import albert_np
 from albert_np.training import pretraining as pt
 from albert_np.config import AlbertConfig
 from albert_np.training.model_card import export_bundled
-from albert_np.training.train import latest_checkpoint
+from albert_np.training.checkpoints import latest_checkpoint
 
 TOKENIZER = os.path.join(os.path.dirname(__file__), "fixtures", "tokenizer", "spiece.model")
 TEXT = ["The cat sat on the mat. It was a warm day. The dog slept by the door.",

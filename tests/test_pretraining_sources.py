@@ -21,7 +21,7 @@ from albert_np.config import AlbertConfig
 from albert_np.training import pretraining as pt
 from albert_np.training import pretraining_data as pd
 from albert_np.training import pretraining_sources as ps
-from albert_np.training.train import latest_checkpoint
+from albert_np.training.checkpoints import latest_checkpoint
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOKENIZER = os.path.join(HERE, "fixtures", "tokenizer", "spiece.model")

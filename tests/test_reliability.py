@@ -26,7 +26,7 @@ from albert_np.training.finetuning import FinetuneSettings
 from albert_np.inputs import check_inputs
 from albert_np.training.model_card import export_bundled
 from albert_np.tokenization import AlbertTokenizer, AlbertTokenizerFast, train_tokenizer
-from albert_np.training.train import latest_checkpoint, list_checkpoints, read_checkpoint_state
+from albert_np.training.checkpoints import latest_checkpoint, list_checkpoints, read_checkpoint_state
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from test_pretraining import TEXT  # noqa: E402

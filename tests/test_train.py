@@ -21,8 +21,8 @@ from albert_np.training.finetuning import FinetuneSettings, finetune
 from albert_np.training.model_card import export_bundled
 from albert_np.modeling import model_class
 from albert_np.training.pretraining import PretrainSettings
-from albert_np.training.train import (RENAMED_SETTINGS, latest_checkpoint, read_checkpoint_state, settings_from_args,
-                             warmup_steps_of)
+from albert_np.training.settings import RENAMED_SETTINGS, settings_from_args, warmup_steps_of
+from albert_np.training.checkpoints import latest_checkpoint, read_checkpoint_state
 from albert_np.training import train as loop
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

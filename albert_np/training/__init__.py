@@ -1,6 +1,8 @@
 """Training: the one loop, its optimisers, and what feeds it.
 
-    train.py             the loop (Trainer) and its settings (LoopSettings); checkpoints, resume, logs
+    train.py             the loop (Trainer): steps, evaluation, resume, early stopping
+    checkpoints.py       a run's files: checkpoint folders, trainer state, log, safe replacement
+    settings.py          its settings (LoopSettings), one dataclass, and their command-line options
     optim.py             AdamW, LAMB, gradient clipping, learning-rate schedules
     distributed.py       data parallelism over MPI (mpiexec -n N)
     finetuning.py        `finetune`: a task's data -> features -> the loop (FinetuneSettings)

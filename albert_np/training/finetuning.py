@@ -35,8 +35,9 @@ from ..modeling import AlbertPreTrainedModel, model_class
 from ..tokenization import AlbertTokenizerFast
 from ..hints import NameOrPath, PathLike
 from ..io import describe_os_error
-from .train import (LOG_FILE, STATE_FILE, LoopSettings, NonFiniteLossError, Trainer, add_settings_arguments,
-                    delete_checkpoint, latest_checkpoint, list_checkpoints, plot_curves, setting, settings_from_args)
+from .settings import LoopSettings, add_settings_arguments, setting, settings_from_args
+from .checkpoints import LOG_FILE, STATE_FILE, delete_checkpoint, latest_checkpoint, list_checkpoints
+from .train import NonFiniteLossError, Trainer, plot_curves
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ __all__ = ["FinetuneSettings", "FinetuneResult", "EpochBatches", "finetune", "ev
 
 @dataclasses.dataclass
 class FinetuneSettings(LoopSettings):
-    """The settings of a fine-tuning run: the loop's (train.LoopSettings, whose defaults are
+    """The settings of a fine-tuning run: the loop's (settings.LoopSettings, whose defaults are
     fine-tuning's) and these. finetune(...) takes each as a keyword argument, the `finetune`
     command as an option (--learning-rate, --no-group-by-length, ...)."""
     max_steps: Optional[int] = setting(None, "optimiser steps of the run (unset: --epochs passes over the data)")
@@ -377,7 +378,7 @@ def _resolve_resume(resume_from, output_dir):
 
 def add_finetune_arguments(parser):
     """Add the `finetune` sub-command's options to an argparse parser: the run's own (task,
-    model, data, output) and one for each FinetuneSettings field (train.add_settings_arguments)."""
+    model, data, output) and one for each FinetuneSettings field (settings.add_settings_arguments)."""
     p = parser
     p.add_argument("--task", required=True, choices=sorted(datasets.TASKS), help="task preset")
     p.add_argument("--model", required=True, help="model folder or Hub id (config.json + model.safetensors)")

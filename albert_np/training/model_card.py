@@ -18,7 +18,7 @@ from ..io import make_temp_dir
 from ..modeling import AlbertForPreTraining
 from .pretraining import (data_dir_or_default, evaluate_pretraining, fixed_batches, load_spiece_tokenizer,
                           wikitext_documents)
-from .train import read_checkpoint_state
+from .checkpoints import read_checkpoint_state
 
 __all__ = ["export_bundled", "model_card", "add_export_arguments", "export_main"]
 

@@ -35,7 +35,9 @@ from ..step import model_forward
 from ..modeling import AlbertForPreTraining
 from ..ops import log_softmax
 from ..tokenization import AlbertTokenizerFast, train_tokenizer
-from .train import LoopSettings, Trainer, add_settings_arguments, latest_checkpoint, setting, settings_from_args
+from .settings import LoopSettings, add_settings_arguments, setting, settings_from_args
+from .checkpoints import latest_checkpoint
+from .train import Trainer
 
 logger = logging.getLogger(__name__)
 
@@ -269,7 +271,7 @@ def evaluate_pretraining(model, batches):
 # --------------------------------------------------------------------- loop
 @dataclasses.dataclass
 class PretrainSettings(LoopSettings):
-    """The settings of a pretraining run: the loop's (train.LoopSettings), with pretraining's
+    """The settings of a pretraining run: the loop's (settings.LoopSettings), with pretraining's
     defaults (the bundled model's first recipe), and the data's. The `pretrain` command has an
     option for each (--learning-rate, --max-seq-length, ...).
 

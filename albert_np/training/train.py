@@ -52,423 +52,39 @@ too (read_checkpoint_state converts them): fine-tuning's version 1 (the same
 files), and pretraining's (no version; the model in model/, "exp_avg/<name>"
 moments, the log only in output_dir/log.jsonl).
 """
-import argparse
 import dataclasses
 import json
 import logging
 import math
 import os
-import re
 import shutil
-import sys
 import time
-import typing
 import zipfile
-from typing import Optional
 
 import numpy as np
 
 from .. import step
 from ..config import AlbertConfig
-from ..io import (STAGE_TAG, atomic_open, atomic_write_text, exchange_paths, make_temp_dir, parse_json,
-                  read_json_object)
+from ..io import atomic_open, make_temp_dir
 from .optim import (LAMB, AdamW, clip_grad_norm, constant_with_warmup, linear_warmup_linear_decay,
                     polynomial_decay, warmup_stable_decay)
 from .distributed import CHECK_EVERY, RankMismatchError, shard_rows, trim_padding, world
+from .checkpoints import (CHECKPOINT_PREFIX, LOG_FILE, OPTIMIZER_FILE, ORDER_FILE, STATE_FILE, STATE_VERSION,
+                          delete_checkpoint, list_checkpoints, model_identity, read_checkpoint_state, read_moments,
+                          remove_stale_temp_dirs, replace_dir, write_json, write_log)
+from .settings import warmup_steps_of
 from ..params import named_parameters
 from ..progress import progress_bar
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["LoopSettings", "setting", "add_settings_arguments", "settings_from_args", "warmup_steps_of",
-           "Trainer", "NonFiniteLossError", "list_checkpoints", "latest_checkpoint", "read_checkpoint_state",
-           "read_log", "replace_dir", "remove_stale_temp_dirs", "delete_checkpoint", "plot_curves"]
-
-STATE_FILE = "trainer_state.json"
-OPTIMIZER_FILE = "optimizer.npz"
-ORDER_FILE = "data_order.npz"
-LOG_FILE = "log.jsonl"
-CHECKPOINT_PREFIX = "checkpoint-"
-STATE_VERSION = 2
+__all__ = ["Trainer", "NonFiniteLossError", "plot_curves"]
 
 NOT_METRICS = ("type", "step", "epoch", "eval_seconds", "train_examples_per_second", "time")
 
 
 class NonFiniteLossError(FloatingPointError):
     """The loss (or gradient norm) became nan/inf; training stopped, checkpoints kept."""
-
-
-SCHEDULES = ("linear", "constant", "polynomial")
-OPTIMIZERS = ("adamw", "lamb")
-# settings renamed when the loop's settings became one dataclass (pretraining's old names) -> today's:
-# mapped when an older checkpoint is read, and accepted on the command line with a deprecation note
-RENAMED_SETTINGS = {"lr": "learning_rate", "steps": "max_steps", "warmup_steps": "warmup"}
-
-
-def setting(default, help, **metadata):
-    """A settings field: its default, and its command-line help (and choices) in its metadata."""
-    return dataclasses.field(default=default, metadata={"help": help, **metadata})
-
-
-@dataclasses.dataclass
-class LoopSettings:
-    """The settings of the training loop, one name each (HF TrainingArguments' names).
-
-    finetuning.FinetuneSettings and pretraining.PretrainSettings add their own fields and
-    set their own defaults (those here are fine-tuning's). The command line has an option
-    for each field (add_settings_arguments: --learning-rate, --no-plot, ...), its help taken
-    from the field's metadata; validate() checks them all. A checkpoint records them.
-    """
-    max_steps: Optional[int] = setting(None, "optimiser steps of the run")
-    batch_size: int = setting(
-        32, "examples per micro-batch: the global batch (under mpiexec -n N each rank takes "
-            "batch_size / N of its rows)")
-    grad_accum: int = setting(1, "micro-batches whose gradient, taken as one batch, makes one optimiser step")
-    learning_rate: float = setting(3e-5, "the peak learning rate")
-    warmup: float = setting(
-        0.1, "warm-up, over which the rate grows linearly from 0: steps if >= 1, else a fraction of all steps")
-    schedule: str = setting(
-        "linear", "after warm-up: linear decay to 0, constant, or polynomial (power 1) decay to --lr-end",
-        choices=SCHEDULES)
-    lr_end: float = setting(1e-7, "the last learning rate of schedule polynomial")
-    decay_steps: int = setting(
-        0, "0: the rate decays over the whole run after warm-up; N: it stays at its peak and decays "
-           "linearly to 0 over the last N steps only (warmup-stable-decay, for schedule linear or "
-           "polynomial), so that a copy of any checkpoint can be cooled down")
-    optimizer: str = setting("adamw", "AdamW (PyTorch's) or LAMB (the ALBERT paper's)", choices=OPTIMIZERS)
-    weight_decay: float = setting(0.01, "decoupled weight decay (none on biases and LayerNorm weights)")
-    adam_eps: float = setting(1e-8, "AdamW's epsilon, added to the root of the second moment")
-    max_grad_norm: float = setting(1.0, "clip the global gradient norm to this; 0 = no clipping")
-    eval_every: Optional[int] = setting(
-        None, "steps between evaluations (unset: at the end of each epoch of fine-tuning, and of the run)")
-    save_every: Optional[int] = setting(
-        None, "steps between checkpoints (unset: at each evaluation, and at the end of the run)")
-    keep_checkpoints: int = setting(2, "the newest checkpoints kept (the best one is kept as well)")
-    seed: int = setting(42, "seed of the data order, the masking and the dropout (pretraining: the "
-                            "initial weights too)")
-    early_stopping_patience: Optional[int] = setting(
-        None, "stop the run when the evaluation metric (metric_for_best) has not improved for this many "
-              "evaluations in a row (unset: never stop early); the best checkpoint is kept")
-    early_stopping_threshold: float = setting(
-        0.0, "with early_stopping_patience: the least rise of the metric over its best that counts as improving")
-    progress: bool = setting(True, "show a tqdm progress bar")
-    plot: bool = setting(True, "write curves.png at each checkpoint (with matplotlib)")
-
-    # The settings that define the data a step sees: a resume with any of them changed would train on
-    # other batches than the checkpoint's run, so it is an error (the others, e.g. max_steps or the
-    # learning rate, may change on resume, with a warning). Subclasses add their data's settings.
-    DATA_SETTINGS = ("seed", "batch_size")
-
-    def validate(self):
-        """Raise ValueError naming any setting that cannot work, and what to use instead; returns self."""
-        lr = self.learning_rate
-        if not _is_number(lr) or not math.isfinite(lr) or lr <= 0:
-            raise ValueError(f"learning_rate must be a number > 0, got {lr!r} (fine-tuning ALBERT typically "
-                             f"uses 1e-5 to 5e-5, pretraining 1e-3 to 1e-2)")
-        self.check_positive_ints("batch_size", "grad_accum", "keep_checkpoints")
-        unset_is_fine = ("max_steps", "eval_every", "save_every")
-        unset_is_fine += ("early_stopping_patience",)
-        self.check_positive_ints(*(n for n in unset_is_fine if getattr(self, n) is not None), alternative=" or None")
-        t = self.early_stopping_threshold
-        if not (_is_number(t) and 0 <= t < math.inf):
-            raise ValueError(f"early_stopping_threshold must be a number >= 0, got {t!r}")
-        if not (_is_number(self.warmup) and self.warmup >= 0 and math.isfinite(self.warmup)):
-            raise ValueError(f"warmup must be >= 0 (steps, or a fraction < 1 of all steps), got {self.warmup!r}")
-        if self.schedule not in SCHEDULES:
-            raise ValueError(f"schedule must be {_one_of(SCHEDULES)}, got {self.schedule!r}")
-        if self.optimizer not in OPTIMIZERS:
-            raise ValueError(f"optimizer must be {_one_of(OPTIMIZERS)}, got {self.optimizer!r}")
-        if not self.max_grad_norm >= 0:
-            raise ValueError(f"max_grad_norm must be >= 0 (0 = no clipping), got {self.max_grad_norm!r}")
-        if not self.weight_decay >= 0:
-            raise ValueError(f"weight_decay must be >= 0, got {self.weight_decay!r}")
-        eps = self.adam_eps
-        if not _is_number(eps) or not 0 < eps < math.inf:
-            raise ValueError(f"adam_eps must be a positive number (e.g. 1e-8; 0 divides 0 by 0 wherever a "
-                             f"gradient is zero, which makes the loss nan), got {eps!r}")
-        if self.schedule == "polynomial" and not (_is_number(self.lr_end) and 0 <= self.lr_end < lr):
-            raise ValueError(f"lr_end must be >= 0 and below learning_rate ({lr}) for schedule 'polynomial', "
-                             f"got {self.lr_end!r}")
-        d = self.decay_steps
-        if isinstance(d, bool) or not isinstance(d, int) or d < 0 or (self.max_steps is not None
-                                                                       and d > self.max_steps):
-            raise ValueError(f"decay_steps must be an int between 0 and max_steps ({self.max_steps}), got {d!r}")
-        if d and self.schedule == "constant":
-            raise ValueError(f"decay_steps={d} decays the rate, but schedule 'constant' never does: use "
-                             f"schedule 'linear' with it, or decay_steps 0")
-        if d and self.schedule == "polynomial" and self.lr_end != 0:
-            raise ValueError(f"decay_steps={d} decays the rate to 0, not to lr_end={self.lr_end}: set lr_end 0 "
-                             f"or use schedule 'linear'")
-        return self
-
-    def check_positive_ints(self, *names, alternative=""):
-        """Raise ValueError unless each field of `names` is an int >= 1 (validate's check, for subclasses too)."""
-        for name in names:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int{alternative}, got {value!r}")
-
-
-def _one_of(names):
-    """"'a', 'b' or 'c'"."""
-    quoted = [repr(n) for n in names]
-    return ", ".join(quoted[:-1]) + " or " + quoted[-1]
-
-
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def warmup_steps_of(warmup, total_steps):
-    """Warm-up steps of a run: `warmup` itself when >= 1, else that fraction of total_steps, rounded up."""
-    return int(warmup) if warmup >= 1 else int(math.ceil(warmup * total_steps))
-
-
-# --------------------------------------------------------------------------- settings on the command line
-
-class _RenamedOption(argparse.Action):
-    """An old option name: sets the renamed setting, and says on stderr what to write instead."""
-
-    def __init__(self, option_strings, dest, new_option, **kwargs):
-        super().__init__(option_strings, dest, **kwargs)
-        self.new_option = new_option
-
-    def __call__(self, parser, namespace, values, option_string=None):
-        print(f"albert_np: {option_string} is deprecated and will be removed: use {self.new_option}",
-              file=sys.stderr)
-        setattr(namespace, self.dest, values)
-
-
-def _option_type(annotation):
-    """int, float, str or bool from a field's annotation (Optional[int] -> int)."""
-    kinds = [a for a in (typing.get_args(annotation) or (annotation,)) if a in (int, float, str, bool)]
-    if len(kinds) != 1:
-        raise TypeError(f"a settings field must be an int, float, str or bool (or Optional), got {annotation}")
-    return kinds[0]
-
-
-def _setting_metadata(settings_class, name):
-    """The metadata of field `name`: from the class that declares its help (a subclass that only
-    changes a default inherits it)."""
-    for cls in settings_class.__mro__:
-        field = getattr(cls, "__dataclass_fields__", {}).get(name)
-        if field is not None and "help" in field.metadata:
-            return field.metadata
-    raise TypeError(f"{settings_class.__name__}.{name} has no help: declare it with train.setting(default, help)")
-
-
-def add_settings_arguments(parser, settings_class, old_names=()):
-    """Add an option for each field of `settings_class` (LoopSettings or a subclass) to an argparse parser.
-
-    --field-name, of the field's type (Optional[int]: an int, unset by default), with the field's
-    default and the help of its metadata; a bool is a --name / --no-name switch. old_names: the
-    keys of RENAMED_SETTINGS that the command had as options; they still work, with a deprecation
-    note on stderr. Returns the argument group.
-    """
-    fields = dataclasses.fields(settings_class)
-    renamed = [(old, RENAMED_SETTINGS[old]) for old in old_names]
-    group = parser.add_argument_group(
-        f"settings (the fields of {settings_class.__name__})",
-        "Deprecated names, still accepted: " + ", ".join(f"--{_option(old)} (now --{_option(new)})"
-                                                          for old, new in renamed) if renamed else None)
-    types = typing.get_type_hints(settings_class)
-    for f in fields:
-        meta, kind = _setting_metadata(settings_class, f.name), _option_type(types[f.name])
-        text = meta["help"].replace("%", "%%")
-        if kind is bool:        # --plot / --no-plot
-            group.add_argument(f"--{_option(f.name)}", action=argparse.BooleanOptionalAction, default=f.default,
-                               help=f"{text} (default: {'on' if f.default else 'off'})")
-        else:
-            group.add_argument(f"--{_option(f.name)}", type=kind, default=f.default, choices=meta.get("choices"),
-                               help=text if f.default is None else text + " (default: %(default)s)")
-    for old, new in renamed:
-        group.add_argument(f"--{_option(old)}", dest=new, type=_option_type(types[new]), action=_RenamedOption,
-                           new_option=f"--{_option(new)}", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-    return group
-
-
-def _option(name):
-    return name.replace("_", "-")
-
-
-def settings_from_args(settings_class, namespace):
-    """A `settings_class` from the options that add_settings_arguments added, as argparse parsed them."""
-    return settings_class(**{f.name: getattr(namespace, f.name) for f in dataclasses.fields(settings_class)})
-
-
-# --------------------------------------------------------------------------- checkpoint files
-
-def list_checkpoints(output_dir):
-    """[(step, path)] of the complete checkpoints in output_dir, oldest first."""
-    output_dir = os.fspath(output_dir)
-    if not os.path.isdir(output_dir):
-        return []
-    found = []
-    for name in os.listdir(output_dir):
-        tail = name[len(CHECKPOINT_PREFIX):] if name.startswith(CHECKPOINT_PREFIX) else ""
-        path = os.path.join(output_dir, name)
-        if tail.isascii() and tail.isdigit() and os.path.isfile(os.path.join(path, STATE_FILE)):
-            found.append((int(tail), path))
-    return sorted(found)
-
-
-def latest_checkpoint(output_dir):
-    """Path of the newest complete checkpoint in output_dir, or None."""
-    found = list_checkpoints(output_dir)
-    return found[-1][1] if found else None
-
-
-# make_temp_dir's names (tempfile.mkdtemp's 8-character suffix): a checkpoint or best/ being written,
-# or a checkpoint being deleted; and the staging folders that model.save_pretrained makes beside them
-# (io.staged_folder: "..tmp-checkpoint-<step>-XXXXXXXX.albert_np-new-XXXXXXXX", "-old-<pid>").
-TEMP_DIR_RE = re.compile(r"\.?\.tmp-(checkpoint-\d+|best|deleting-checkpoint-\d+)-[A-Za-z0-9_]{8}"
-                         r"(" + re.escape(STAGE_TAG) + r"(new-[A-Za-z0-9_]{8}|old-\d+))?")
-
-
-def remove_stale_temp_dirs(output_dir):
-    """Delete the temp folders that a killed save (or deletion) left in output_dir; returns their paths.
-
-    Only albert_np's own: folders named .tmp-checkpoint-<step>-XXXXXXXX, .tmp-best-XXXXXXXX or
-    .tmp-deleting-checkpoint-<step>-XXXXXXXX (tempfile.mkdtemp's 8-character suffix), and the
-    staging folders of a model save into one of them (..tmp-checkpoint-<step>-XXXXXXXX.albert_np-new-...).
-    Anything else in the folder is left alone. The Trainer calls it when it starts (rank 0).
-    """
-    output_dir = os.fspath(output_dir)
-    removed = []
-    if not os.path.isdir(output_dir):
-        return removed
-    for name in os.listdir(output_dir):
-        path = os.path.join(output_dir, name)
-        if TEMP_DIR_RE.fullmatch(name) and os.path.isdir(path) and not os.path.islink(path):
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
-    if removed:
-        logger.info("removed %d unfinished checkpoint folder(s) left by an interrupted save: %s",
-                    len(removed), ", ".join(removed))
-    return removed
-
-
-def delete_checkpoint(path):
-    """Delete a checkpoint folder so that no kill leaves it looking complete.
-
-    It is first renamed, in one step, to .tmp-deleting-checkpoint-<step>-XXXXXXXX (which
-    list_checkpoints never lists, and remove_stale_temp_dirs deletes at the next start); only
-    then are its files removed. Deleting in place could be killed after some weights are gone
-    but before trainer_state.json is, leaving a checkpoint that resumes into a crash.
-    """
-    parent, name = os.path.split(os.path.abspath(path))
-    hidden = make_temp_dir(parent, f".tmp-deleting-{name}-")
-    os.rename(path, os.path.join(hidden, name))    # atomic: the checkpoint is no longer listed
-    shutil.rmtree(hidden, ignore_errors=True)
-
-
-def replace_dir(tmp, final):
-    """Move the finished folder `tmp` to `final`. An old `final` is swapped out in one step
-    (io.exchange_paths) and then removed; where the system cannot swap, it is renamed away first."""
-    if os.path.exists(final) and exchange_paths(tmp, final):
-        shutil.rmtree(tmp, ignore_errors=True)        # now the old folder
-        return
-    old = None
-    if os.path.exists(final):
-        old = final + f".old-{os.getpid()}"
-        os.replace(final, old)
-    os.replace(tmp, final)
-    if old:
-        shutil.rmtree(old, ignore_errors=True)
-
-
-def write_json(path, obj):
-    atomic_write_text(path, json.dumps(obj, indent=1) + "\n")
-
-
-def _write_log(path, log):
-    with atomic_open(path, "w", encoding="utf-8") as f:
-        f.writelines(json.dumps(e) + "\n" for e in log)
-
-
-def read_log(path):
-    """The entries of a log.jsonl ([] when there is none)."""
-    if not os.path.isfile(path):
-        return []
-    with open(path, encoding="utf-8", errors="replace") as f:
-        lines = [line for line in f if line.strip()]
-    entries = []
-    for i, line in enumerate(lines):
-        try:
-            entries.append(parse_json(line, f"{path}, line {i + 1},"))
-        except ValueError:
-            if i == len(lines) - 1:         # a line cut short by a killed run: drop it
-                logger.warning("%s: its last line is incomplete (an interrupted write); ignored", path)
-                break
-            raise
-    return entries
-
-
-def read_checkpoint_state(path):
-    """(trainer_state, model folder, log) of a checkpoint, in today's layout (version 2).
-
-    Older checkpoints are converted as they are read: fine-tuning's version 1 (the
-    same files, without cpu_seconds) and pretraining's (no version: "step", "rng",
-    "data_state"; the model in model/; the log only in the run's log.jsonl); and the
-    settings of "args" get today's names (RENAMED_SETTINGS: lr, steps, warmup_steps).
-    """
-    state_file = os.path.join(path, STATE_FILE)
-    if not os.path.isfile(state_file):
-        raise FileNotFoundError(f"{path} is not a checkpoint folder: it has no {STATE_FILE} (pass a "
-                                f"{CHECKPOINT_PREFIX}<step> folder written by albert_np)")
-    try:
-        state = read_json_object(state_file)
-        return _checkpoint_state(path, state)
-    except (KeyError, TypeError) as e:
-        raise ValueError(f"{state_file} is damaged or not albert_np's (missing or wrong field {e}): "
-                         f"resume from an earlier checkpoint") from e
-
-
-def _checkpoint_state(path, state):
-    """read_checkpoint_state's conversion of a parsed trainer_state.json."""
-    log_path = os.path.join(path, LOG_FILE)
-    model_dir = path
-    if state.get("version") == 1:
-        state = {**state, "version": STATE_VERSION, "cpu_seconds": 0.0}
-    elif "version" not in state and "data_state" in state:
-        args = state["args"]
-        state = {"version": STATE_VERSION, "global_step": state["step"], "total_steps": args["steps"],
-                 "warmup_steps": args["warmup_steps"], "head": "pretraining", "rng_state": state["rng"],
-                 "optimizer": {"name": args["optimizer"], **state["optimizer"]},
-                 "best": {"metric": None, "value": None, "step": None}, "examples_seen": 0,
-                 "train_seconds": 0.0, "cpu_seconds": state.get("cpu_seconds", 0.0), "args": args,
-                 "data_state": state["data_state"]}
-        model_dir = os.path.join(path, "model")
-        log_path = os.path.join(os.path.dirname(os.path.abspath(path)), LOG_FILE)
-    if state.get("version") != STATE_VERSION:
-        raise ValueError(f"{path}: trainer_state version {state.get('version')} is not {STATE_VERSION}")
-    log = [e for e in read_log(log_path) if e["step"] <= state["global_step"]]
-    args = state["args"]                # settings under their old names (RENAMED_SETTINGS) -> today's
-    state = {**state, "args": {RENAMED_SETTINGS[k] if k in RENAMED_SETTINGS and RENAMED_SETTINGS[k] not in args
-                               else k: v for k, v in args.items()}}
-    return state, model_dir, log
-
-
-def _read_moments(path):
-    """{"exp_avg": {name: m}, "exp_avg_sq": {name: v}} from optimizer.npz ("::" or the old "/")."""
-    moments = {"exp_avg": {}, "exp_avg_sq": {}}
-    try:
-        with np.load(path) as z:
-            for key in z.files:
-                kind, name = key.split("::", 1) if "::" in key else key.split("/", 1)
-                moments[kind][name] = z[key]
-    except FileNotFoundError:
-        raise
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as e:
-        raise ValueError(f"{path} is damaged ({type(e).__name__}: {e}): resume from an earlier checkpoint, "
-                         f"or delete this one's folder") from e
-    return moments
-
-
-def model_identity(config):
-    """The config fields that define a model and its labels (AlbertConfig.FIELDS and id2label), as a dict."""
-    d = config.to_dict()
-    return {k: d[k] for k in (*type(config).FIELDS, "id2label")}
 
 
 def _better(value, best):
@@ -846,7 +462,7 @@ class Trainer:
             if data_arrays:
                 with atomic_open(os.path.join(tmp, ORDER_FILE), "wb") as f:
                     np.savez(f, **data_arrays)
-            _write_log(os.path.join(tmp, LOG_FILE), self.log)
+            write_log(os.path.join(tmp, LOG_FILE), self.log)
             write_json(os.path.join(tmp, STATE_FILE), self.trainer_state())   # last: marks it complete
             replace_dir(tmp, final)
         except BaseException:
@@ -890,7 +506,7 @@ class Trainer:
             arr[...] = loaded[name]                     # in place: the optimiser holds these arrays
         self.optimizer.load_state_dict({
             "step": opt["step"], "lr": opt["lr"], "betas": tuple(opt["betas"]), "eps": opt["eps"],
-            "weight_decay": opt["weight_decay"], **_read_moments(os.path.join(path, OPTIMIZER_FILE))})
+            "weight_decay": opt["weight_decay"], **read_moments(os.path.join(path, OPTIMIZER_FILE))})
         self.step = state["global_step"]
         self.rng.bit_generator.state = state["rng_state"]
         self.best = state["best"]
@@ -899,7 +515,7 @@ class Trainer:
         self.cpu_seconds = state["cpu_seconds"]
         self.log = log
         if self.world.is_main:
-            _write_log(os.path.join(self.output_dir, LOG_FILE), self.log)    # drop what came after it
+            write_log(os.path.join(self.output_dir, LOG_FILE), self.log)    # drop what came after it
         self.last_checkpoint = path
         logger.info("resumed from %s at step %d", path, self.step)
 
