@@ -37,7 +37,7 @@ def ids(paths):
 
 
 def test_chapters_are_numbered_without_gaps():
-    assert [os.path.basename(p)[:2] for p in CHAPTERS] == [f"{i:02d}" for i in range(14)]
+    assert [os.path.basename(p)[:2] for p in CHAPTERS] == [f"{i:02d}" for i in range(17)]
 
 
 @pytest.fixture(scope="session")
@@ -224,3 +224,31 @@ def test_check_solutions_finds_and_rewrites_a_stale_output():
     assert fixed == text.replace("   41\n", "   42\n")
     [(_, _, again)] = check_solutions.solutions(fixed)
     assert again == real
+
+
+def test_exercise_lists_parse_a_chapter_and_the_readme():
+    script = ("# %% [markdown]\n# # Chapter 9\n\n# %% [markdown]\n# ## Exercises\n#\n"
+              "# 1. ★ Count the\n#    heads.\n# 2. ★★ Drop √D.\n\n# %%\nprint(1)\n")
+    assert check_solutions.chapter_exercises(script) == ["★ Count the heads.", "★★ Drop √D."]
+    readme = ("### 09. Nine\n\nintro\n\n**Exercises**\n\n1. ★ Count the heads.\n\n   <details><summary>Solution"
+              "</summary>\n\n   x\n\n   </details>\n\n2. ★★ Drop\n   √D.\n\n### 10. Ten\n\nNo list.\n")
+    found = check_solutions.readme_exercises(readme)
+    assert found["09"][0] == ["★ Count the heads.", "★★ Drop √D."]
+    assert "x" in found["09"][1][0] and found["09"][1][1] == "" and found["10"] == ([], [])
+
+
+def test_each_chapter_and_the_readme_list_the_same_graded_exercises_each_with_a_solution():
+    """One exercise list per chapter, word for word the same in the chapter and in tutorials/README.md,
+    each item marked ★ to ★★★ and followed in the README by exactly one runnable solution."""
+    readme = check_solutions.readme_exercises(open(check_solutions.README, encoding="utf-8").read())
+    assert sorted(readme) == [os.path.basename(p)[:2] for p in CHAPTERS]
+    for script in CHAPTERS:
+        number = os.path.basename(script)[:2]
+        in_chapter = check_solutions.chapter_exercises(open(script, encoding="utf-8").read())
+        in_readme, details = readme[number]
+        assert in_chapter, f"chapter {number} has no '## Exercises' list"
+        assert in_chapter == in_readme, (f"chapter {number}: the exercises differ between the chapter and "
+                                         f"tutorials/README.md:\n{in_chapter}\n{in_readme}")
+        for k, (item, detail) in enumerate(zip(in_chapter, details), 1):
+            assert check_solutions.DIFFICULTY.match(item), f"exercise {number}.{k} has no ★ to ★★★ mark: {item[:60]}"
+            assert len(check_solutions.solutions(detail)) == 1, f"exercise {number}.{k} needs one solution"

@@ -1,5 +1,10 @@
 """Run every exercise solution in tutorials/README.md and compare what it prints with the README.
 
+Each chapter ends with a Markdown cell "## Exercises": a numbered list, each item opening with
+its difficulty (★ to ★★★). tutorials/README.md repeats that list word for word under the
+chapter's "**Exercises**", each item followed by its solution in a collapsed block;
+`exercise_lists` reads both and the tests compare them.
+
     python tutorials/check_solutions.py            # exit 1 and show the differences if any output is stale
     python tutorials/check_solutions.py --update   # rewrite the "It prints:" blocks with the real output
     python tutorials/check_solutions.py --only 3   # just the third solution (1-based, in file order)
@@ -38,6 +43,49 @@ def dedent(block, indent):
 def solutions(text):
     """[(match, code, printed)] for each solution of the README text, in order."""
     return [(m, dedent(m["code"], m["indent"]), dedent(m["out"], m["indent"])) for m in SOLUTION.finditer(text)]
+
+
+DETAILS = re.compile(r"<details>.*?</details>", re.S)
+ITEM = re.compile(r"^(\d+)\. ", re.M)
+DIFFICULTY = re.compile(r"★{1,3}(?!★) ")
+
+
+def list_items(markdown):
+    """The items of the numbered list in `markdown` ("1. ...", at the start of a line), each as one
+    line of text with its whitespace collapsed; whatever precedes the first item is ignored."""
+    starts = list(ITEM.finditer(markdown))
+    ends = [m.start() for m in starts[1:]] + [len(markdown)]
+    return [" ".join(markdown[m.end():end].split()) for m, end in zip(starts, ends)]
+
+
+def chapter_exercises(script):
+    """The exercise list of a chapter script (jupytext percent format): the items of its
+    "## Exercises" Markdown cell, without the comment marks. [] when the chapter has none."""
+    cells = re.split(r"^# %%.*$", script, flags=re.M)
+    for cell in cells:
+        lines = [line[2:] if line.startswith("# ") else line.lstrip("#") for line in cell.strip().splitlines()]
+        if lines and lines[0].strip() == "## Exercises":
+            return list_items("\n".join(lines[1:]))
+    return []
+
+
+def readme_exercises(text):
+    """{chapter number "NN": (items, details)} from tutorials/README.md: under each "### NN." section,
+    the numbered list after "**Exercises**" with the <details> blocks cut out of the items, and
+    for each item the text of its <details> blocks (the solutions)."""
+    found = {}
+    for section in re.split(r"^(?=### \d\d\. )", text, flags=re.M)[1:]:
+        number = section[4:6]
+        body = section.split("**Exercises**", 1)
+        if len(body) < 2:
+            found[number] = ([], [])
+            continue
+        starts = list(ITEM.finditer(body[1]))
+        ends = [m.start() for m in starts[1:]] + [len(body[1])]
+        raw = [body[1][m.start():end] for m, end in zip(starts, ends)]
+        found[number] = (list_items("".join(DETAILS.sub(" ", r) for r in raw)),
+                         ["\n".join(DETAILS.findall(r)) for r in raw])
+    return found
 
 
 def run(code, timeout=600):

@@ -1,7 +1,7 @@
 # %% [markdown]
-# # Chapter 12: One optimiser step by hand, and why ALBERT predicts sentence order
+# # Chapter 9: One optimiser step by hand, and why ALBERT predicts sentence order
 #
-# Chapters 6 and 7 computed the gradient of the loss with respect to every
+# Chapters 7 and 8 computed the gradient of the loss with respect to every
 # weight. This chapter covers what happens next: the **optimiser step** that
 # turns a gradient into new weights. Along the way we look again at the task
 # that produced the gradient, ALBERT's **sentence-order prediction** (SOP).
@@ -20,7 +20,7 @@
 # agree to about 1e-12. Any real mistake shows up far above that level.
 
 # %% [markdown]
-# **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/12_optimisers_and_sop.py`; in Jupyter run `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable is read once, at import; changing it later has no effect until the kernel restarts).
+# **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/09_optimisers_and_sop.py`; in Jupyter run `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable is read once, at import; changing it later has no effect until the kernel restarts).
 
 # %%
 from tutorial_utils import *
@@ -310,7 +310,7 @@ if plt is not None:
     ax.set_xscale("log")
     ax.set_xlabel("trust ratio ||p|| / ||u||  (log scale; grey: excluded, r = 1)")
     ax.set_title("LAMB's per-tensor trust ratios, first step on the bundled model")
-    show(fig, "12_lamb_trust_ratios.png")
+    show(fig, "09_lamb_trust_ratios.png")
 
 # %% [markdown]
 # The zero-norm cases do not occur in the bundled model, so we make them on purpose:
@@ -376,7 +376,7 @@ if plt is not None:
     ax.set_ylabel("learning rate")
     ax.set_title(f"Warm-up ({WARMUP} steps), then linear decay to 0 at {TOTAL}")
     ax.legend()
-    show(fig, "12_lr_schedule.png")
+    show(fig, "09_lr_schedule.png")
 
 # %% [markdown]
 # ## Sentence order (SOP) versus next sentence (NSP)

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Chapter 11: Token classification: words, pieces and labels
+# # Chapter 13: Token classification: words, pieces and labels
 #
 # Named-entity recognition (NER) gives every *word* of a text a tag: is it part
 # of a person's name, a place, a product, or nothing (`O`)? The model, though,
@@ -22,7 +22,7 @@
 # but the tags it picks are noise. What we check is the machinery.
 
 # %% [markdown]
-# **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/11_token_classification.py`; in Jupyter run `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable is read once, at import; changing it later has no effect until the kernel restarts).
+# **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/13_token_classification.py`; in Jupyter run `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable is read once, at import; changing it later has no effect until the kernel restarts).
 
 # %%
 from tutorial_utils import *
@@ -218,7 +218,7 @@ if plt is not None:
     ax.set_xticks(range(len(names)), names, rotation=60, ha="right", fontsize=8)
     ax.set_title("p(tag | piece), untrained head", fontsize=10)
     fig.colorbar(im, ax=ax, label="probability")
-    show(fig, "11_piece_label_probabilities.png")
+    show(fig, "13_piece_label_probabilities.png")
 print(f"probabilities from {r['probs'].min():.3f} to {r['probs'].max():.3f}; uniform 1/13 = {1 / 13:.3f}")
 
 # %% [markdown]

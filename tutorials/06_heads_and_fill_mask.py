@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Chapter 5: The heads, and how fill_mask picks a word
+# # Chapter 6: The heads, and how fill_mask picks a word
 #
 # The encoder turns T tokens into T vectors of size H. A *head* is the small
 # network on top that turns those vectors into the numbers a task needs. ALBERT
@@ -22,7 +22,7 @@
 # chapter 4, and we take its output from the classes themselves.
 
 # %% [markdown]
-# **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/05_heads_and_fill_mask.py`; in Jupyter run `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable is read once, at import; changing it later has no effect until the kernel restarts).
+# **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/06_heads_and_fill_mask.py`; in Jupyter run `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable is read once, at import; changing it later has no effect until the kernel restarts).
 
 # %%
 from tutorial_utils import *
@@ -111,7 +111,7 @@ if plt is not None:
     ax.text(0.527, 0.71, "the same array\n(tied)", ha="center", va="bottom", fontsize=8, color="tab:red")
     ax.text(0.24, 0.99, "input side", ha="center", fontsize=10, weight="bold")
     ax.text(0.76, 0.99, "masked-LM head", ha="center", fontsize=10, weight="bold")
-    show(fig, "05_tied_mlm_head.png")
+    show(fig, "06_tied_mlm_head.png")
 
 # %% [markdown]
 # Now the head by hand, on a sentence with one `[MASK]`. We ask the model for its
@@ -262,7 +262,7 @@ else:
 # %% [markdown]
 # The list above is what this checkpoint knows. Look at which categories its
 # hits come from: a model close to the early plateau of masked-LM training
-# (chapter 9) gets grammar sentences whose answer is a frequent word ("to",
+# (chapter 11) gets grammar sentences whose answer is a frequent word ("to",
 # "was", "of") before it gets everyday words or facts. The project's goal for
 # its bundled model is a top-5 rate of 60 %; the model card
 # (`albert_np/pretrained/albert-tiny-en/README.md`) says how far it is.
@@ -332,7 +332,7 @@ if plt is not None:
     ax.set(xlabel="rank", ylabel="probability", yscale="log",
            title="Top 200 probabilities at the mask, by temperature")
     ax.legend(fontsize=8)
-    show(fig, "05_temperature.png")
+    show(fig, "06_temperature.png")
 
 # %% [markdown]
 # **A bias that tracks word frequency.** The decoder adds `predictions.bias`,
@@ -370,7 +370,7 @@ if plt is not None and has_scores:
     ax.scatter(piece_logp[normal], bias[normal], s=2, alpha=0.3)
     ax.set(xlabel="SentencePiece log-probability of the piece", ylabel="predictions.bias",
            title=f"MLM output bias vs piece frequency (Spearman {rho:.2f})")
-    show(fig, "05_bias_vs_frequency.png")
+    show(fig, "06_bias_vs_frequency.png")
 
 # %% [markdown]
 # How much of the decision at our mask comes from this context-free bias, and how

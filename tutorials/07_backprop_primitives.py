@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Chapter 6: Backpropagation through the primitives
+# # Chapter 7: Backpropagation through the primitives
 #
 # Training needs, for every parameter, the derivative of the loss with respect
 # to it. Backpropagation computes all of them in one backward sweep, one small
@@ -24,7 +24,7 @@
 # on why ALBERT's shared layers need gradients to be *added up*.
 
 # %% [markdown]
-# **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/06_backprop_primitives.py`; in Jupyter run `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable is read once, at import; changing it later has no effect until the kernel restarts).
+# **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/07_backprop_primitives.py`; in Jupyter run `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable is read once, at import; changing it later has no effect until the kernel restarts).
 
 # %%
 from tutorial_utils import *
@@ -322,7 +322,7 @@ if plt is not None:
     ax.set(xlabel="finite-difference step h", ylabel="relative error of dx",
            title="LayerNorm dx: finite differences vs the exact gradient")
     ax.invert_xaxis()
-    show(fig, "06_finite_difference_step.png")
+    show(fig, "07_finite_difference_step.png")
 
 # %% [markdown]
 # ## One weight, used twice: gradients add up

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Chapter 13: Loading real checkpoints
+# # Chapter 14: Loading real checkpoints
 #
 # Every chapter so far began with `from_pretrained(MODEL)`. This chapter looks
 # at what that call reads, and at the other forms in which ALBERT weights come:
@@ -16,7 +16,7 @@
 # test fixtures committed under `tests/fixtures`. Nothing is downloaded.
 
 # %% [markdown]
-# **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/13_loading_checkpoints.py`; in Jupyter run `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable is read once, at import; changing it later has no effect until the kernel restarts).
+# **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/14_loading_checkpoints.py`; in Jupyter run `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable is read once, at import; changing it later has no effect until the kernel restarts).
 
 # %%
 from tutorial_utils import *
@@ -180,7 +180,7 @@ if plt is not None:
     ax.set_ylabel("weights")
     ax.set_title("Storing the weights in 16 bits")
     ax.legend(loc="upper left")
-    show(fig, "13_half_precision_error.png")
+    show(fig, "14_half_precision_error.png")
 
 logits = {d: m(**enc).prediction_logits for d, m in loaded.items()}                 # (1, T, V)
 for d in ("float16", "bfloat16"):

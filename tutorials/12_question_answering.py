@@ -1,9 +1,9 @@
 # %% [markdown]
-# # Chapter 10: Question answering end to end
+# # Chapter 12: Question answering end to end
 #
 # Extractive question answering (QA) answers a question with a piece of a
 # given text, the *context*: "Where was Super Bowl 50 held?" is answered by
-# pointing at "Santa Clara, California" inside a paragraph. Chapter 5 showed the
+# pointing at "Santa Clara, California" inside a paragraph. Chapter 6 showed the
 # head: one linear layer giving every token a *start* score and an *end* score.
 # This chapter does everything around the head, the way `albert_np.answer_question`
 # (and transformers' question-answering pipeline) does it:
@@ -23,7 +23,7 @@
 # which is the same for a model fine-tuned on SQuAD.
 
 # %% [markdown]
-# **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/10_question_answering.py`; in Jupyter run `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable is read once, at import; changing it later has no effect until the kernel restarts).
+# **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/12_question_answering.py`; in Jupyter run `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable is read once, at import; changing it later has no effect until the kernel restarts).
 
 # %%
 from tutorial_utils import *
@@ -213,7 +213,7 @@ if plt is not None:
            title=f"{len(starts)} windows of {room} context tokens, stride {stride}")
     ax.invert_yaxis()
     ax.legend(loc="lower right", fontsize=8)
-    show(fig, "10_windows.png")
+    show(fig, "12_windows.png")
 
 # %% [markdown]
 # ## Start and end scores
@@ -297,7 +297,7 @@ if plt is not None:
            title="Start and end probabilities (untrained head: nearly flat)")
     ax.set_ylim(0, 1.3 * max(ps.max(), pe.max()))
     ax.legend(fontsize=8, ncol=4, loc="upper left")
-    show(fig, "10_start_end_scores.png")
+    show(fig, "12_start_end_scores.png")
 
 # %% [markdown]
 # The probabilities are spread almost evenly over the context tokens: an

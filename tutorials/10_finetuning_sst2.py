@@ -1,11 +1,11 @@
 # %% [markdown]
-# # Chapter 8: Fine-tuning a sentiment classifier on SST-2
+# # Chapter 10: Fine-tuning a sentiment classifier on SST-2
 #
 # Pretraining gives ALBERT general-purpose vectors. *Fine-tuning* adapts it to
 # one task: here SST-2, movie-review snippets labelled negative (0) or positive
 # (1). We add a small classification head on top of the pooled `[CLS]` vector,
 # then train **all** the weights (encoder and head) with the NumPy backprop from
-# Chapter 7 and the AdamW optimiser.
+# Chapter 8 and the AdamW optimiser.
 #
 # You will learn
 #
@@ -22,7 +22,7 @@
 # the dev accuracy ends clearly above the majority class (the chapter checks it).
 
 # %% [markdown]
-# **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/08_finetuning_sst2.py`; in Jupyter run `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable is read once, at import; changing it later has no effect until the kernel restarts).
+# **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/10_finetuning_sst2.py`; in Jupyter run `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable is read once, at import; changing it later has no effect until the kernel restarts).
 
 # %%
 from tutorial_utils import *
@@ -156,7 +156,7 @@ if plt is not None:
     ax2.set_ylabel("learning rate")
     ax2.set_title("warm-up, then linear decay", fontsize=9)
     fig.suptitle(f"SST-2, {len(train_examples)} training sentences, {EPOCHS} epoch(s)")
-    show(fig, "08_sst2_loss.png")
+    show(fig, "10_sst2_loss.png")
 
 # %% [markdown]
 # The loss falls below `log 2` (with the demo budget far below: the model

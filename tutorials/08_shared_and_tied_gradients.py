@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Chapter 7: Backprop through shared and tied weights
+# # Chapter 8: Backprop through shared and tied weights
 #
 # ALBERT saves parameters in two ways. It runs **one** transformer layer `L`
 # times (cross-layer sharing), and its masked-language-model head scores the
@@ -24,7 +24,7 @@
 #    loss responds to the **sum**, and not to any one part alone.
 
 # %% [markdown]
-# **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/07_shared_and_tied_gradients.py`; in Jupyter run `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable is read once, at import; changing it later has no effect until the kernel restarts).
+# **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/08_shared_and_tied_gradients.py`; in Jupyter run `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable is read once, at import; changing it later has no effect until the kernel restarts).
 
 # %%
 from tutorial_utils import *
@@ -253,7 +253,7 @@ if plt is not None:
     ax.set_ylabel("norm / norm of the sum")
     ax.set_title("Gradient of the shared layer: one part per application, and their sum")
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1), borderaxespad=0)
-    show(fig, "07_per_application_gradients.png")
+    show(fig, "08_per_application_gradients.png")
 
 # %% [markdown]
 # ## Check 2: the word embeddings get a lookup part and a decoder part

@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Chapter 9: Pretraining: sentence order and n-gram masking
+# # Chapter 11: Pretraining: sentence order and n-gram masking
 #
 # Before ALBERT can be fine-tuned on anything, it learns from plain text with
 # two self-made exercises:
@@ -19,7 +19,7 @@
 # sentence-order accuracy on held-out text.
 
 # %% [markdown]
-# **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/09_pretraining.py`; in Jupyter run `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable is read once, at import; changing it later has no effect until the kernel restarts).
+# **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/11_pretraining.py`; in Jupyter run `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable is read once, at import; changing it later has no effect until the kernel restarts).
 
 # %%
 from tutorial_utils import *
@@ -158,7 +158,7 @@ if plt is not None:
     ax.axis("off")
     ax.set_title("Sentence-order prediction: [CLS] A [SEP] B [SEP], label 0 in order, 1 swapped",
                  fontsize=10)
-    show(fig, "09_sop_pairs.png")
+    show(fig, "11_sop_pairs.png")
 
 # %% [markdown]
 # Each example also comes already masked. To see the original text we put the
@@ -343,7 +343,7 @@ if plt is not None:
     ax.set_ylabel("fraction of spans")
     ax.set_title("n-gram length of masked spans")
     ax.legend()
-    show(fig, "09_ngram_lengths.png")
+    show(fig, "11_ngram_lengths.png")
 
 # %% [markdown]
 # The corruption rule, over all the masked tokens of those 120 examples:
@@ -414,7 +414,7 @@ if plt is not None:
     ax.set_title(f"Pretraining a fresh tiny ALBERT: {args.max_steps} steps of {args.batch_size} pairs")
     ax.grid(alpha=0.3)
     ax.legend()
-    show(fig, "09_pretraining_loss.png")
+    show(fig, "11_pretraining_loss.png")
 
 # %% [markdown]
 # ## Held-out accuracy
