@@ -20,6 +20,8 @@ import subprocess
 import sys
 import time
 
+import numpy as np
+
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -252,3 +254,16 @@ def test_each_chapter_and_the_readme_list_the_same_graded_exercises_each_with_a_
         for k, (item, detail) in enumerate(zip(in_chapter, details), 1):
             assert check_solutions.DIFFICULTY.match(item), f"exercise {number}.{k} has no ★ to ★★★ mark: {item[:60]}"
             assert len(check_solutions.solutions(detail)) == 1, f"exercise {number}.{k} needs one solution"
+
+
+def test_check_all_prints_one_line_and_fails_on_the_pair_that_differs(capsys):
+    import tutorial_utils
+    before = tutorial_utils.checks_run()
+    tutorial_utils.check_all("toy", {"a": (np.ones(3), np.ones(3)), "b": ([1.0, 2.0], [1.0, 2.0 + 3e-6])})
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out == ["toy: 2 checks by hand == library (largest |diff| 3.0e-06, in 'b')"]
+    assert tutorial_utils.checks_run() == before + 2
+    with pytest.raises(AssertionError, match="toy: c: max"):
+        tutorial_utils.check_all("toy", {"a": (1.0, 1.0), "c": (1.0, 1.1)})
+    with pytest.raises(AssertionError, match="shape"):
+        tutorial_utils.check_all("toy", {"d": (np.ones(2), np.ones(3))})

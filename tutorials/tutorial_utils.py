@@ -85,3 +85,24 @@ def check(name, ours, reference, atol=1e-5, rtol=1e-5):
     if not ok:
         raise AssertionError(f"{name}: max |diff| {diff:.3g} exceeds atol={atol}, rtol={rtol}")
     # nothing returned: a check ending a notebook cell would otherwise also show its diff as the cell's value
+
+
+def check_all(section, pairs, atol=1e-5, rtol=1e-5):
+    """Compare several by-hand results with their references and print ONE line for the section.
+
+    pairs: {name: (ours, reference)}. Every pair counts as one check. On success prints e.g.
+    "embeddings: 4 checks by hand == library (largest |diff| 2.4e-07, in 'LayerNorm')"; on the
+    first pair that differs it raises, naming the pair and its difference."""
+    global _checks_run
+    largest, where = 0.0, None
+    for name, (ours, reference) in pairs.items():
+        _checks_run += 1
+        ours, reference = np.asarray(ours), np.asarray(reference)
+        if ours.shape != reference.shape:
+            raise AssertionError(f"{section}: {name}: shape {ours.shape} vs {reference.shape}")
+        diff = float(np.max(np.abs(ours - reference))) if ours.size else 0.0
+        if not (np.array_equal(ours, reference) or np.allclose(ours, reference, atol=atol, rtol=rtol)):
+            raise AssertionError(f"{section}: {name}: max |diff| {diff:.3g} exceeds atol={atol}, rtol={rtol}")
+        if where is None or diff > largest:
+            largest, where = diff, name
+    print(f"{section}: {len(pairs)} checks by hand == library (largest |diff| {largest:.1e}, in '{where}')")
