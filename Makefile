@@ -21,7 +21,7 @@ $(VENV)/.installed-parity: $(VENV)/.installed-test
 	touch $@
 
 demo: $(VENV)/.installed-test
-	$(PY) -m albert_np fill-mask "The capital of France is [MASK]."
+	$(PY) -m albert_np fill-mask "The cat sat on the [MASK]." "I would like a cup of [MASK], please." "The capital of France is [MASK]."
 
 test: $(VENV)/.installed-test
 	$(PY) -m pytest -q -rs

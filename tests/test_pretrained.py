@@ -84,3 +84,23 @@ def test_an_installation_without_it_says_so(monkeypatch):
     monkeypatch.setattr(pretrained, "bundled_model", lambda: None)
     with pytest.raises(FileNotFoundError, match="albert_np's bundled model, but this installation has none"):
         albert_np.AlbertForMaskedLM.from_pretrained(NAME)
+
+
+def test_readme_shows_the_real_output_of_make_demo():
+    """README's `make demo` block is what the Makefile's demo command prints now, on the bundled model."""
+    import re
+    import shlex
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    makefile = open(os.path.join(root, "Makefile"), encoding="utf-8").read()
+    recipe = re.search(r"^demo:.*\n\t\$\(PY\) (.*)$", makefile, re.M).group(1)
+    assert recipe.count("[MASK]") == 3 and "The cat sat on the [MASK]." in recipe
+    readme = open(os.path.join(root, "README.md"), encoding="utf-8").read()
+    block = re.search(r"`make demo` prints.*?```text\n(.*?)```", readme, re.S).group(1).splitlines()
+    assert block[0] == ".venv/bin/python " + recipe
+    env = dict(os.environ, HF_HUB_OFFLINE="1", OPENBLAS_NUM_THREADS="1")
+    done = subprocess.run([sys.executable] + shlex.split(recipe), cwd=root, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.splitlines() + done.stdout.splitlines() == block[1:]

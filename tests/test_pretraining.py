@@ -181,7 +181,7 @@ def test_export_ships_fp16_weights_tokenizer_and_a_model_card(tmp_path):
     (data / "wiki.test.raw").write_text(" = Cats = \n" + "\n".join(TEXT) + "\n = Dogs = \n" + "\n".join(TEXT[::-1]),
                                         encoding="utf-8")
     out = tmp_path / "albert-tiny-test"
-    results = export_bundled(latest_checkpoint(str(tmp_path / "run")), str(out),
+    results = export_bundled(latest_checkpoint(str(tmp_path / "run")), str(out), version="2.0.0",
                                 tokenizer=trainer.tokenizer, data_dir=str(tmp_path / "data"), examples=16)
     assert {"config.json", "model.safetensors", "spiece.model", "tokenizer_config.json",
             "README.md"} <= set(os.listdir(out))
@@ -205,6 +205,33 @@ def test_export_ships_fp16_weights_tokenizer_and_a_model_card(tmp_path):
     preds = albert_np.fill_mask("the cat sat on the [MASK].", model=str(out), top_k=3)
     assert len(preds) == 3 and preds[0]["score"] >= preds[1]["score"]
     assert "warm-up 2 steps, linear decay, weight decay" in card
+    # the version and the weights' sha256 (hashlib on the shipped file) are in config.json and the card
+    import hashlib
+    digest = hashlib.sha256((out / "model.safetensors").read_bytes()).hexdigest()
+    config = json.loads((out / "config.json").read_text())
+    assert config["albert_np_model_version"] == "2.0.0" and config["weights_sha256"] == digest
+    assert f"| version | 2.0.0 |" in card and f"| sha256 of model.safetensors | `{digest}` |" in card
+    assert mlm.config.to_dict()["weights_sha256"] == digest          # kept through a load
+
+
+def test_the_card_lists_each_mixture_file_with_its_licence_from_sources_md(tmp_path):
+    from albert_np.training.model_card import licence_section, sources_tables
+    (tmp_path / "everyday").mkdir()
+    (tmp_path / "SOURCES.md").write_text(
+        "# x\n\n| path | what | licence as commonly stated |\n|---|---|---|\n"
+        "| pretrain/a_part1.txt.xz, pretrain/a_part2.txt.xz | wiki | CC BY-SA 3.0 |\n\nprose | not a table\n")
+    (tmp_path / "everyday" / "SOURCES.md").write_text(
+        "| File | What | Licence as stated | Words |\n|---|---|---|---:|\n| stories.txt | tales | CDLA-Sharing-1.0 | 5 |\n")
+    stated = sources_tables(str(tmp_path))
+    assert stated["a_part1.txt.xz"] == stated["a_part2.txt"] == "CC BY-SA 3.0"
+    assert stated["stories.txt"] == stated["stories.txt.xz"] == "CDLA-Sharing-1.0"
+    state = {"mixture": [{"name": "wiki", "paths": ["/d/pretrain/a_part1.txt.xz"]},
+                         {"name": "tales", "paths": ["/d/everyday/stories.txt.xz", "/d/everyday/other.txt.xz"]}]}
+    section = licence_section(state, str(tmp_path), "cc-by-sa-4.0")
+    assert "| wiki | `a_part1.txt.xz` | CC BY-SA 3.0 |" in section
+    assert "| tales | `stories.txt.xz` | CDLA-Sharing-1.0 |" in section
+    assert "| tales | `other.txt.xz` | not found in SOURCES.md |" in section
+    assert "released under `cc-by-sa-4.0`" in section
 
 
 def test_export_note_file_and_the_cool_down_schedule_in_the_card(tmp_path):

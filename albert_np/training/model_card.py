@@ -9,8 +9,10 @@ fresh evaluation, with the Hub's YAML metadata (license, language, datasets, ...
 by huggingface_hub.ModelCard. The run's author adds what the run cannot know (the study, the ledger)
 as a free-form Markdown note (--note-file), put under the title.
 """
+import hashlib
 import json
 import os
+import re
 import shutil
 
 from . import pretraining_sources as psources
@@ -48,8 +50,79 @@ def move_files_into(tmp, out_dir):
     return names
 
 
+def sha256_of_file(path):
+    """The sha256 of a file's bytes, as hex."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def stamp_version(folder, version):
+    """Write the model's version and the sha256 of its model.safetensors into its config.json
+    (fields `albert_np_model_version` and `weights_sha256`, kept by AlbertConfig as extra keys).
+    Returns the sha256."""
+    digest = sha256_of_file(os.path.join(folder, "model.safetensors"))
+    path = os.path.join(folder, "config.json")
+    with open(path, encoding="utf-8") as f:
+        config = json.load(f)
+    config.update(albert_np_model_version=version, weights_sha256=digest)
+    with open(path, "w", encoding="utf-8") as f:          # a file of the staging folder: moved in atomically
+        json.dump(config, f, indent=2, sort_keys=True)
+        f.write("\n")
+    return digest
+
+
+def sources_tables(data_dir):
+    """{file name: licence as stated} from the data folder's SOURCES.md files (its own and one level
+    below, e.g. everyday/SOURCES.md): every Markdown table with a licence column, keyed by each
+    file named in the row's first cell (with and without .xz). {} when there is none."""
+    found = {}
+    paths = [os.path.join(data_dir, "SOURCES.md")] + sorted(
+        os.path.join(data_dir, d, "SOURCES.md") for d in (os.listdir(data_dir) if os.path.isdir(data_dir) else ()))
+    for path in paths:
+        if not os.path.isfile(path):
+            continue
+        column = None
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                if not line.startswith("|"):
+                    column = None
+                    continue
+                cells = [c.strip() for c in line.strip().strip("|").split("|")]
+                if column is None:
+                    hits = [i for i, c in enumerate(cells) if re.search(r"licen[cs]e", c, re.I)]
+                    column = hits[0] if hits else -1
+                    continue
+                if column < 0 or len(cells) <= column or set(cells[0]) <= set("-: "):
+                    continue
+                for name in re.findall(r"[\w.-]+\.(?:txt|raw|tokens|json|tsv|csv)(?:\.xz)?", cells[0]):
+                    base = re.sub(r"\.xz$", "", os.path.basename(name))     # files are stored .xz or not
+                    found[base] = found[base + ".xz"] = cells[column]
+    return found
+
+
+def licence_section(state, data_dir, weights_license):
+    """The card's "Licences and attribution" section: each file of the run's mixture with its licence as
+    stated in the data folder's SOURCES.md files, and the licence of the weights."""
+    mixture = state.get("mixture") or ()
+    stated = sources_tables(data_dir) if data_dir else {}
+    rows = []
+    for m in mixture:
+        for p in m["paths"]:
+            base = os.path.basename(p)
+            rows.append(f"| {m['name']} | `{base}` | {stated.get(base, 'not found in SOURCES.md')} |")
+    table = ("| source | file | licence as stated in the data folder's SOURCES.md |\n|---|---|---|\n" + "\n".join(rows)
+             if rows else "The checkpoint does not record its files (a run before mixtures of sources).")
+    return (f"The weights are released under `{weights_license}`. The text they were trained on comes with these "
+            f"licences; the attribution each asks for is to the authors and projects that SOURCES.md of the data "
+            f"folder names for that file:"
+            f"\n\n{table}\n")
+
+
 def export_bundled(checkpoint, out_dir, *, tokenizer, data_dir=None, examples=4000, note="",
-                   overwrite=False, name=None, license="apache-2.0", language="en", text=None):
+                   overwrite=False, name=None, license="apache-2.0", language="en", text=None, version=None):
     """Ship a pretraining checkpoint: float16 weights, tokenizer files and a model card.
 
     Measures masked-token and SOP accuracy on `text` (default: WikiText-103 test, raw, of the
@@ -58,7 +131,8 @@ def export_bundled(checkpoint, out_dir, *, tokenizer, data_dir=None, examples=40
     the card's metadata). The files are built aside, then moved into out_dir one by one (each
     replace is atomic). out_dir must be new or empty unless overwrite=True; even then only
     the files the export writes are replaced, nothing else in the folder is touched.
-    Returns the evaluation results.
+    version: a version string written, with the sha256 of the weights file, into config.json
+    (`albert_np_model_version`, `weights_sha256`) and the card. Returns the evaluation results.
     """
     check_export_target(out_dir, overwrite)                        # before minutes of evaluation
     state, model_dir, log = read_checkpoint_state(checkpoint)      # older layouts too
@@ -75,8 +149,10 @@ def export_bundled(checkpoint, out_dir, *, tokenizer, data_dir=None, examples=40
     try:
         model.save_pretrained(tmp, storage_dtype="float16")
         tokenizer.save_pretrained(tmp)
+        stamp = (version, stamp_version(tmp, version)) if version else None
         card = model_card(model, state, results, train, evals, note, name=name or os.path.basename(
-            os.path.normpath(out_dir)), license=license, language=language, eval_text=None if text is None else test)
+            os.path.normpath(out_dir)), license=license, language=language, eval_text=None if text is None else test,
+            version=stamp, data_dir=data_dir_or_default(data_dir))
         with open(os.path.join(tmp, "README.md"), "w", encoding="utf-8") as f:
             f.write(card)
         check_export_target(out_dir, overwrite)                    # again: it may have changed meanwhile
@@ -132,10 +208,11 @@ def card_metadata(state, license, language):
 
 
 def model_card(model, state, results, train, evals, note="", *, name, license="apache-2.0", language="en",
-               eval_text=None):
+               eval_text=None, version=None, data_dir=None):
     """The README.md of an exported model (YAML metadata, then Markdown): what it is, how it was made,
-    from which text, how good it is. Everything comes from the run (state: read_checkpoint_state's
-    trainer_state; train / evals: its log) except `note`, the author's Markdown."""
+    from which text and under which licences, how good it is. Everything comes from the run (state:
+    read_checkpoint_state's trainer_state; train / evals: its log) except `note`, the author's Markdown.
+    version: None or (version, sha256 of model.safetensors); data_dir: where the SOURCES.md files are."""
     from huggingface_hub import ModelCard
     c, a = model.config, state["args"]
     tokens = state["global_step"] * a["batch_size"] * a["grad_accum"] * a["max_seq_length"]
@@ -183,11 +260,14 @@ An ALBERT (masked-LM and sentence-order heads) pretrained by albert_np, in NumPy
 | hidden_act / dropout | {c.hidden_act} / {c.hidden_dropout_prob} |
 | parameters | {model.num_parameters():,} |
 | weights | float16 safetensors (loaded as float32) |
-
+{f"| version | {version[0]} |{chr(10)}| sha256 of model.safetensors | `{version[1]}` |{chr(10)}" if version else ""}
 ## Data
 
 {data_section(state)}
 
+## Licences and attribution
+
+{licence_section(state, data_dir, license)}
 ## Training
 
 | field | value |
@@ -233,6 +313,8 @@ def add_export_arguments(p):
     p.add_argument("--license", default="apache-2.0",
                    help="the card's license metadata, a Hub license id (default: %(default)s, albert_np's)")
     p.add_argument("--language", default="en", help="the card's language metadata (default: %(default)s)")
+    p.add_argument("--version", default=None,
+                   help="the model's version, written with the sha256 of its weights into config.json and the card")
     p.add_argument("--note", default="", help="Markdown put under the card's title (default: none)")
     p.add_argument("--note-file", default=None,
                    help="read the note from this Markdown file instead: the author's own section (a study, "
@@ -253,6 +335,6 @@ def export_main(args):
     tok = load_spiece_tokenizer(args.tokenizer)
     results = export_bundled(args.checkpoint, args.out, tokenizer=tok, data_dir=args.data_dir,
                              examples=args.examples, note=note, overwrite=args.overwrite, name=args.name,
-                             license=args.license, language=args.language, text=args.text)
+                             license=args.license, language=args.language, text=args.text, version=args.version)
     print(json.dumps(results, indent=1))
 
