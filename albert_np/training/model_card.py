@@ -9,14 +9,13 @@ fresh evaluation, with the Hub's YAML metadata (license, language, datasets, ...
 by huggingface_hub.ModelCard. The run's author adds what the run cannot know (the study, the ledger)
 as a free-form Markdown note (--note-file), put under the title.
 """
-import hashlib
 import json
 import os
 import re
 import shutil
 
 from . import pretraining_sources as psources
-from ..io import make_temp_dir
+from ..io import file_sha256, make_temp_dir
 from ..modeling import AlbertForPreTraining
 from .pretraining import (data_dir_or_default, evaluate_pretraining, fixed_batches, load_spiece_tokenizer,
                           wikitext_documents)
@@ -50,20 +49,11 @@ def move_files_into(tmp, out_dir):
     return names
 
 
-def sha256_of_file(path):
-    """The sha256 of a file's bytes, as hex."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def stamp_version(folder, version):
     """Write the model's version and the sha256 of its model.safetensors into its config.json
     (fields `albert_np_model_version` and `weights_sha256`, kept by AlbertConfig as extra keys).
     Returns the sha256."""
-    digest = sha256_of_file(os.path.join(folder, "model.safetensors"))
+    digest = file_sha256(os.path.join(folder, "model.safetensors"))
     path = os.path.join(folder, "config.json")
     with open(path, encoding="utf-8") as f:
         config = json.load(f)
