@@ -192,9 +192,10 @@ def sweep(tmp_path_factory):
     out = str(root / "out")
     with pytest.MonkeyPatch.context() as mp:
         mp.setitem(pvs.SETTINGS, "sst2", TINY)
+        mp.setitem(pvs.SETTINGS, "sst2_2k", dict(TINY, limit_train=8, epochs=2))
         mp.setitem(pvs.OUTPUT, "plot", False)
         for init in ("scratch", "pretrained"):
-            assert pvs.main(["--init", init, "--tasks", "sst2", "--seeds", "0", "--model", model,
+            assert pvs.main(["--init", init, "--tasks", "sst2", "sst2_2k", "--seeds", "0", "--model", model,
                              "--data-dir", data_dir, "--out", out]) == 0
     return out, model, data_dir
 
@@ -217,6 +218,17 @@ def test_tiny_run_writes_both_results_identical_but_for_the_weights(sweep):
         assert r["cpu_seconds"] > 0 and r["wall_seconds"] > 0
     assert rec["pretrained"]["newly_initialised"] == ["classifier.bias", "classifier.weight"]
     assert pvs.summarise(out, ["sst2"], [0])["tasks"]["sst2"]["rows"][0]["pretrained"]["std"] is None
+
+
+def test_low_resource_sst2_reads_sst2_data_limited_and_is_its_own_comparison(sweep):
+    out, _, data_dir = sweep
+    full, low = (pvs.read_result(os.path.join(pvs.run_dir(out, "scratch", t, 0), "result.json")) for t in
+                 ("sst2", "sst2_2k"))
+    assert low["fingerprint"]["settings"]["task"] == "sst2_2k"
+    assert low["fingerprint"]["settings"]["data"] == full["fingerprint"]["settings"]["data"]   # the same files
+    assert low["fingerprint"]["settings"]["limit_train"] == 8
+    assert low["steps"] == 2 * 1 and full["steps"] == 3      # 8 rows / batch 8 = 1 step a epoch, 2 epochs
+    assert set(pvs.summarise(out, ["sst2", "sst2_2k"], [0])["tasks"]) == {"sst2", "sst2_2k"}
 
 
 def test_build_model_same_head_different_encoder(sweep):
