@@ -280,3 +280,11 @@ def test_finished_run_is_skipped_changed_run_refused(sweep, monkeypatch, capsys)
     err = capsys.readouterr().err
     assert path in err and "finetune.learning_rate" in err
     assert open(path, encoding="utf-8").read() == before
+
+
+def test_the_version_stamp_of_an_export_does_not_change_the_config_hash():
+    plain = AlbertConfig(vocab_size=100, hidden_size=32, num_attention_heads=2, intermediate_size=64)
+    stamped = AlbertConfig.from_dict({**plain.to_dict(), "albert_np_model_version": "2.0.0", "weights_sha256": "ab"})
+    assert stamped.to_dict()["weights_sha256"] == "ab"
+    assert pvs.config_hash(stamped) == pvs.config_hash(plain)
+    assert pvs.config_hash(AlbertConfig.from_dict({**plain.to_dict(), "hidden_dropout_prob": 0.2})) != pvs.config_hash(plain)
