@@ -93,10 +93,12 @@ def test_readme_chapter_table_matches_the_notebooks():
     assert not sync_notebooks.table_is_stale(), "run python tutorials/sync_notebooks.py --table"
 
 
-def _executed_chapter(folder, nn="42", source="x = 1\nprint(x)\n", model=b"weights"):
-    """A small chapter script, its model file and a notebook stamped as sync_notebooks --execute would."""
+def _executed_chapter(folder, nn="42", source="x = 1\nprint(x)\n", model=b"weights", prose=""):
+    """A small chapter script, its model file and a notebook stamped as sync_notebooks --execute would;
+    `prose` is added to its Markdown cell."""
     script = os.path.join(folder, f"{nn}_demo.py")
-    text = f"# %% [markdown]\n# # Chapter {int(nn)}: A demo\n\n# %%\n{source}\n# %%\nimport os\n"
+    text = (f"# %% [markdown]\n# # Chapter {int(nn)}: A demo\n" + (f"#\n# {prose}\n" if prose else "")
+            + f"\n# %%\n{source}\n# %%\nimport os\n")
     with open(script, "w", encoding="utf-8") as f:
         f.write(text)
     model_file = os.path.join(folder, "model.safetensors")
@@ -162,16 +164,21 @@ def test_checker_fails_on_a_real_notebook_with_an_edited_cell(tmp_path):
 
 
 def test_chapter_table(tmp_path):
-    first, _, _ = _executed_chapter(str(tmp_path), "00")
+    # Reading time of the first demo, by hand: its Markdown is "# Chapter 0: A demo" (4 words; a lone "#"
+    # is not a word) and 286 more words, 290 in all: 290 * 60 / 200 = 87 s; 2 code cells * 20 s = 40 s;
+    # the notebook ran 2.0 s. 87 + 40 + 2 = 129 s = 2.15 min, rounded up: 3 min.
+    first, _, first_nb = _executed_chapter(str(tmp_path), "00", prose=" ".join(["word"] * 285) + " **bold** *")
+    assert sync_notebooks.prose_words(first_nb) == 290 and sync_notebooks.reading_minutes(first_nb) == 3
     second, _, nb = _executed_chapter(str(tmp_path), "01")
     del nb["metadata"]["albert_np"]
     _rewrite(second, nb)
     table = sync_notebooks.chapter_table([first, second])
     lines = table.splitlines()
-    assert lines[0] == "| Chapter | Title | Script (s) | Notebook (s) | Checks | Asserts | Pictures |"
-    assert lines[2] == "| 00 | [A demo](00_demo.ipynb) ([.py](00_demo.py)) | 1.2 | 2.0 | 3 | 0 | 0 |"
-    assert lines[3].startswith("| 01 | [A demo](01_demo.ipynb)") and "| – |" in lines[3]
-    assert lines[4] == "| | **All 2 chapters** | 1 | 2 | 3 | 0 | 0 |"
+    assert lines[0] == "| Chapter | Title | Read (min) | Script (s) | Notebook (s) | Checks | Asserts | Pictures |"
+    assert lines[2] == "| 00 | [A demo](00_demo.ipynb) ([.py](00_demo.py)) | 3 | 1.2 | 2.0 | 3 | 0 | 0 |"
+    assert lines[3].startswith("| 01 | [A demo](01_demo.ipynb)") and lines[3].endswith(" | – | – | – | – | – | – |")
+    assert lines[4] == "| | **All 2 chapters** | 3 | 1 | 2 | 3 | 0 | 0 |"
+    assert "200 words of Markdown prose a minute, plus 20 s per code cell" in table
     assert hashlib.sha256(b"weights").hexdigest()[:12] in table and "Not executed yet: 01." in table
 
     readme = "# T\n\nintro\n\n<!-- chapter-table:start -->\nold\n<!-- chapter-table:end -->\n\n## Next\n"

@@ -1,10 +1,14 @@
 # %% [markdown]
-# # Chapter 0: A tour of the checkpoint
+# # Chapter 0: The map, and a tour of the checkpoint
 #
-# Before any maths, let us open the box. A trained ALBERT is nothing more than a
+# Start here. This chapter first gives the map of the whole course: one picture
+# of ALBERT's forward pass with the shape of every step, a cheat-sheet of the
+# letters used for those shapes, a short glossary, and which chapters to read for
+# which goal. Then we open the box. A trained ALBERT is nothing more than a
 # folder of files: a few lines of JSON with the sizes, one binary file of named
 # arrays, and the tokenizer's vocabulary. In this chapter you will
 #
+# * see the whole forward pass at once, with this checkpoint's sizes;
 # * list the files in a checkpoint folder and see what each one is for;
 # * read `config.json` field by field;
 # * print every weight tensor with its name and shape, straight from the
@@ -35,8 +39,122 @@ from albert_np import AlbertConfig, AlbertModel
 from albert_np.formats.checkpoint import load_state_dict
 from albert_np.heads import HEADS, expected_shapes
 from albert_np.hub import is_local, resolve_file
+from make_map import draw_map                     # tutorials/make_map.py: the picture below
 
 print("MODEL =", MODEL)
+config = AlbertConfig.from_pretrained(MODEL)
+
+# %% [markdown]
+# ## 0. The map
+#
+# Here is the whole forward pass, top to bottom. The token ids of B texts of T
+# tokens each are looked up in three narrow tables (width E) and summed; a
+# LayerNorm; one matrix widens every vector from E to H; then **one** layer,
+# attention followed by a feed-forward block, is applied L times with the same
+# weights; each head turns the final (B, T, H) vectors into logits. The numbers
+# in the boxes are read from this checkpoint's config, so they change with
+# `MODEL`. (The same picture, for the bundled model, is `tutorials/map.png`,
+# written by `python tutorials/make_map.py`.)
+
+# %%
+if plt is not None:
+    show(draw_map(config), "00_map.png")
+
+# %% [markdown]
+# Follow one token down the picture: its vector is E wide until the mapping, H
+# wide in every layer, and only the heads change the last axis again (to V
+# pieces, 2 sentence orders, or a number of labels). The dashed box holds one
+# set of weights; the arrow on its right is the loop that reuses it.
+#
+# ### Shape cheat-sheet
+#
+# The letters used in every shape comment of the tutorials and of
+# `albert_np/model.py`. The values for `albert-base-v2` come from its
+# `config.json`; the code below prints this checkpoint's values beside them.
+#
+# | Symbol | Meaning | `config.json` field | albert-base-v2 |
+# |---|---|---|--:|
+# | B | batch: texts (rows) in one call | (the input) | any |
+# | T | tokens per row, at most P | (the input) | ≤ 512 |
+# | V | pieces in the vocabulary: rows of the word table, width of MLM logits | `vocab_size` | 30000 |
+# | E | embedding width (ALBERT's narrow one) | `embedding_size` | 128 |
+# | H | hidden width inside the layers | `hidden_size` | 768 |
+# | A | attention heads | `num_attention_heads` | 12 |
+# | D | width of one head, H / A | (derived) | 64 |
+# | F | feed-forward middle width | `intermediate_size` | 3072 |
+# | L | layer applications | `num_hidden_layers` | 12 |
+# | G | distinct sets of layer weights (groups) | `num_hidden_groups` | 1 |
+# | P | positions: rows of the position table | `max_position_embeddings` | 512 |
+# | S | segment (token type) ids: rows of the type table | `type_vocab_size` | 2 |
+#
+# Shapes to remember: word table (V, E); mapping weight (H, E) (weights are
+# stored (out, in)); activations (B, T, E) then (B, T, H); attention scores
+# (B, A, T, T); masked-LM logits (B, T, V); pooled vector (B, H).
+
+# %%
+base = AlbertConfig.from_preset("albert-base-v2")
+
+
+def sizes(cfg):
+    """The cheat-sheet's letters for one config."""
+    return {"V": cfg.vocab_size, "E": cfg.embedding_size, "H": cfg.hidden_size,
+            "A": cfg.num_attention_heads, "D": cfg.hidden_size // cfg.num_attention_heads,
+            "F": cfg.intermediate_size, "L": cfg.num_hidden_layers, "G": cfg.num_hidden_groups,
+            "P": cfg.max_position_embeddings, "S": cfg.type_vocab_size}
+
+
+# the albert-base-v2 column of the table above, as the library's preset has it
+assert list(sizes(base).values()) == [30000, 128, 768, 12, 64, 3072, 12, 1, 512, 2]
+print(f"{'symbol':8s} {'albert-base-v2':>15s} {'this checkpoint':>16s}")
+for letter, value in sizes(config).items():
+    print(f"{letter:8s} {sizes(base)[letter]:>15,} {value:>16,}")
+
+# %% [markdown]
+# ### Glossary
+#
+# * **piece**: an entry of the SentencePiece vocabulary: a word, part of a word
+#   or a symbol ("▁" marks a piece that starts a word). A token id is a piece's
+#   row in the word-embedding table (chapter 1).
+# * **[CLS], [SEP], [MASK]**: special tokens. The tokenizer puts `[CLS]` first in
+#   every input (the pooler reads its final vector) and `[SEP]` after each of the
+#   one or two segments: `[CLS] A [SEP] B [SEP]`. `[MASK]` replaces most of the
+#   pieces hidden in masked-LM pretraining, for the model to guess.
+# * **state dict**: a flat dict from parameter name (such as
+#   `albert.embeddings.word_embeddings.weight`) to array. A checkpoint file stores
+#   one; `model.state_dict()` returns one.
+# * **residual**: adding a block's input back to its output, `x + f(x)`. The
+#   block only has to learn a change to `x`, and gradients have a direct path
+#   around it.
+# * **LayerNorm**: shifts and scales each token's vector to mean 0 and variance 1
+#   over its features, `(x - mean) / sqrt(var + eps)`, then multiplies by a learned
+#   weight and adds a learned bias. ALBERT applies it after each residual sum
+#   ("post-LN"): `LayerNorm(x + f(x))`.
+# * **pooler**: a dense H → H layer with tanh, applied to the final vector of the
+#   first token (`[CLS]`); it gives one (B, H) vector per input for the
+#   sentence-level heads.
+# * **logit**: a raw score for one class, before softmax. Softmax,
+#   `exp(z_i) / sum_j exp(z_j)`, turns a row of logits into probabilities; adding
+#   the same number to every logit changes nothing.
+# * **cross-entropy**: the loss `-log p_y`, where `p = softmax(logits)` and `y` is
+#   the right class: 0 when the model gives the right class probability 1,
+#   large when it is confidently wrong. A batch's loss is the mean over the
+#   positions that have a label (in masked-LM training, the masked ones).
+# * **weight tying**: using one array in two places. ALBERT's masked-LM decoder
+#   (E → V) multiplies by the word-embedding table (V × E) instead of a matrix of
+#   its own, so the table is stored once and, in training, gets the sum of the
+#   gradients of both uses.
+#
+# ### Reading order
+#
+# | Goal | Chapters |
+# |---|---|
+# | Understand the forward pass, from text to logits | 00 → 01 → 02 → 03 → 04 → 05 → 06, then 15 (the capstone: `fill_mask` from scratch) |
+# | Train: gradients by hand, optimisers, fine-tuning, pretraining | 07 → 08 → 09 → 10 → 11 (after 00–06) |
+# | Apply it: question answering, token classification | 12, 13 (after 00–06 and 10) |
+# | Open other checkpoints and formats | 14 |
+# | Scale up: albert-large, -xlarge, -xxlarge | 16 |
+#
+# Now the tour of the checkpoint itself.
 
 # %% [markdown]
 # ## 1. The files
@@ -90,7 +208,7 @@ MEANING = {
     "intermediate_size": "F: width of the feed-forward block's middle",
     "hidden_act": "the feed-forward non-linearity",
     "max_position_embeddings": "P: longest input; rows of the position table",
-    "type_vocab_size": "T: number of segment ids (sentence A / sentence B)",
+    "type_vocab_size": "S: number of segment (token type) ids (sentence A / B)",
     "layer_norm_eps": "epsilon added to the variance inside every LayerNorm",
     "hidden_dropout_prob": "dropout on hidden vectors (training only)",
     "attention_probs_dropout_prob": "dropout on attention probabilities (training only)",
@@ -116,12 +234,12 @@ for key, value in sorted(raw.items()):
 # by hand.
 
 # %%
-config = AlbertConfig.from_pretrained(MODEL)
+config = AlbertConfig.from_pretrained(MODEL)       # read again here, as the section's subject
 V, E, H = config.vocab_size, config.embedding_size, config.hidden_size
 L, G, A, F = (config.num_hidden_layers, config.num_hidden_groups,
               config.num_attention_heads, config.intermediate_size)
-P, T = config.max_position_embeddings, config.type_vocab_size
-print(f"V={V} E={E} H={H} L={L} G={G} A={A} D={H // A} F={F} P={P} T={T}")
+P, S = config.max_position_embeddings, config.type_vocab_size
+print(f"V={V} E={E} H={H} L={L} G={G} A={A} D={H // A} F={F} P={P} S={S}")
 assert all(raw[k] == getattr(config, k) for k in ("vocab_size", "embedding_size", "hidden_size"))
 
 # %% [markdown]
@@ -277,29 +395,31 @@ def layer_params(H, F):
     return attention + feed_forward
 
 
-def encoder_params(V, E, H, F, P, T, n_layer_sets, factorised=True):
+def encoder_params(V, E, H, F, P, S, n_layer_sets, factorised=True):
     """Embeddings (+ E->H projection when factorised), n_layer_sets layers, pooler."""
     width = E if factorised else H                      # BERT embeds straight into H
-    embeddings = V * width + P * width + T * width + 2 * width
+    embeddings = V * width + P * width + S * width + 2 * width
     mapping_in = linear_params(E, H) if factorised else 0
     return {"embeddings": embeddings + mapping_in,
             "layers": n_layer_sets * layer_params(H, F),
             "pooler": linear_params(H, H)}
 
 
-ours = encoder_params(V, E, H, F, P, T, n_layer_sets=G * config.inner_group_num)
+ours = encoder_params(V, E, H, F, P, S, n_layer_sets=G * config.inner_group_num)
 for part, n in ours.items():
     print(f"{part:12s} {n:>14,}")
 print(f"{'total':12s} {sum(ours.values()):>14,}")
 
 encoder = AlbertModel(config)                      # the encoder's arrays (random values are fine to count)
-check("encoder parameters: by hand vs library", sum(ours.values()), encoder.num_parameters(), 0, 0)
-check("...vs the config's predicted shapes", sum(ours.values()),
-      sum(int(np.prod(s)) for s in expected_shapes(config, None).values()), 0, 0)
 in_file = sum(int(stored[k].size) for k in stored if part_of(k) in ENCODER_PARTS)
 pooler_in_file = "pooler" in parts
-check("...vs the encoder arrays in the file", sum(ours.values()) - (0 if pooler_in_file else ours["pooler"]),
-      in_file, 0, 0)
+check_all("encoder parameter count", {
+    "by hand vs AlbertModel.num_parameters()": (sum(ours.values()), encoder.num_parameters()),
+    "by hand vs the config's predicted shapes": (
+        sum(ours.values()), sum(int(np.prod(s)) for s in expected_shapes(config, None).values())),
+    "by hand vs the encoder arrays in the file": (
+        sum(ours.values()) - (0 if pooler_in_file else ours["pooler"]), in_file),
+}, atol=0, rtol=0)
 print("(the file has", "a pooler)" if pooler_in_file else "no pooler: the by-hand count without it)")
 
 # %% [markdown]
@@ -437,12 +557,16 @@ if plt is not None:
 # %% [markdown]
 # Sharing saves *memory*, not *time*: the forward pass still runs L layers, each
 # with a full layer's arithmetic. ALBERT is small on disk, not fast.
-#
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. Run this chapter with `ALBERT_NP_MODEL=albert/albert-xxlarge-v2` (or just
-#    call `variants(AlbertConfig.from_preset("albert-xxlarge-v2"))`). Which saving,
-#    embedding or sharing, matters more there, and why?
-# 2. For which embedding size E would the factorised embedding stop saving
-#    anything, for V = 30000 and H = 768? Solve V·E + E·H = V·H, then check with
-#    `encoder_params`.
+# 1. ★ Use the shape cheat-sheet to write down the shape of every array of the
+#    one stored layer (attention query, key, value and output dense, its
+#    LayerNorm, the two feed-forward matrices and the LayerNorm after them) for
+#    the bundled model, then print them from the state dict to check.
+# 2. ★ For which embedding size E does the factorised embedding stop saving
+#    anything, with V = 30000 and H = 768 (solve V·E + E·H = V·H)?
+# 3. ★★ A BERT-style model would give each of the L layer positions its own
+#    weights. How many parameters would the bundled model have then, and how many
+#    times its real count?

@@ -320,13 +320,16 @@ print("every span normalises to its piece; the slow tokenizer gives the same ids
 # %% [markdown]
 # With `(start, end)` in hand, an answer predicted as tokens i..j is simply
 # `text[offsets[i][0]:offsets[j][1]]`, accents and capitals intact.
-#
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. Change `viterbi` so that it returns the best *two* segmentations (keep the two
-#    best scores at every position) and compare with
-#    `sp.nbest_encode_as_pieces(word, 2)`.
-# 2. Tokenize `"naïve résumé"` with `AlbertTokenizerFast(vocab_file=..., keep_accents=True)`
-#    (the vocabulary file is `albert_np.hub.resolve_file(MODEL, "spiece.model")`).
-#    Which pieces change, and why might a model trained without accents do worse
-#    on them?
+# 1. ★ Tokenize `"The naïve archaeologist's résumé."` with offsets. Which
+#    characters does each piece cover, and what happened to the accents?
+# 2. ★★ Tokenize `"naïve"`, `"résumé"` and `"café"` with
+#    `AlbertTokenizerFast(vocab_file=..., keep_accents=True)` (the vocabulary file
+#    is `albert_np.hub.resolve_file(MODEL, "spiece.model")`) and without. Which
+#    pieces change, and which of them does the vocabulary know?
+# 3. ★★★ Change `viterbi` so that it keeps the two best segmentations of every
+#    prefix, and so returns the best *two* segmentations of a word; compare with
+#    `sp.nbest_encode_as_pieces(word, 2)` for "unbelievably" and "tokenization".
