@@ -1,5 +1,5 @@
 # %% [markdown]
-# # Chapter 4: One shared layer, applied L times
+# # Chapter 4: One layer, and the whole model from your own functions
 #
 # BERT stacks L transformer layers, each with its own weights. ALBERT keeps the
 # stack but, in every released checkpoint, gives all L positions *the same*
@@ -12,21 +12,20 @@
 # 1. count the layer weights the model really stores, and match them against
 #    the checkpoint file's tensor names;
 # 2. finish the layer that chapter 3 began: the feed-forward block (W_1, the
-#    `gelu_new` activation written out from its formula, W_2, the residual and
-#    the LayerNorm), checked step by step against the library;
-# 3. write the whole encoder loop by hand (embeddings, the E -> H mapping, then
+#    `gelu_new` activation written out from its formula, W_2), the residual
+#    connection and the LayerNorm, checked step by step against the library,
+#    and drawn as one picture with this model's shapes;
+# 3. write the encoder loop by hand (embeddings, the E -> H mapping, then
 #    `for i in range(L)`) and check every intermediate state against
 #    `AlbertModel(..., output_hidden_states=True)`;
-# 4. learn the general rule behind the loop: *groups* (G distinct sets of layer
-#    weights) and *inner groups* (several layers inside one set), with the index
-#    rule `group = int(i / (L / G))` worked out for a few (L, G), and drawn;
-# 5. watch how the hidden state moves from one application to the next, using the
-#    two measures of Figure 2 of the ALBERT paper (L2 distance and cosine
-#    similarity between a layer's input and output), for the checkpoint and for
-#    randomly initialised models;
-# 6. put everything together: the whole model, from token ids to
+# 4. break the layer on purpose: take the residual connections out, and watch
+#    what L applications do to the tokens;
+# 5. put everything together: the whole model, from token ids to
 #    `last_hidden_state` and the pooled vector, built only from functions written
 #    in these chapters, and matched against `AlbertModel` on a padded batch.
+#
+# Chapter 5 goes on from here: groups of layer weights, and what changes in the
+# hidden state from one application to the next.
 
 # %% [markdown]
 # **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another
@@ -41,7 +40,7 @@ from tutorial_utils import *
 import math
 
 import albert_np
-from albert_np import AlbertConfig, AlbertModel, AlbertTokenizer
+from albert_np import AlbertModel, AlbertTokenizer
 from albert_np.formats.checkpoint import load_state_dict
 from albert_np.model import albert_attention, albert_layer, feed_forward
 from albert_np.ops import activation, gelu, gelu_new, layer_norm, linear
@@ -50,6 +49,7 @@ model = AlbertModel.from_pretrained(MODEL)
 tokenizer = AlbertTokenizer.from_pretrained(MODEL)
 config = model.config
 L, G = config.num_hidden_layers, config.num_hidden_groups
+H, F = config.hidden_size, config.intermediate_size
 print(model)
 print(f"L = {L} layer applications, G = {G} group(s), inner_group_num = {config.inner_group_num}")
 
@@ -58,12 +58,14 @@ print(f"L = {L} layer applications, G = {G} group(s), inner_group_num = {config.
 #
 # The encoder's parameters sit under `params["encoder"]`. Besides the E -> H
 # projection there is a list `albert_layer_groups` with G entries; each entry
-# holds a list `albert_layers` with `inner_group_num` layers. The config's rule
-# is therefore G x inner_group_num layers, each with the same 16 arrays (query,
-# key, value and output dense with their biases, two LayerNorms, the two
-# feed-forward matrices with their biases). Let us list the arrays the model
-# actually holds, under their state-dict names, check them against that rule,
-# and check them against the names and numbers in the checkpoint file.
+# holds a list `albert_layers` with `inner_group_num` layers (chapter 5 is about
+# these two numbers; every released checkpoint has G = 1 and one layer in it).
+# The config's rule is therefore G x inner_group_num layers, each with the same
+# 16 arrays (query, key, value and output dense with their biases, two
+# LayerNorms, the two feed-forward matrices with their biases). Let us list the
+# arrays the model actually holds, under their state-dict names, check them
+# against that rule, and check them against the names and numbers in the
+# checkpoint file.
 
 # %%
 encoder = model.params["encoder"]
@@ -135,7 +137,7 @@ print("tokens:", ids.shape[1])
 ref = model(input_ids=ids, output_hidden_states=True)
 x = ref.hidden_states[0]                                              # (1, T, H): the input of application 0
 layer0 = groups[config.group_of_layer(0)]["albert_layers"][0]
-A, eps = config.num_attention_heads, config.layer_norm_eps
+eps = config.layer_norm_eps
 a, _ = albert_attention(x, None, **layer0["attention"], config=config)   # chapter 3: (1, T, H)
 
 W_1, b_1 = layer0["ffn"]["weight"], layer0["ffn"]["bias"]              # (F, H), (F,)
@@ -163,9 +165,6 @@ g = act_by_hand(u)                                                     # (1, T, 
 f = g @ W_2.T + b_2                                                    # (1, T, F) -> (1, T, H)
 cache = {}
 f_lib = feed_forward(a, layer0["ffn"], layer0["ffn_output"], activation(config.hidden_act), cache=cache)
-check("W_1 a + b_1 vs the library's activation input", u, cache["activation"]["x"])
-check("activation vs the library's", g.reshape(-1, g.shape[-1]), cache["ffn_output"]["x"])
-check("W_2 g + b_2 vs model.feed_forward", f, f_lib)
 
 
 def layer_norm_by_hand(y, p, eps):                                     # (..., H) -> (..., H)
@@ -177,9 +176,13 @@ def layer_norm_by_hand(y, p, eps):                                     # (..., H
 
 out = layer_norm_by_hand(a + f, layer0["full_layer_layer_norm"], eps)   # (1, T, H)
 out_lib, _ = albert_layer(x, None, **layer0, config=config)
-check("residual + LayerNorm vs model.albert_layer", out, out_lib)
+steps = {"W_1 a + b_1 (the activation's input)": (u, cache["activation"]["x"]),
+         "activation": (g.reshape(-1, g.shape[-1]), cache["ffn_output"]["x"]),
+         "W_2 g + b_2 (feed_forward)": (f, f_lib),
+         "LayerNorm(a + f) (albert_layer)": (out, out_lib)}
 if config.inner_group_num == 1:                                        # one layer per application
-    check("...vs the model's hidden_states[1]", out, ref.hidden_states[1])
+    steps["...the model's hidden_states[1]"] = (out, ref.hidden_states[1])
+check_all("feed-forward block and the whole layer", steps)
 
 # %% [markdown]
 # The feed-forward block is where most of a layer's parameters are: W_1 and W_2
@@ -188,7 +191,60 @@ if config.inner_group_num == 1:                                        # one lay
 
 # %%
 n_ffn = W_1.size + b_1.size + W_2.size + b_2.size
-print(f"feed-forward: {n_ffn:,} of the layer's {one_layer:,} parameters ({n_ffn / one_layer:.0%})")
+print(f"feed-forward: {n_ffn:,} of the layer's {one_layer:,} parameters ({n_ffn / one_layer:.0%}); F / H = {F / H:g}")
+
+# %% [markdown]
+# ## The layer in one picture
+#
+# Here is the whole layer, with this model's sizes. The data flows down the
+# middle column; B is the batch, T the tokens. The two grey arrows on the left
+# are the *residual* paths: the block's input goes round the block and is added
+# to its output. Each addition is followed at once by a LayerNorm: this
+# ordering (sublayer, add, then normalise) is called *post-LN*, and it is what
+# ALBERT and BERT use (many later models normalise *before* each block instead,
+# "pre-LN"). Only the feed-forward block widens the vectors, to F.
+
+# %%
+def draw_layer(ax, cfg):
+    """The inside of one post-LN ALBERT layer as boxes and arrows, labelled with cfg's sizes."""
+    from matplotlib.patches import FancyBboxPatch
+    H_, F_, A_ = cfg.hidden_size, cfg.intermediate_size, cfg.num_attention_heads
+    rows = [  # (label, shape after the box, colour)
+        ("input x  (the previous application's output)", f"(B, T, {H_})", "white"),
+        (f"multi-head attention: Q, K, V, {A_} heads of D = {H_ // A_}", f"(B, T, {H_})", "#cfe2f3"),
+        (f"attention.dense  {H_} -> {H_}", f"(B, T, {H_})", "#cfe2f3"),
+        ("add  x + ...", f"(B, T, {H_})", "#fff2cc"),
+        ("attention.LayerNorm  ->  a", f"(B, T, {H_})", "#d9ead3"),
+        (f"ffn (W_1)  {H_} -> {F_}", f"(B, T, {F_})", "#f4cccc"),
+        (f"{cfg.hidden_act}, elementwise", f"(B, T, {F_})", "#f4cccc"),
+        (f"ffn_output (W_2)  {F_} -> {H_}", f"(B, T, {H_})", "#f4cccc"),
+        ("add  a + ...", f"(B, T, {H_})", "#fff2cc"),
+        ("full_layer_layer_norm  ->  output", f"(B, T, {H_})", "#d9ead3"),
+    ]
+    n = len(rows)
+    ax.set_xlim(0, 10)
+    ax.set_ylim(n, -0.2)
+    ax.axis("off")
+    for i, (label, shape, colour) in enumerate(rows):
+        ax.add_patch(FancyBboxPatch((2.0, i + 0.15), 5.2, 0.6, boxstyle="round,pad=0.03", fc=colour, ec="black"))
+        ax.text(4.6, i + 0.45, label, ha="center", va="center", fontsize=8)
+        ax.text(7.5, i + 0.45, shape, ha="left", va="center", fontsize=8, family="monospace")
+        if i < n - 1:
+            ax.annotate("", xy=(4.6, i + 1.12), xytext=(4.6, i + 0.78), arrowprops=dict(arrowstyle="->"))
+    for start, end, name in [(0, 3, "residual: x"), (4, 8, "residual: a")]:   # round the block, into the add
+        ax.plot([2.0, 1.0, 1.0], [start + 0.45, start + 0.45, end + 0.45], color="grey", lw=1.5)
+        ax.annotate("", xy=(2.0, end + 0.45), xytext=(1.0, end + 0.45),
+                    arrowprops=dict(arrowstyle="->", color="grey", lw=1.5))
+        ax.text(0.9, (start + end) / 2 + 0.45, name, rotation=90, ha="right", va="center", fontsize=8,
+                color="grey")
+    ax.set_title(f"one ALBERT layer (post-LN): H = {H_}, F = {F_}, A = {A_}; applied L = "
+                 f"{cfg.num_hidden_layers} times", fontsize=9)
+
+
+if plt is not None:
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    draw_layer(ax, config)
+    show(fig, "04_post_ln_layer.png")
 
 # %% [markdown]
 # ## The encoder loop, by hand
@@ -204,6 +260,8 @@ print(f"feed-forward: {n_ffn:,} of the layer's {one_layer:,} parameters ({n_ffn 
 # 2. **Mapping in**: one linear map from E up to H.
 # 3. **The loop**: for application i = 0 .. L-1, pick the group
 #    `g = int(i / (L / G))` and run that group's `inner_group_num` layers in turn.
+#    With G = 1 and one inner layer, as here, that is simply "apply *the* layer
+#    again"; chapter 5 works the rule out for other settings.
 #
 # We keep the state after the mapping and after every application: L + 1 arrays,
 # which is what `hidden_states` holds. We add the three embeddings in the same
@@ -224,7 +282,7 @@ def encoder_by_hand(params, config, input_ids):
     states = [h]
     L, G = config.num_hidden_layers, config.num_hidden_groups
     for i in range(L):
-        g = int(i / (L / G))                                          # which set of weights
+        g = int(i / (L / G))                                          # which set of weights (0 when G = 1)
         for layer in params["encoder"]["albert_layer_groups"][g]["albert_layers"]:
             h, _ = albert_layer(h, None, **layer, config=config)   # (B, T, H) -> (B, T, H)
         states.append(h)
@@ -232,270 +290,79 @@ def encoder_by_hand(params, config, input_ids):
 
 ours = encoder_by_hand(model.params, config, ids)
 print(len(ours), "hand-made states;", len(ref.hidden_states), "from AlbertModel")
-for i, (a, b) in enumerate(zip(ours, ref.hidden_states)):
-    check(f"hidden_states[{i}]", a, b)
-check("last_hidden_state", ours[-1], ref.last_hidden_state)
+pairs = {f"hidden_states[{i}]": (a_, b_) for i, (a_, b_) in enumerate(zip(ours, ref.hidden_states))}
+pairs["last_hidden_state"] = (ours[-1], ref.last_hidden_state)
+check_all("encoder loop", pairs)
 
 # %% [markdown]
 # That is the entire encoder. With G = 1 the loop body always picks group 0, so
 # the *same* arrays are read L times: the model is deep in computation but
 # shallow in parameters.
-#
-# ## Groups and inner groups
-#
-# The configuration allows more than one set of weights. `num_hidden_groups` (G)
-# says how many distinct sets exist; the L applications are cut into G runs of
-# (about) equal length, and run k uses set k. The rule is
-# `group = int(i / (L / G))`, which `AlbertConfig.group_of_layer` implements.
-# Let us print it for a few (L, G) pairs and check our own one-liner against it.
-
-# %%
-for L_, G_ in [(12, 1), (12, 2), (12, 3), (12, 4), (12, 12), (6, 4), (24, 5)]:
-    cfg = AlbertConfig(num_hidden_layers=L_, num_hidden_groups=G_, hidden_size=64,
-                       num_attention_heads=4, intermediate_size=128)
-    rule = [cfg.group_of_layer(i) for i in range(L_)]
-    assert rule == [int(i / (L_ / G_)) for i in range(L_)]
-    print(f"L={L_:2d} G={G_:2d}: {rule}")
 
 # %% [markdown]
-# When G divides L every group runs L/G times in a row. When it does not (L=6,
-# G=4, or L=24, G=5) the runs are uneven, but every group is still used, in
-# order. G = 1 is ALBERT as released; G = L is BERT's arrangement, one set of
-# weights per position.
+# ## Break it: take the residual connections out
 #
-# `inner_group_num` is the other knob: each group holds that many *different*
-# layers, run one after another every time the group is applied. So one
-# "application" is really `inner_group_num` layers, and `hidden_states` records
-# the state only after the whole group has run, while `attentions` gets one entry
-# per layer actually run (L * inner_group_num).
+# Each block adds its input back to its output before the LayerNorm. What is
+# that addition for? Change that one thing: below, `layer_by_hand` is the layer
+# written out once more, with a switch that drops the two residual additions
+# (`LayerNorm(block(x))` instead of `LayerNorm(x + block(x))`), and we apply it L
+# times to the same input. As a measure we take the mean cosine similarity
+# between the vectors of *different* tokens of the sentence: 0 means unrelated
+# directions, 1 means every token carries the same vector, and the sentence is
+# lost.
 #
-# Our hand loop already handles both knobs. To prove it on a case the checkpoint
-# does not cover, build a small random model with L = 6, G = 3 and two inner
-# layers, and compare again.
+# **Predict before you run:** without the residual paths, do the tokens stay
+# apart, or do they become alike?
 
 # %%
-toy_config = AlbertConfig(vocab_size=config.vocab_size, embedding_size=16, hidden_size=32,
-                          num_attention_heads=4, intermediate_size=64, num_hidden_layers=6,
-                          num_hidden_groups=3, inner_group_num=2, hidden_act=config.hidden_act)
-toy = AlbertModel(toy_config, seed=1)                  # fresh random weights, as HF initialises
-toy_groups = toy.params["encoder"]["albert_layer_groups"]
-print("toy: groups", len(toy_groups), "| layers per group", [len(g["albert_layers"]) for g in toy_groups],
-      "| group of each application", [toy_config.group_of_layer(i) for i in range(6)])
-toy_ref = toy(input_ids=ids, output_hidden_states=True, output_attentions=True)
-toy_ours = encoder_by_hand(toy.params, toy_config, ids)
-for i, (a, b) in enumerate(zip(toy_ours, toy_ref.hidden_states)):
-    check(f"toy hidden_states[{i}]", a, b)
-print("attention maps returned:", len(toy_ref.attentions), "= L * inner_group_num =", 6 * 2)
-assert len(toy_ref.attentions) == 6 * 2
+def layer_by_hand(h, layer, residual=True):                           # (B, T, H) -> (B, T, H)
+    """One post-LN layer from this chapter's pieces; residual=False drops both additions."""
+    B, T, _ = h.shape
+    A = config.num_attention_heads
+    p = layer["attention"]
+    q, k, v = ((h @ p[n]["weight"].T + p[n]["bias"]).reshape(B, T, A, H // A).transpose(0, 2, 1, 3)
+               for n in ("query", "key", "value"))                   # (B, A, T, D)
+    scores = q @ k.transpose(0, 1, 3, 2) / math.sqrt(H // A)          # (B, A, T, T)
+    e = np.exp(scores - scores.max(-1, keepdims=True))
+    context = (e / e.sum(-1, keepdims=True) @ v).transpose(0, 2, 1, 3).reshape(B, T, H)
+    attn = context @ p["dense"]["weight"].T + p["dense"]["bias"]
+    a = layer_norm_by_hand(attn + (h if residual else 0), p["LayerNorm"], eps)
+    u = a @ layer["ffn"]["weight"].T + layer["ffn"]["bias"]          # (B, T, F)
+    f = act_by_hand(u) @ layer["ffn_output"]["weight"].T + layer["ffn_output"]["bias"]   # (B, T, H)
+    return layer_norm_by_hand(f + (a if residual else 0), layer["full_layer_layer_norm"], eps)
+
+
+def token_alikeness(h):
+    """Mean cosine similarity between the vectors of different tokens of row 0."""
+    n = h[0] / np.linalg.norm(h[0], axis=-1, keepdims=True)          # (T, H), unit rows
+    c = n @ n.T
+    T = len(c)
+    return float((c.sum() - np.trace(c)) / (T * (T - 1)))
+
+
+alike = {}
+for residual in (True, False):
+    h = ref.hidden_states[0]
+    alike[residual] = [token_alikeness(h)]
+    for i in range(L):
+        h = layer_by_hand(h, layer0, residual)
+        alike[residual].append(token_alikeness(h))
+    if residual and G == 1 and config.inner_group_num == 1:
+        check("layer_by_hand, L times vs last_hidden_state", h, ref.last_hidden_state, atol=1e-4)
+for residual, name in [(True, "with the residual paths   "), (False, "without the residual paths")]:
+    print(f"{name}: token alikeness after each application "
+          f"{np.array2string(np.array(alike[residual]), precision=3)}")
+assert alike[False][-1] > max(alike[True][-1], 0.99)                   # near 1: the tokens are one vector
 
 # %% [markdown]
-# A picture of the loop, with this model's sizes: the data flows down the left
-# column, through L applications; each application reads the weights of its
-# group on the right. Beside it, the same L with G = 3 (or G = 1 when this model
-# already has several groups), so that the rule `int(i / (L / G))` is visible.
-
-# %%
-def layer_size(H, F):
-    """Parameters of one layer: 4 (H x H + H) attention maps, 2 LayerNorms, W_1, b_1, W_2, b_2."""
-    return 4 * (H * H + H) + 2 * 2 * H + (F * H + F) + (H * F + H)
-
-
-check("one layer: formula vs the arrays held", layer_size(config.hidden_size, config.intermediate_size),
-      one_layer, 0, 0)
-
-
-def draw_encoder(ax, cfg, title):
-    """The encoder of cfg as boxes: embeddings, E -> H, L applications, each joined to its group."""
-    from matplotlib.patches import FancyBboxPatch
-    L_, G_, inner = cfg.num_hidden_layers, cfg.num_hidden_groups, cfg.inner_group_num
-    E_, H_, F_, A_ = cfg.embedding_size, cfg.hidden_size, cfg.intermediate_size, cfg.num_attention_heads
-    per_group = inner * layer_size(H_, F_)
-    rows = L_ + 3                                      # embeddings, E -> H, L applications, output
-    ax.set_xlim(0, 10)
-    ax.set_ylim(rows, -1)
-    ax.axis("off")
-    ax.set_title(title, fontsize=9)
-
-    def box(x, y, w, h, text, colour, size=7.5):
-        ax.add_patch(FancyBboxPatch((x, y), w, h, boxstyle="round,pad=0.03", fc=colour, ec="black"))
-        ax.text(x + w / 2, y + h / 2, text, ha="center", va="center", fontsize=size)
-
-    box(0.2, 0.1, 4.2, 0.8, f"embeddings: V x E = {cfg.vocab_size:,} x {E_}", "tab:blue")
-    box(0.2, 1.1, 4.2, 0.8, f"E -> H map: {E_} -> {H_}", "tab:orange")
-    for i in range(L_):
-        g_ = int(i / (L_ / G_))
-        rule_text = f"  (g = int({i} / ({L_} / {G_})) = {g_})" if G_ > 1 else ""
-        box(0.2, i + 2.15, 4.2, 0.7, f"application {i}: group {g_}{rule_text}", "white", 7)
-    box(0.2, L_ + 2.1, 4.2, 0.8, f"last_hidden_state (B, T, {H_}) -> pooler", "tab:green")
-    for y in range(L_ + 2):
-        ax.annotate("", xy=(2.3, y + 1.1), xytext=(2.3, y + 0.9), arrowprops=dict(arrowstyle="->"))
-    for g_ in range(G_):
-        apps = [i for i in range(L_) if int(i / (L_ / G_)) == g_]
-        top, bottom = apps[0] + 2.15, apps[-1] + 2.85
-        box(6.0, top, 3.8, bottom - top, f"layer weights, group {g_}\n{inner} layer(s): attention + FFN\n"
-            f"H={H_}, A={A_}, F={F_}\n{per_group:,} parameters", "tab:purple" if G_ > 1 else "plum", 7)
-        for i in apps:
-            ax.plot([4.4, 6.0], [i + 2.5, (top + bottom) / 2], color="grey", lw=0.8)
-
-
-other = config.copy()
-other.num_hidden_groups = min(3, L) if G == 1 else 1
-if plt is not None:
-    fig, axes = plt.subplots(1, 2, figsize=(13, 0.42 * (L + 4) + 1))
-    draw_encoder(axes[0], config, f"this model: L = {L}, G = {G}")
-    draw_encoder(axes[1], other, f"the same with G = {other.num_hidden_groups} (not a released checkpoint)")
-    fig.tight_layout()
-    show(fig, "04_shared_layer_diagram.png")
-
-# %% [markdown]
-# ## How the state moves from layer to layer
-#
-# If the same function is applied again and again, what happens to the vector of
-# each token? The ALBERT paper (Figure 2) looks at two numbers for every layer:
-# the **L2 distance** between the layer's input and output, and their **cosine
-# similarity** (1 means the same direction). We compute both per token and
-# average over the tokens of our sentence. `hidden_states[i]` is the input of
-# application i and `hidden_states[i + 1]` its output.
-
-# %%
-def transitions(states):
-    """Per application i: mean over tokens of |out - in| and of cos(in, out)."""
-    dist, cos = [], []
-    for a, b in zip(states[:-1], states[1:]):
-        a, b = a.reshape(-1, a.shape[-1]), b.reshape(-1, b.shape[-1])   # (B*T, H)
-        dist.append(float(np.linalg.norm(b - a, axis=-1).mean()))
-        cosine = np.sum(a * b, -1) / (np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1))   # (B*T,)
-        cos.append(float(cosine.mean()))
-    return np.array(dist), np.array(cos)
-
-dist, cos = transitions(ours)
-# the same numbers for one application, written out directly, as a spot check
-a, b = ours[0][0], ours[1][0]                                        # (T, H) input and output of layer 0
-check("L2 distance, layer 0", dist[0], np.mean(np.sqrt(((b - a) ** 2).sum(-1))), atol=1e-4)
-norms = [float(np.linalg.norm(h, axis=-1).mean()) for h in ours]     # mean |h| of each state
-print("application   |input|   |output|   L2 distance   cosine similarity   (this checkpoint)")
-for i in range(L):
-    print(f"{i:11d}   {norms[i]:7.2f}   {norms[i + 1]:8.2f}   {dist[i]:11.3f}   {cos[i]:17.3f}")
-
-# %% [markdown]
-# Look at the lengths first. Every application ends with a LayerNorm, whose
-# output has mean 0 and variance 1 over the H features before the learned scale
-# and shift: its length *before* scale and shift is exactly sqrt(H) (up to eps),
-# and after them roughly sqrt(H) times the typical size of the learned scale (the
-# next cell prints that estimate beside the measured lengths). The input of the
-# *first* application is different: it is the raw output of the E -> H linear
-# map, with no LayerNorm after it, and its length is whatever that map produces.
-# So the first L2 distance mostly measures a change of length (compare the
-# `|input|` and `|output|` columns), while the later ones compare vectors of
-# similar length and mostly measure a change of direction. The cosine
-# similarity ignores length altogether, which is why the paper shows both.
-
-# %%
-w_ln = groups[-1]["albert_layers"][-1]["full_layer_layer_norm"]["weight"]
-print(f"sqrt(H) = {np.sqrt(config.hidden_size):.2f};  sqrt(H) * rms(LayerNorm scale) = "
-      f"{np.sqrt(config.hidden_size) * np.sqrt(np.mean(w_ln ** 2)):.2f}")
-print(f"measured |output| of the applications: {np.array2string(np.array(norms[1:]), precision=2)}")
-print(f"measured |input| of the first one (after the E -> H map): {norms[0]:.2f}")
-
-# %% [markdown]
-# For contrast, build a model of the same sizes in which every application has
-# its own weights (G = L, BERT's arrangement), freshly initialised, and one with
-# shared weights (G = 1), also freshly initialised. Neither has seen any data, so
-# these curves say nothing about what training does; they show what the measures
-# look like before any learning, which is the baseline the trained curve should
-# be read against.
-
-# %%
-def random_model(G):
-    cfg = config.copy()
-    cfg.num_hidden_groups = G
-    return AlbertModel(cfg, seed=0)
-
-contrast, random_states = {}, {}
-for G_, name in [(L, f"random, unshared (G={L})"), (1, "random, shared (G=1)")]:
-    m = random_model(G_)
-    random_states[name] = list(m(input_ids=ids, output_hidden_states=True).hidden_states)
-    contrast[name] = transitions(random_states[name])
-contrast["this checkpoint"] = (dist, cos)
-for name, (d, c) in contrast.items():
-    print(f"{name:26s} L2: {np.array2string(d, precision=2)}   cos: {np.array2string(c, precision=3)}")
-
-# %% [markdown]
-# How much of each distance is a change of *length*, and how much a change of
-# *direction*? For one token with input a and output b, the law of cosines
-# splits the squared distance exactly in two:
-#
-#     |b - a|^2 = (|b| - |a|)^2 + 2 |a| |b| (1 - cos(a, b))
-#                 length part     turn part
-#
-# We compute both parts per token (in float64, so that the identity can be
-# checked tightly), average them over the tokens, and print the share of the
-# length part in each application's mean squared distance.
-#
-# For the random models we can say in advance what must come out. Fresh
-# LayerNorms have weight 1 and bias 0, so every application's output has length
-# sqrt(H) exactly (up to eps); the input of application i > 0 is the output of
-# application i - 1, so the length part of every later application is 0, and
-# the length part of the first is the mean of (sqrt(H) - |input|)^2 over the
-# tokens. We check all three; they hold for any config, trained or not.
-
-# %%
-def length_and_turn(states):
-    """Per application: mean over tokens of |b - a|^2, of (|b| - |a|)^2, of 2 |a||b| (1 - cos)."""
-    rows = []
-    for a, b in zip(states[:-1], states[1:]):
-        a = a.reshape(-1, a.shape[-1]).astype(np.float64)                # (B*T, H)
-        b = b.reshape(-1, b.shape[-1]).astype(np.float64)
-        na, nb = np.linalg.norm(a, axis=-1), np.linalg.norm(b, axis=-1)   # (B*T,)
-        cosine = np.sum(a * b, -1) / (na * nb)
-        rows.append((np.mean(np.sum((b - a) ** 2, -1)), np.mean((nb - na) ** 2),
-                     np.mean(2 * na * nb * (1 - cosine))))
-    return np.array(rows).T                                           # 3 x (L,)
-
-
-for name, states in [("this checkpoint", ours)] + list(random_states.items()):
-    sq, length_part, turn_part = length_and_turn(states)
-    check(f"{name}: |b-a|^2 = length + turn", sq, length_part + turn_part, atol=1e-9, rtol=1e-9)
-    print(f"    share of the length part: {np.array2string(length_part / sq, precision=3)}")
-    if name.startswith("random"):
-        lengths = np.stack([np.linalg.norm(h, axis=-1) for h in states[1:]])   # (L, B, T)
-        check(f"{name}: every output is sqrt(H) long", lengths,
-              np.full(lengths.shape, np.sqrt(config.hidden_size)), atol=1e-3)
-        first_in = np.linalg.norm(states[0].astype(np.float64), axis=-1)       # (B, T)
-        check(f"{name}: first length part", length_part[0],
-              np.mean((np.sqrt(config.hidden_size) - first_in) ** 2), rtol=1e-4)
-        assert np.all(length_part[1:] <= 1e-4 * sq[1:]), length_part[1:] / sq[1:]
-
-# %% [markdown]
-# What the rows show. In the random models, the later applications' distances
-# are all turn: their input and output have the same length. Their first
-# distance, by contrast, is the length change from the E -> H map's output to
-# sqrt(H), plus a turn, and its printed length share says how much of it is
-# length; that is a property of the architecture, before any training. For the
-# checkpoint the same split tells you whether its first jump is mostly length
-# (a share near 1) or also direction. With weights drawn with standard deviation
-# `initializer_range`, the attention and feed-forward branches add only a little
-# to the residual path, so a random layer mostly passes its input through; the
-# random models' cosine similarities are the "no learning" baseline. Where the
-# checkpoint's cosine similarity lies below that baseline, its layers turn the
-# vectors more than random ones do, and that turning was learned. The paper
-# reports that with shared weights the transitions are smoother than BERT's
-# (trained, unshared) ones; you can look at a full-size model by setting
-# `ALBERT_NP_MODEL=albert/albert-base-v2`.
-
-# %%
-if plt is not None:
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.5))
-    x = np.arange(L)
-    for name, (d, c) in contrast.items():
-        style = "-o" if name == "this checkpoint" else "--."
-        axes[0].plot(x, d, style, label=name)
-        axes[1].plot(x, c, style, label=name)
-    axes[0].set(xlabel="layer application", ylabel="mean L2 distance in -> out", title="L2 distance")
-    axes[1].set(xlabel="layer application", ylabel="mean cosine(in, out)", title="Cosine similarity")
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
-    show(fig, "04_layer_transitions.png")
+# Without the residual paths the token alikeness ends higher (compare the last
+# numbers of the two rows; the chapter asserts it), close to 1: every application
+# replaces a token's vector by a mixture of *all* tokens' vectors, computed
+# afresh, and nothing keeps what was the token's own. Repeated averaging makes
+# the rows alike, and the sentence's tokens become one vector. The residual
+# path is what lets each token keep its own information across L applications
+# (each block only *adds* a correction to it), and it also gives gradients a
+# direct path back through the depth during training.
 
 # %% [markdown]
 # ## The whole model, from your own functions
@@ -566,15 +433,8 @@ print("batch:", pair["input_ids"].shape, "| padding per row:", (pair["attention_
 h_ours, pooled_ours = albert_encoder_by_hand(model.params, config, pair["input_ids"], pair["attention_mask"],
                                              pair["token_type_ids"], act_by_hand)
 out_lib = model(**pair)
-check("whole model: last_hidden_state", h_ours, out_lib.last_hidden_state, atol=1e-5, rtol=0)
-check("whole model: pooler_output", pooled_ours, out_lib.pooler_output, atol=1e-5, rtol=0)
-
-# the same functions on the toy model of the groups section (G = 3, two layers per group)
-h_toy, pooled_toy = albert_encoder_by_hand(toy.params, toy_config, pair["input_ids"], pair["attention_mask"],
-                                           pair["token_type_ids"], act_by_hand)
-toy_out = toy(**pair)
-check("toy model: last_hidden_state", h_toy, toy_out.last_hidden_state, atol=1e-5, rtol=0)
-check("toy model: pooler_output", pooled_toy, toy_out.pooler_output, atol=1e-5, rtol=0)
+check_all("whole model", {"last_hidden_state": (h_ours, out_lib.last_hidden_state),
+                          "pooler_output": (pooled_ours, out_lib.pooler_output)}, atol=1e-5, rtol=0)
 
 # %% [markdown]
 # The mask matters in this comparison: the shorter row is padded, and without
@@ -592,24 +452,28 @@ assert change > 1e-3
 # %% [markdown]
 # ## Summary
 #
-# * ALBERT's encoder is a loop: `for i in range(L): h = layer_g(h)` with
-#   `g = int(i / (L / G))`, and `G = 1` in every released checkpoint.
-# * Each group can hold `inner_group_num` layers run back to back; `hidden_states`
-#   records one state per group application, `attentions` one map per layer run.
-# * Sharing divides the encoder's layer parameters by L / G, but not the compute:
-#   every application still costs a full layer.
-# * A layer is an attention block and a feed-forward block (W_1, `gelu_new`, W_2),
-#   each followed by a residual connection and a LayerNorm; with the embeddings
-#   and the E -> H map, that is the whole encoder, and the few functions of these
-#   chapters reproduce `AlbertModel` to float32 rounding.
+# * A layer is an attention block and a feed-forward block (W_1, `gelu_new`,
+#   W_2, widening each token from H to F and back), each followed by a residual
+#   addition and then a LayerNorm (post-LN).
+# * ALBERT's encoder is a loop: `for i in range(L): h = layer(h)`, with the same
+#   weights every time in every released checkpoint (G = 1). Sharing divides the
+#   encoder's layer parameters by L, but not the compute: every application
+#   still costs a full layer.
+# * Without the residual additions, repeated applications make the tokens'
+#   vectors alike; with them, each token keeps its own.
+# * With the embeddings and the E -> H map, that is the whole encoder, and the
+#   few functions of these chapters reproduce `AlbertModel` to float32 rounding.
+#   Chapter 5 looks at groups and at what each application changes.
 
 # %% [markdown]
 # ## Exercises
 #
-# 1. Unroll the loop: take the checkpoint, build a config with `num_hidden_groups = L`,
-#    and fill every group with a *copy* of the single shared layer
-#    (`copy.deepcopy`). Check with `check` that the outputs are unchanged. How many
-#    parameters does the unrolled model report (`num_parameters()`)?
-# 2. Run the shared layer more times than it was trained for: set
-#    `config.num_hidden_layers = 2 * L` on a copy of the model's config and
-#    continue the transitions plot. Does the state keep moving, or settle?
+# 1. ★ The feed-forward block treats every token on its own. Show it: run
+#    `albert_np.model.feed_forward` on a whole sentence's attention output, then on
+#    one token's row alone, and compare that row of the two results.
+# 2. ★ Swap the activation: give a copy of the config `hidden_act="gelu"` (the exact
+#    GELU) and keep the same weights. How much does `last_hidden_state` change, and
+#    does `fill_mask`'s top word for one sentence change?
+# 3. ★★ Rewrite the layer as pre-LN (`x + block(LayerNorm(x))` for both blocks, the
+#    same weights and LayerNorms) and apply it L times. How does the mean length of
+#    the hidden vectors grow per application, compared with the post-LN layer?
