@@ -291,7 +291,7 @@ def run_sources(tmp_path):
                                                                          holdout=False)]
 
 
-def make(tmp_path, out, steps, sources, change_mixture=False, dropout=0.1, **kw):
+def make(tmp_path, out, steps, sources, change_mixture=False, dropout=0.1, change_masking=False, **kw):
     tok = albert_np.AlbertTokenizerFast(vocab_file=TOKENIZER)
     cfg = AlbertConfig(vocab_size=tok.vocab_size, embedding_size=16, hidden_size=32, num_hidden_layers=2,
                        num_attention_heads=2, intermediate_size=48, max_position_embeddings=64,
@@ -301,7 +301,7 @@ def make(tmp_path, out, steps, sources, change_mixture=False, dropout=0.1, **kw)
                                          max_seq_length=32, max_predictions=5, save_every=3, seed=1,
                                          block_docs=4, progress=False, plot=False), **kw})
     return pt.make_trainer(albert_np.AlbertForPreTraining(cfg, seed=0), tok, sources, str(tmp_path / out), args,
-                           change_mixture=change_mixture)
+                           change_mixture=change_mixture, change_masking=change_masking)
 
 
 def test_a_mixture_run_resumes_bit_identically_and_logs_source_epochs(tmp_path):
@@ -324,6 +324,25 @@ def test_a_mixture_run_resumes_bit_identically_and_logs_source_epochs(tmp_path):
     changed = make(tmp_path, "b", 8, other, change_mixture=True)
     changed.load_checkpoint(latest_checkpoint(str(tmp_path / "b")))
     assert changed.step == 6 and len([e for e in changed.train() if e["type"] == "train"]) == 8
+
+
+def test_a_resume_may_change_the_masking_only_when_asked(tmp_path, caplog):
+    sources = run_sources(tmp_path)
+    make(tmp_path, "m", 3, sources).train()                      # 15 %, n-grams up to 3, 5 predictions
+    new = dict(masked_lm_prob=0.3, max_ngram=1, max_predictions=8)
+    with pytest.raises(ValueError, match=r"masked_lm_prob: checkpoint 0.15, now 0.3"):
+        make(tmp_path, "m", 5, sources, **new).load_checkpoint(latest_checkpoint(str(tmp_path / "m")))
+    with pytest.raises(ValueError, match=r"block_docs: checkpoint 4, now 8"):     # other data settings: still refused
+        make(tmp_path, "m", 5, sources, change_masking=True, block_docs=8).load_checkpoint(
+            latest_checkpoint(str(tmp_path / "m")))
+    changed = make(tmp_path, "m", 5, sources, change_masking=True, **new)
+    with caplog.at_level("WARNING"):
+        changed.load_checkpoint(latest_checkpoint(str(tmp_path / "m")))
+    assert "masked_lm_prob" in caplog.text and changed.step == 3
+    labels = changed.source.next_step(4)[0][1]
+    assert labels["mlm_positions"].shape[1] == 8                     # room for the new max_predictions
+    assert (labels["mlm_weights"].sum(axis=1) > 5).any()           # more than the old limit allowed
+    changed.source.close()
 
 
 def test_accumulation_with_unlabelled_pairs_computes_the_step_of_the_whole_batch(tmp_path):

@@ -458,8 +458,11 @@ def training_accuracy(predicted):
     return {"mlm_accuracy": hits / max(count, 1), "sop_accuracy": sop_hits / max(pairs, 1)}
 
 
+MASKING_SETTINGS = ("masked_lm_prob", "max_ngram", "max_predictions")
+
+
 def make_trainer(model, tokenizer, documents, out_dir, args, heldout=None, manifest=None, plan=None,
-                 change_mixture=False):
+                 change_mixture=False, change_masking=False):
     """train.py's Trainer for pretraining `model` (AlbertForPreTraining) on `documents`.
 
     args: PretrainSettings (validated here). documents: a function returning a fresh
@@ -467,7 +470,8 @@ def make_trainer(model, tokenizer, documents, out_dir, args, heldout=None, manif
     mixture: its manifest and plan are made here unless given, and a run that would read a
     source more than args.max_source_epochs times is refused). heldout: fixed batches
     (fixed_batches) scored every args.eval_every steps. change_mixture: resume a checkpoint
-    of another mixture (StreamBatches).
+    of another mixture (StreamBatches). change_masking: resume a checkpoint whose masking
+    (MASKING_SETTINGS) differs: the stream goes on where it was, masked the new way.
     """
     args.validate()
     if not callable(documents):
@@ -482,7 +486,8 @@ def make_trainer(model, tokenizer, documents, out_dir, args, heldout=None, manif
     # early stopping watches the held-out masked-token accuracy (which then also marks the best checkpoint)
     metric = "mlm_accuracy" if args.early_stopping_patience is not None else None
     return Trainer(model, source, "pretraining", out_dir, args, desc="pretrain",
-                   tokenizer=tokenizer, evaluate=evaluate, step_metrics=training_accuracy, metric_for_best=metric)
+                   tokenizer=tokenizer, evaluate=evaluate, step_metrics=training_accuracy, metric_for_best=metric,
+                   may_change=MASKING_SETTINGS if change_masking else ())
 
 
 # ----------------------------------------------------------------------- CLI
@@ -551,6 +556,10 @@ def add_pretrain_arguments(p):
     p.add_argument("--change-mixture", action="store_true",
                    help="resume a checkpoint whose mixture differs (e.g. more everyday text for the decay "
                         "phase): the sources both know keep their positions (default: refuse)")
+    p.add_argument("--change-masking", action="store_true",
+                   help="resume a checkpoint whose masking differs (--masked-lm-prob, --max-ngram, "
+                        "--max-predictions; e.g. single words for the next phase): the stream goes on where it "
+                        "was, masked the new way (default: refuse)")
     p.add_argument("--dry-run", action="store_true",
                    help="print the plan (steps, data, epochs of each source, output) and stop")
     add_data_arguments(p)
@@ -627,7 +636,7 @@ def pretrain_main(args):
         heldout = fixed_batches(lambda: wikitext_documents(heldout_text), tok, targs.heldout_examples, 32,
                                 max_seq_length=targs.max_seq_length, max_predictions=targs.max_predictions)
     trainer = make_trainer(model, tok, sources, args.out, targs, heldout=heldout, manifest=manifest, plan=plan,
-                           change_mixture=args.change_mixture)
+                           change_mixture=args.change_mixture, change_masking=args.change_masking)
     if last:
         trainer.load_checkpoint(last)
         if main_rank:

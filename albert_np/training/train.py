@@ -112,6 +112,8 @@ class Trainer:
     total_steps: optimiser steps of the run; default args.max_steps (fine-tuning computes it
         from its epochs). The warm-up steps follow from args.warmup (warmup_steps_of).
     desc: the progress bar's label. tokenizer: saved into each checkpoint when given.
+    may_change: names of DATA_SETTINGS that a resume may change (logged as changed settings), e.g.
+        the masking of a pretraining run's next phase; any other data setting must agree.
     evaluate: model -> metric dict. metric_for_best: the metric whose highest value marks the
     best checkpoint. step_metrics: [(labels, argmax outputs)] of a step -> extra log fields.
     With args.early_stopping_patience = N the run stops after N evaluations in a row that did not
@@ -121,8 +123,9 @@ class Trainer:
     """
 
     def __init__(self, model, source, head, output_dir, args, *, total_steps=None, desc="train", tokenizer=None,
-                 evaluate=None, metric_for_best=None, step_metrics=None):
+                 evaluate=None, metric_for_best=None, step_metrics=None, may_change=()):
         self.model, self.source, self.head, self.args = model, source, head, args
+        self.may_change = tuple(may_change)   # DATA_SETTINGS a resume may change (a new phase of the run)
         self.total_steps = args.max_steps if total_steps is None else total_steps
         if self.total_steps is None:
             raise ValueError("the run has no length: set max_steps (or pass total_steps=, e.g. from the epochs)")
@@ -409,7 +412,7 @@ class Trainer:
             differ.append(f"head: checkpoint {state['head']!r}, now {self.head!r}")
         args, current = state["args"], dataclasses.asdict(self.args)
         for name in type(self.args).DATA_SETTINGS:
-            if name in args and name in current and args[name] != current[name]:
+            if name in args and name in current and args[name] != current[name] and name not in self.may_change:
                 differ.append(f"{name}: checkpoint {args[name]!r}, now {current[name]!r}")
         saved_data, data = state.get("data_fingerprint"), self.data_fingerprint()
         if saved_data is not None and data is not None and saved_data != data:
