@@ -9,6 +9,9 @@
 #
 # * do the three lookups by hand from the weight tables,
 # * write LayerNorm out in full (mean and variance over the E numbers),
+# * measure how long the word, position and type vectors are, and see what
+#   LayerNorm keeps of their sum (its direction) and what it throws away (its
+#   length),
 # * apply the E→H projection, the "factorised embedding" of chapter 0, and draw
 #   it beside the table BERT would need,
 # * measure how similar the position vectors of nearby positions are,
@@ -29,6 +32,7 @@ from tutorial_utils import *
 import albert_np
 from albert_np import AlbertModel, AlbertTokenizerFast
 from albert_np.model import embedding_hidden_mapping_in, embeddings
+from albert_np.ops import layer_norm
 
 tok = AlbertTokenizerFast.from_pretrained(MODEL)
 model = AlbertModel.from_pretrained(MODEL)
@@ -105,8 +109,8 @@ var = ((x - mean) ** 2).mean(axis=-1, keepdims=True)        # (T, 1), biased
 normed = (x - mean) / np.sqrt(var + eps)                    # (T, E): mean 0, variance 1 per token
 e_by_hand = normed * gamma + beta                           # (T, E)
 print(f"eps = {eps};  per-token variances before LayerNorm: {var.ravel()[:4].round(4)} ...")
-check("normalised rows have mean 0", normed.mean(-1), np.zeros(T), atol=1e-5)
-check("...and variance 1", normed.var(-1), np.ones(T), atol=1e-4)
+check_all("normalised rows", {"mean 0": (normed.mean(-1), np.zeros(T)),
+                              "variance 1": (normed.var(-1), np.ones(T))}, atol=1e-4)
 
 # %% [markdown]
 # The library does exactly this in `albert_np.model.embeddings`. It takes the
@@ -115,6 +119,75 @@ check("...and variance 1", normed.var(-1), np.ones(T), atol=1e-4)
 # %%
 e_lib = embeddings(ids[None], types[None], positions[None], **emb, eps=eps)   # (1, T, E)
 check("embeddings: by hand vs library", e_by_hand, e_lib[0])
+
+# %% [markdown]
+# ## 2b. What LayerNorm keeps, and what it throws away
+#
+# How long are the three vectors we added, and what does LayerNorm make of
+# their sum? The table gives the length (Euclidean norm) of each token's
+# vectors: the rows of this sentence, and, for comparison, all rows of the
+# word and position tables.
+
+# %%
+def norms(rows):                                                # (n, E) -> (n,)
+    return np.linalg.norm(rows, axis=-1)
+
+
+print(f"{'length of':40s} {'mean':>6s} {'min':>6s} {'max':>6s}")
+for name, rows in [("word rows of this sentence", word_vectors),
+                   ("position rows 0..T-1", pos_vectors),
+                   ("type rows of this sentence", type_vectors),
+                   ("their sum x", x),
+                   ("x after LayerNorm, before gamma, beta", normed),
+                   ("x after LayerNorm, with gamma, beta", e_by_hand),
+                   (f"all {len(W_word):,} rows of the word table", W_word),
+                   (f"all {len(W_pos)} rows of the position table", W_pos)]:
+    n_ = norms(rows)
+    print(f"{name:40s} {n_.mean():6.3f} {n_.min():6.3f} {n_.max():6.3f}")
+ratio = norms(word_vectors).mean() / norms(pos_vectors).mean()
+print(f"sqrt(E) = {np.sqrt(E):.3f};  on this checkpoint and sentence the word vectors are on average "
+      f"{ratio:.2f} times as long as the position vectors")
+check("every normalised row has length sqrt(E)", norms(normed), np.full(T, np.sqrt(E)), atol=1e-4, rtol=1e-4)
+
+# %% [markdown]
+# Whatever the lengths going in, every row leaves the normalisation (before
+# gamma and beta) with length exactly √E: a mean of 0 and a variance of 1 over E
+# numbers mean the squares add up to E. So the length of the sum is thrown away,
+# on any checkpoint. What survives is its *direction*, and that does depend on
+# how large each of the three parts is. Doubling the whole sum changes nothing;
+# doubling only the word vectors tilts the sum towards them, and the output
+# changes. The cosine of the sum with its word part and with its position part
+# shows the tilt.
+#
+# **Predict before you run:** which of the two doublings changes LayerNorm's
+# output?
+
+# %%
+def cosine_rows(a, b):                                          # (n, E), (n, E) -> (n,)
+    return np.sum(a * b, -1) / (norms(a) * norms(b))
+
+
+def ln(y):
+    return layer_norm(y, gamma, beta, eps)
+
+
+x_word2 = 2 * word_vectors + pos_vectors + type_vectors        # (T, E): only the word part doubled
+same = np.abs(ln(2 * x) - e_by_hand).max()
+changed = np.abs(ln(x_word2) - e_by_hand).max()
+print(f"LayerNorm(2 x) vs LayerNorm(x): max |diff| {same:.1e};  "
+      f"with only the word vectors doubled: max |diff| {changed:.3f}")
+print(f"mean cosine of the sum with its word part {cosine_rows(x, word_vectors).mean():.3f}, "
+      f"with its position part {cosine_rows(x, pos_vectors).mean():.3f};  with the word part doubled: "
+      f"{cosine_rows(x_word2, word_vectors).mean():.3f} and {cosine_rows(x_word2, pos_vectors).mean():.3f}")
+assert same < 1e-5 < changed
+
+# %% [markdown]
+# So LayerNorm does not make the three parts equal partners: each counts in
+# proportion to its length. A word vector much longer than the position vector
+# would drown the position in the direction of the sum, and LayerNorm would keep
+# that direction as it is. The table above says how the lengths compare on this
+# checkpoint; training is what sets them (a freshly initialised model draws all
+# three tables with the same spread, so their rows start about equally long).
 
 # %% [markdown]
 # ## 3. From E to H: the factorised embedding
@@ -128,7 +201,7 @@ mapping = model.params["encoder"]["embedding_hidden_mapping_in"]
 W_in, b_in = mapping["weight"], mapping["bias"]              # (H, E), (H,)
 h0_by_hand = e_by_hand @ W_in.T + b_in                        # (T, E) -> (T, H)
 print(f"{e_by_hand.shape} @ {W_in.T.shape} + {b_in.shape} -> {h0_by_hand.shape}")
-check("E->H: by hand vs library", h0_by_hand, embedding_hidden_mapping_in(e_lib, **mapping)[0])
+e_to_h = {"by hand vs embedding_hidden_mapping_in": (h0_by_hand, embedding_hidden_mapping_in(e_lib, **mapping)[0])}
 
 # %% [markdown]
 # The model reports, in `hidden_states`, the input to the first layer followed by
@@ -138,7 +211,8 @@ check("E->H: by hand vs library", h0_by_hand, embedding_hidden_mapping_in(e_lib,
 out = model(**enc, output_hidden_states=True)
 print(f"{len(out.hidden_states)} hidden states (1 + L = 1 + {config.num_hidden_layers}), "
       f"each {out.hidden_states[0].shape}")
-check("hidden_states[0] vs by hand", h0_by_hand, out.hidden_states[0][0])
+e_to_h["hidden_states[0] vs by hand"] = (h0_by_hand, out.hidden_states[0][0])
+check_all("E -> H", e_to_h)
 
 # %% [markdown]
 # Note that the E→H projection has no normalisation after it: the vectors enter
@@ -197,12 +271,13 @@ def cosine_matrix(rows):
 
 n_pos = min(64, config.max_position_embeddings)
 pos_sim = cosine_matrix(W_pos[:n_pos])                         # (n_pos, n_pos)
-check("cosine of a vector with itself", np.diag(pos_sim), np.ones(n_pos), atol=1e-5)
 by_distance = np.array([np.diag(pos_sim, d).mean() for d in range(1, n_pos)])   # index d-1: distance d
 # the same number for distance 1, straight from the table's rows, as a spot check
 a_, b_ = W_pos[:n_pos - 1], W_pos[1:n_pos]
-check("mean cosine at distance 1, from the rows", by_distance[0],
-      np.mean(np.sum(a_ * b_, -1) / (np.linalg.norm(a_, axis=-1) * np.linalg.norm(b_, axis=-1))))
+check_all("position similarity", {
+    "cosine of a vector with itself": (np.diag(pos_sim), np.ones(n_pos)),
+    "mean cosine at distance 1, from the rows":
+        (by_distance[0], np.mean(np.sum(a_ * b_, -1) / (np.linalg.norm(a_, axis=-1) * np.linalg.norm(b_, axis=-1))))})
 chance = 1 / np.sqrt(E)
 for d in (1, 2, 4, 8, 16, 32, n_pos - 1):
     if d < n_pos:
@@ -278,11 +353,14 @@ if plt is not None:
 # %% [markdown]
 # ## Exercises
 #
-# 1. The model accepts `inputs_embeds` (shape (B, T, E)) instead of `input_ids`.
-#    Pass `word_vectors[None]` and check that `hidden_states[0]` is unchanged.
-#    Then add a small vector to one token's word vector: which entries of
-#    `hidden_states[0]` change, and which stay the same? Why?
-# 2. LayerNorm subtracts the mean, so adding the same constant to all E numbers of
-#    a token's sum changes nothing. Verify it. Does the same hold for multiplying
-#    the sum by 2? What does that tell you about how large the word vectors may be
-#    relative to the position vectors?
+# 1. ★ The model accepts `inputs_embeds` (shape (B, T, E)) instead of
+#    `input_ids`. Pass the word vectors of a sentence and check that
+#    `hidden_states[0]` is unchanged. Then add a small vector to one token's
+#    word vector: which rows of `hidden_states[0]` change, and why?
+# 2. ★ With `albert_np.ops.layer_norm`, check that adding a constant to, or
+#    doubling, a token's summed embedding changes nothing (up to rounding), and that
+#    doubling only its word part does change the result.
+# 3. ★★ Print the mean length of the position rows of the bundled model in
+#    blocks (0–63, 64–127, 128–255, 256–511) and compare with a freshly
+#    initialised `AlbertModel(config)`. Which rows look trained, and what does
+#    that suggest about the length of the sequences it was trained on?
