@@ -317,7 +317,7 @@ print(f"this model has {model.num_parameters():,} parameters")
 # corpus) to compare.
 
 # %% [markdown]
-# ### Which sentences does it get right?
+# ## The cloze probe: which sentences does it get right?
 #
 # One sentence says little. The project's cloze probe
 # (`tests/benchmarks/cloze_probe.tsv`) holds 75 plain English sentences written
