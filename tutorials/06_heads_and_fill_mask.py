@@ -6,15 +6,18 @@
 # was pretrained with two heads (masked-language-model and sentence-order
 # prediction), and fine-tuning adds others. In this chapter you will:
 #
-# 1. see that the masked-LM head's output layer *is* the word-embedding table
-#    (weight tying), and compute the MLM logits by hand;
-# 2. turn logits into the ranked guesses of `albert_np.fill_mask`, check the
-#    scores it prints, measure where the right answer ranks, and list the
-#    sentences of a 75-sentence probe that the model gets right;
-# 3. see why the scores come out as they do: a softmax over the whole
+# 1. see a few sentences whose masked word the model gets right, with the
+#    five guesses `albert_np.fill_mask` ranks highest and their scores;
+# 2. see that the masked-LM head's output layer *is* the word-embedding table
+#    (weight tying), compute the MLM logits by hand, and break the tie to see
+#    what it is worth;
+# 3. turn logits into the ranked guesses of `fill_mask`, check the scores it
+#    prints, then look at a sentence the model gets wrong, and list the
+#    sentences of a 75-sentence probe that it gets right;
+# 4. see why the scores come out as they do: a softmax over the whole
 #    vocabulary, the scale ("temperature") of the logits, and a per-word bias that
 #    tracks how common each word is;
-# 4. compute the four fine-tuning heads by hand: sequence classification (through
+# 5. compute the four fine-tuning heads by hand: sequence classification (through
 #    the pooler), token classification, question-answering spans and multiple
 #    choice, each checked against its `AlbertFor...` class.
 #
@@ -39,6 +42,46 @@ V, E, H = config.vocab_size, config.embedding_size, config.hidden_size
 print(model)
 
 # %% [markdown]
+# ## What the model gets right
+#
+# `albert_np.fill_mask` takes a sentence with a `[MASK]` and returns the pieces
+# of the vocabulary that the model finds most likely there, each with a score (a
+# probability). Below are some candidate sentences, Wikipedia-style and
+# everyday ones, each with the word that belongs in the gap. The cell asks for
+# the top 5 of each and keeps the sentences where the **first** guess is that
+# word. It prints what it kept, so the list is always this checkpoint's own;
+# on the bundled model it must keep at least four (asserted). An untrained
+# checkpoint may keep none.
+
+# %%
+candidates = [                                                   # (sentence, the word in the gap)
+    ("The church was built in the 12th [MASK].", "century"),
+    ("Abraham Lincoln was elected President of the United [MASK] in 1860.", "states"),
+    ("The Roman [MASK] fell in 476.", "empire"),
+    ("The town has a population of about 5,000 [MASK].", "people"),
+    ("The children are playing [MASK] the garden.", "in"),
+    ("He wanted to [MASK] a doctor when he grew up.", "be"),
+    ("She won a gold [MASK] at the Olympic Games.", "medal"),
+    ("I drink a cup of [MASK] every morning.", "coffee"),
+]
+candidates = [(s.replace("[MASK]", tokenizer.mask_token), w) for s, w in candidates]
+guesses = albert_np.fill_mask([s for s, _ in candidates], model=MODEL, top_k=5, progress=False)
+kept = []                                                        # (sentence, word, top 5)
+for (sentence, word), top5 in zip(candidates, guesses):
+    if top5[0]["token_str"] == word:
+        kept.append((sentence, word, top5))
+print(f"top-1 right for {len(kept)} of {len(candidates)} candidate sentences:")
+for sentence, word, top5 in kept:
+    print(f"  {sentence}\n     " + "  ".join(f"{g['token_str']} {g['score']:.3f}" for g in top5))
+if str(MODEL) == str(bundled_model()):
+    assert len(kept) >= 4, f"the bundled model should get at least 4 of these right, got {len(kept)}"
+
+# %% [markdown]
+# For each kept sentence the model ranks the right word first, among all the
+# pieces of its vocabulary, from the context alone. The score beside each guess
+# is the softmax probability that `fill_mask` reports. How the model gets there,
+# and where it fails, is the rest of the chapter.
+#
 # ## The masked-LM head, and its tied decoder
 #
 # The MLM head maps each H-vector back to a score for every one of the V
@@ -114,13 +157,13 @@ if plt is not None:
     show(fig, "06_tied_mlm_head.png")
 
 # %% [markdown]
-# Now the head by hand, on a sentence with one `[MASK]`. We ask the model for its
+# Now the head by hand, on the first candidate sentence. We ask the model for its
 # hidden states and take the last one (the encoder output), then write out the
 # four steps. The activation is the config's `hidden_act` (ALBERT v2 uses the
 # tanh form of GELU); the LayerNorm we write out in full.
 
 # %%
-text = f"The capital of France is {tokenizer.mask_token}."
+text = candidates[0][0]                                          # "The church was built in the 12th [MASK]."
 enc = tokenizer(text, return_tensors="np")
 ids = enc["input_ids"]                                           # (1, T)
 mask_pos = int(np.flatnonzero(ids[0] == tokenizer.mask_token_id)[0])
@@ -140,6 +183,56 @@ logits = z @ word_table.T + pred["bias"]                         # (1, T, E) -> 
 check("MLM logits by hand", logits, out.logits, atol=1e-4, rtol=1e-4)
 
 # %% [markdown]
+# ### Break it: untie the decoder
+#
+# What is the tie worth? Give the decoder a matrix of its own: a copy of the
+# model whose decoder weight is a fresh random (V, E) matrix, drawn with the
+# same standard deviation as the word table, and everything else unchanged (the
+# encoder, the head's dense layer and LayerNorm, the per-word bias). We compare
+# the two on the candidate sentences: the top 5 at the first one's mask, and the
+# MLM loss, the mean over the masks of -log(probability of the right word).
+#
+# **Predict before you run:** only the last matrix changes, and its numbers have
+# the same size as before. Will the untied model guess a little worse, or no
+# better than a model that has read nothing?
+
+# %%
+untied = AlbertForMaskedLM.from_pretrained(MODEL)
+untied.params["predictions"]["decoder"]["weight"] = np.random.default_rng(0).normal(
+    0, word_table.std(), word_table.shape).astype(word_table.dtype)      # (V, E), not tied to anything
+assert untied.params["predictions"]["decoder"]["weight"] is not untied.params["albert"]["embeddings"][
+    "word_embeddings"]["weight"]
+
+answers_1 = [(s, tokenizer(w, add_special_tokens=False)["input_ids"]) for s, w in candidates]
+answers_1 = [(s, i[0]) for s, i in answers_1 if len(i) == 1]      # one piece: can fill one mask
+batch = tokenizer([s for s, _ in answers_1], padding=True, return_tensors="np")
+mlm_labels = np.full_like(batch["input_ids"], -100)              # (B, T): -100 = no loss here
+for row, (_, answer) in enumerate(answers_1):
+    mlm_labels[row, batch["input_ids"][row] == tokenizer.mask_token_id] = answer
+loss_tied = float(model(**batch, labels=mlm_labels).loss)
+loss_untied = float(untied(**batch, labels=mlm_labels).loss)
+for name, m in (("tied  ", model), ("untied", untied)):
+    print(f"{name} top 5: " + "  ".join(f"{g['token_str']} {g['score']:.3f}"
+                                        for g in albert_np.fill_mask(text, model=m, top_k=5)))
+print(f"MLM loss on {len(answers_1)} masks: tied {loss_tied:.2f} nats, untied {loss_untied:.2f} "
+      f"(a uniform guess: log V = {np.log(V):.2f})")
+print(f"parameters: tied {model.num_parameters():,}, untied {untied.num_parameters():,} (V*E = {V * E:,} more)")
+if str(MODEL) == str(bundled_model()):
+    assert loss_untied > loss_tied + 2, (loss_tied, loss_untied)
+    assert np.log(V) - loss_untied < loss_untied - loss_tied, "untied should be nearer a uniform guess"
+
+# %% [markdown]
+# On the bundled model the untied loss is more than 2 nats higher, closer to a
+# uniform guess than to the tied model (both asserted), and the top 5 turns
+# into unrelated pieces. The head was trained to turn h into a vector z that
+# points towards the *input embedding* of the right word: z means something
+# only in the coordinates of the word table. A random matrix scores each word
+# by z · (a random vector), noise as large as the trained scores, and only the
+# per-word bias still carries a little (how common each word is). An untied
+# decoder is not worse in itself, once trained, but it is V*E more numbers to
+# learn, and all of them learn from the output side alone.
+
+# %% [markdown]
 # ## From logits to fill_mask's answers
 #
 # `fill_mask` takes the logits at the mask position, applies a softmax over all V
@@ -157,9 +250,10 @@ for j in top:
 
 answers = albert_np.fill_mask(text, model=MODEL, top_k=k)
 print([(a["token_str"], round(a["score"], 6)) for a in answers])
-check("top-k scores vs fill_mask", np.sort(p)[::-1][:k], [a["score"] for a in answers], atol=1e-6)
-check("our p at fill_mask's tokens", p[[a["token"] for a in answers]], [a["score"] for a in answers],
-      atol=1e-6)
+check_all("softmax at the mask vs fill_mask", {
+    "top-k scores": (np.sort(p)[::-1][:k], [a["score"] for a in answers]),
+    "our p at fill_mask's tokens": (p[[a["token"] for a in answers]], [a["score"] for a in answers])},
+    atol=1e-6)
 
 # %% [markdown]
 # The same guesses, and how they form: `albert_np.explain` applies this very
@@ -176,33 +270,54 @@ print("the page's top-5:", [(a["token_str"], round(a["score"], 4)) for a in page
 page
 
 # %% [markdown]
-# Is the right answer among them? "Paris" is one piece of the vocabulary (the
-# tokenizer lowercases it), so its rank is one plus the number of pieces the
-# model scores higher. We count that, and confirm it with `fill_mask` itself:
-# asked for exactly that many answers, its last one must be "paris".
+# ## What it gets wrong
+#
+# Now a sentence that a well-read model finds easy: "The capital of France is
+# [MASK]." "Paris" is one piece of the vocabulary (the tokenizer lowercases it),
+# so its rank is one plus the number of pieces the model scores higher. We
+# count that from the logits, and confirm it with `fill_mask` itself: asked for
+# exactly that many answers, its last one must be "paris".
 
 # %%
+failure = f"The capital of France is {tokenizer.mask_token}."
+enc_f = tokenizer(failure, return_tensors="np")
+pos_f = int(np.flatnonzero(enc_f["input_ids"][0] == tokenizer.mask_token_id)[0])
+l_f = model(**enc_f).logits[0, pos_f]                            # (V,)
+p_f = softmax(l_f)
+print("top 5:", "  ".join(f"{g['token_str']} {g['score']:.3f}"
+                          for g in albert_np.fill_mask(failure, model=MODEL, top_k=k)))
 answer_ids = tokenizer("Paris", add_special_tokens=False)["input_ids"]
 print("'Paris' is the piece(s):", tokenizer.convert_ids_to_tokens(answer_ids))
 pid = answer_ids[0]                                              # its first (here only) piece
-rank = 1 + int((p > p[pid]).sum())                               # pieces with a higher probability, + 1
-print(f"{tokenizer.convert_ids_to_tokens(pid)!r} ranks {rank} of {V} with probability {p[pid]:.2e} "
-      f"({p[pid] * V:.1f} x uniform; top-1 has {p.max():.2e})")
-deep = albert_np.fill_mask(text, model=MODEL, top_k=rank)
+rank = 1 + int((p_f > p_f[pid]).sum())                           # pieces with a higher probability, + 1
+print(f"{tokenizer.convert_ids_to_tokens(pid)!r} ranks {rank} of {V} with probability {p_f[pid]:.2e} "
+      f"({p_f[pid] * V:.1f} x uniform; top-1 has {p_f.max():.2e})")
+deep = albert_np.fill_mask(failure, model=MODEL, top_k=rank)
 assert len(deep) == rank and deep[-1]["token"] == pid, "fill_mask's answer number `rank` should be it"
-check("fill_mask's score for it", deep[-1]["score"], p[pid], atol=1e-6)
+check("fill_mask's score for it", deep[-1]["score"], p_f[pid], atol=1e-6)
 print(f"in fill_mask's top {k}: {'yes' if rank <= k else 'no'}; "
-      f"{'above' if p[pid] > 1 / V else 'not above'} the uniform 1/V")
+      f"{'above' if p_f[pid] > 1 / V else 'not above'} the uniform 1/V")
+print(f"this model has {model.num_parameters():,} parameters")
 
 # %% [markdown]
-# The last line says whether this checkpoint knows the answer. A model that has
-# learnt little beyond how common each piece is puts frequent pieces
-# (punctuation, "the") first whatever the context, and the right answer can then
-# sit below the uniform 1/V; the bias section below measures how much of that
-# is going on.
+# The last lines say whether this checkpoint knows the answer, and how big it
+# is. The sentences the bundled model got right at the start need a pattern
+# that occurs again and again in its training text ("in the 12th century",
+# "the United States"), or grammar. This one needs a *fact*: which city goes
+# with which country. The bundled `albert-tiny-en` has about 3 million
+# parameters (the count above, when it runs on it) and, at the time of writing,
+# was pretrained on an extract of about 30,000 Wikipedia articles and 13 books
+# (its model card, `albert_np/pretrained/albert-tiny-en/README.md`, lists the
+# data). A model of
+# that size, with that little reading, learns frequent patterns first and
+# stores few facts; where it knows nothing specific it falls back on pieces that
+# are frequent in such a slot. Facts come with many more parameters and much
+# more text: run this cell with `ALBERT_NP_MODEL=albert/albert-base-v2` (12
+# million parameters, trained on all of English Wikipedia and a large book
+# corpus) to compare.
 
 # %% [markdown]
-# ### Which sentences does it get right?
+# ## The cloze probe: which sentences does it get right?
 #
 # One sentence says little. The project's cloze probe
 # (`tests/benchmarks/cloze_probe.tsv`) holds 75 plain English sentences written
@@ -254,8 +369,9 @@ import cloze_probe                                               # noqa: E402
 
 if dropped == 0:
     reference = cloze_probe.run_probe(MODEL, top_k=5)["overall"]
-    check("top-1 hits vs cloze_probe.py", len(hits1), round(reference["top1"] * reference["n"]), atol=0)
-    check("top-5 hits vs cloze_probe.py", len(hits5), round(reference["topk"] * reference["n"]), atol=0)
+    check_all("hit counts vs cloze_probe.py", {
+        "top-1 hits": (len(hits1), round(reference["top1"] * reference["n"])),
+        "top-5 hits": (len(hits5), round(reference["topk"] * reference["n"]))}, atol=0, rtol=0)
 else:
     print(f"{dropped} answers are not one piece of this vocabulary: no comparison with cloze_probe.py")
 
@@ -274,19 +390,23 @@ else:
 # probability, so even a confident model spreads mass over thousands of
 # alternatives. Useful yardsticks are the uniform value 1/V, and the *entropy*
 # of the distribution compared with its largest possible value log V. The
-# exponential of the entropy is an "effective number of candidates".
+# exponential of the entropy is an "effective number of candidates". We
+# measure them at the two masks of this chapter: the first candidate sentence
+# and the France sentence.
 
 # %%
-entropy = float(-(p * np.log(p + 1e-30)).sum())
-print(f"V = {V}; uniform probability 1/V = {1 / V:.2e}")
-print(f"top-1 probability {p.max():.2e} = {p.max() * V:.1f} x uniform")
-print(f"entropy {entropy:.2f} nats of at most log V = {np.log(V):.2f}; "
-      f"effective number of candidates exp(entropy) = {np.exp(entropy):,.0f}")
-print(f"probability mass in the top {k}: {p[top].sum():.4f}")
+print(f"V = {V}; uniform probability 1/V = {1 / V:.2e}; log V = {np.log(V):.2f} nats")
+for sentence, q in ((text, p), (failure, p_f)):
+    entropy = float(-(q * np.log(q + 1e-30)).sum())
+    print(f"{sentence}\n    top-1 probability {q.max():.2e} = {q.max() * V:,.1f} x uniform; "
+          f"mass in the top {k} {np.sort(q)[::-1][:k].sum():.4f}; entropy {entropy:.2f} nats; "
+          f"effective number of candidates exp(entropy) = {np.exp(entropy):,.0f}")
 
 # %% [markdown]
-# These numbers measure how peaked this checkpoint's guess is: the closer the
-# entropy is to log V, the closer the guess is to uniform. Run the chapter with
+# These numbers measure how peaked this checkpoint's guesses are: the closer the
+# entropy is to log V, the closer the guess is to uniform. A model that knows the
+# answer puts most of the mass on a few pieces; where it does not, the mass
+# spreads out. Run the chapter with
 # `ALBERT_NP_MODEL=albert/albert-base-v2` to set them beside a fully trained
 # full-size model.
 #
@@ -318,10 +438,12 @@ for tau in (0.25, 0.5, 1.0, 2.0):
 
 # %%
 p64 = p.astype(np.float64)
+pairs = {}
 for tau in (0.5, 2.0):
     powered = p64 ** (1 / tau)
-    check(f"tau = {tau}: p^(1/tau), renormalised", softmax_t(l, tau), powered / powered.sum(), atol=1e-7)
-    check(f"tau = {tau}: ops.softmax(l / tau)", softmax_t(l, tau), softmax(l / np.float32(tau)), atol=1e-7)
+    pairs[f"tau = {tau}: p^(1/tau), renormalised"] = (softmax_t(l, tau), powered / powered.sum())
+    pairs[f"tau = {tau}: ops.softmax(l / tau)"] = (softmax_t(l, tau), softmax(l / np.float32(tau)))
+check_all("temperature", pairs, atol=1e-7)
 assert np.all(np.diff(entropies) > 0), f"entropy should grow with the temperature: {entropies}"
 
 if plt is not None:
@@ -465,8 +587,8 @@ res = qa(**qa_in, output_hidden_states=True)
 h = res.hidden_states[-1]                                        # (1, T, H)
 se = h @ qa.params["qa_outputs"]["weight"].T + qa.params["qa_outputs"]["bias"]   # (1, T, 2)
 start, end = se[..., 0], se[..., 1]                              # (1, T) each
-check("start_logits", start, res.start_logits)
-check("end_logits", end, res.end_logits)
+check_all("question-answering head", {"start_logits": (start, res.start_logits),
+                                      "end_logits": (end, res.end_logits)})
 
 # the context tokens: segment 1, except the closing [SEP]
 in_context = (qa_in["token_type_ids"][0] == 1) & (qa_in["input_ids"][0] != tokenizer.sep_token_id)
@@ -521,9 +643,13 @@ print("choice probabilities (untrained head):", np.round(np.exp(mc_logits - mc_l
 # * The MLM head is dense -> activation -> LayerNorm -> the word-embedding table
 #   (tied) + a per-word bias; fill_mask is a softmax over V of its output at the
 #   mask, then a sort.
-# * The scores are small because the softmax spreads mass over all V pieces; how
-#   peaked they are depends on the spread of the logits, and part of that spread is
-#   a context-free prior held in `predictions.bias`.
+# * The tie matters: the head learns to point at the input embedding of the
+#   right word, and a decoder matrix it was not trained with turns its guesses
+#   into noise.
+# * A small model trained on little text gets frequent patterns and grammar
+#   right before facts. The softmax spreads mass over all V pieces; how peaked
+#   the guess is depends on the spread of the logits, and part of that spread
+#   is a context-free prior held in `predictions.bias`.
 # * The fine-tuning heads are one linear layer each: on the tanh pooler of
 #   `[CLS]` (sequence classification, multiple choice with its (B, C, T) reshape),
 #   on every token (token classification), or two scores per token (QA spans).
@@ -531,9 +657,7 @@ print("choice probabilities (untrained head):", np.round(np.exp(mc_logits - mc_l
 # %% [markdown]
 # ## Exercises
 #
-# 1. Untie the decoder: replace `model.params["predictions"]["decoder"]["weight"]`
-#    by a copy of the word table plus small noise, and measure how much the top-5
-#    of `fill_mask(text, model=model)` changes. What happens to the parameter count
-#    reported by `model.num_parameters()`?
-# 2. Set `predictions.bias` to zero (on a copy) and recompute the top-10 for a few
-#    masked sentences. Which kinds of pieces drop out of the list?
+# 1. ★ Set `predictions.bias` to zero and compare the top 8 of `fill_mask` for
+#    two sentences. How much of the ranking came from the context-free bias?
+# 2. ★ How many "effective candidates" (exp of the entropy) does the guess at the
+#    mask of "The capital of France is [MASK]." have at temperatures 0.5, 1 and 2?

@@ -9,12 +9,15 @@
 # of backward functions is enough.
 #
 # In this chapter you will derive, implement and check the backward pass of the
-# four primitives everything else in ALBERT is made of:
+# four primitives everything else in ALBERT is made of, and of the loss that
+# starts every backward sweep:
 #
 # 1. the linear layer `y = x W^T + b`,
 # 2. LayerNorm,
 # 3. softmax,
-# 4. scaled dot-product attention (which uses softmax inside).
+# 4. scaled dot-product attention (which uses softmax inside),
+# 5. softmax followed by the cross-entropy loss, as the masked-LM and
+#    classification heads compute it (with ignored `-100` labels).
 #
 # Each hand-written gradient is compared with two references: the library's
 # `albert_np.backprop.*_backward` functions (fed by the forward of `albert_np.ops`
@@ -32,7 +35,7 @@ from tutorial_utils import *
 import albert_np
 from albert_np import AlbertConfig
 from albert_np import backprop as bp
-from albert_np import ops
+from albert_np import losses, ops
 
 config = AlbertConfig.from_pretrained(MODEL)      # for eps and the real sizes at the end
 eps = config.layer_norm_eps
@@ -81,10 +84,15 @@ def rel_error(a, b):
 
 table = []        # rows: (primitive, gradient, rel. error vs library, rel. error vs finite differences)
 
-def compare(primitive, name, ours, library, numeric):
-    check(f"{primitive} {name} vs backprop", ours, library, atol=1e-12, rtol=1e-10)
-    check(f"{primitive} {name} vs finite diff.", ours, numeric, atol=1e-7, rtol=1e-6)
-    table.append((primitive, name, rel_error(ours, library), rel_error(ours, numeric)))
+def compare(primitive, forward, gradients):
+    """forward: (ours, library); gradients: {name: (ours, library, finite differences)}.
+    Prints one line against the library, one against finite differences."""
+    check_all(f"{primitive} vs the library", {"forward": forward,
+              **{name: (ours, lib) for name, (ours, lib, _) in gradients.items()}}, atol=1e-12, rtol=1e-10)
+    check_all(f"{primitive} vs finite differences",
+              {name: (ours, num) for name, (ours, _, num) in gradients.items()}, atol=1e-7, rtol=1e-6)
+    for name, (ours, lib, num) in gradients.items():
+        table.append((primitive, name, rel_error(ours, lib), rel_error(ours, num)))
 
 # %% [markdown]
 # ## 1. Linear: y = x W^T + b
@@ -114,12 +122,12 @@ db = dy.reshape(-1, 5).sum(0)                    # (out,)
 
 cache = {}                                       # the forward fills it with what the backward needs
 y_lib = ops.linear(x, W, b, cache=cache)
-check("linear forward vs backprop", linear_fwd(), y_lib, atol=1e-12)
 g = {"weight": np.zeros_like(W), "bias": np.zeros_like(b)}   # the library *adds* into these
 dx_lib = bp.linear_backward(dy, cache, g)
-compare("linear", "dx", dx, dx_lib, numerical_grad(linear_fwd, x, dy))
-compare("linear", "dW", dW, g["weight"], numerical_grad(linear_fwd, W, dy))
-compare("linear", "db", db, g["bias"], numerical_grad(linear_fwd, b, dy))
+compare("linear", (linear_fwd(), y_lib), {
+    "dx": (dx, dx_lib, numerical_grad(linear_fwd, x, dy)),
+    "dW": (dW, g["weight"], numerical_grad(linear_fwd, W, dy)),
+    "db": (db, g["bias"], numerical_grad(linear_fwd, b, dy))})
 
 # %% [markdown]
 # ## 2. LayerNorm
@@ -168,12 +176,12 @@ db = dy.reshape(-1, 8).sum(0)
 
 cache = {}
 y_lib = ops.layer_norm(x, w, b, eps, cache=cache)
-check("LayerNorm forward vs backprop", layer_norm_fwd(), y_lib, atol=1e-12)
 grads = {"weight": np.zeros_like(w), "bias": np.zeros_like(b)}
 dx_lib = bp.layer_norm_backward(dy, cache, grads)
-compare("LayerNorm", "dx", dx, dx_lib, numerical_grad(layer_norm_fwd, x, dy))
-compare("LayerNorm", "dw", dw, grads["weight"], numerical_grad(layer_norm_fwd, w, dy))
-compare("LayerNorm", "db", db, grads["bias"], numerical_grad(layer_norm_fwd, b, dy))
+compare("LayerNorm", (layer_norm_fwd(), y_lib), {
+    "dx": (dx, dx_lib, numerical_grad(layer_norm_fwd, x, dy)),
+    "dw": (dw, grads["weight"], numerical_grad(layer_norm_fwd, w, dy)),
+    "db": (db, grads["bias"], numerical_grad(layer_norm_fwd, b, dy))})
 
 # %% [markdown]
 # A consequence of the two projections, visible in the numbers: every row of dx
@@ -211,8 +219,7 @@ dx = y * (dy - (dy * y).sum(-1, keepdims=True))
 
 cache = {}
 y_lib = ops.softmax(x, cache=cache)
-check("softmax forward vs backprop", y, y_lib, atol=1e-15)
-compare("softmax", "dx", dx, bp.softmax_backward(dy, cache), numerical_grad(softmax_fwd, x, dy))
+compare("softmax", (y, y_lib), {"dx": (dx, bp.softmax_backward(dy, cache), numerical_grad(softmax_fwd, x, dy))})
 check("softmax: dy + 7 gives the same dx", y * ((dy + 7) - ((dy + 7) * y).sum(-1, keepdims=True)), dx,
       atol=1e-12)
 
@@ -263,11 +270,11 @@ dk = s * dS.transpose(0, 1, 3, 2) @ q                              # (B, A, T, D
 
 cache = {}
 out_lib, _ = ops.scaled_dot_product_attention(q, k, v, bias, cache=cache)
-check("attention forward vs backprop", attention_fwd(), out_lib, atol=1e-12)
 dq_lib, dk_lib, dv_lib = bp.scaled_dot_product_attention_backward(dO, cache)
-compare("attention", "dq", dq, dq_lib, numerical_grad(attention_fwd, q, dO))
-compare("attention", "dk", dk, dk_lib, numerical_grad(attention_fwd, k, dO))
-compare("attention", "dv", dv, dv_lib, numerical_grad(attention_fwd, v, dO))
+compare("attention", (attention_fwd(), out_lib), {
+    "dq": (dq, dq_lib, numerical_grad(attention_fwd, q, dO)),
+    "dk": (dk, dk_lib, numerical_grad(attention_fwd, k, dO)),
+    "dv": (dv, dv_lib, numerical_grad(attention_fwd, v, dO))})
 
 # %% [markdown]
 # The padded key gets no gradient at all: its column of P is exactly 0, so both
@@ -280,15 +287,76 @@ print("dk, dv of the padded key:", np.abs(dk[1, :, 3]).max(), np.abs(dv[1, :, 3]
 assert not P[1, :, :, 3].any() and not dk[1, :, 3].any() and not dv[1, :, 3].any()
 
 # %% [markdown]
+# ## 5. The loss: softmax and cross-entropy
+#
+# Every backward sweep starts at the loss. The masked-LM head and the
+# classification heads score K classes (K = V for the masked-LM head) with
+# logits z, and the loss is the cross-entropy of the right class y_n under the
+# softmax, averaged over the N positions that *count*: in the masked-LM a label
+# of -100 marks a position with no loss (every token that was not masked):
+#
+#     p_n = softmax(z_n),    Loss = -(1/N) * sum over counted n of log p_n[y_n]
+#
+# Write log p_n[y] = z_n[y] - log sum_k exp(z_n[k]). Its derivative with respect
+# to z_n[i] is delta_iy - p_n[i] (the first term gives the delta; the derivative
+# of log-sum-exp is the softmax). With the minus sign and the mean:
+#
+#     dLoss/dz_n = (p_n - one_hot(y_n)) / N      for a counted position n
+#     dLoss/dz_n = 0                             for a position labelled -100
+#
+# N is the number of counted positions, not the number of rows. Each counted row
+# sums to zero (p sums to 1, the one-hot too), and its only negative entry is at
+# the right class: the gradient step raises z[y] and lowers every other logit
+# in proportion to its probability. The same result comes out of the two steps
+# taken separately, d/dp of -log p[y] (which is -one_hot / (N p)) fed to the
+# softmax backward of section 3; the combined formula never divides by p, which
+# matters in float32 when p[y] underflows to 0.
+#
+# We check it on 2 x 4 positions with K = 7 classes, three of them labelled
+# -100, against `albert_np.losses.cross_entropy` and its backward (the functions
+# training uses), and against finite differences of the loss.
+
+# %%
+K = 7
+z = rng.standard_normal((2, 4, K)) * 2                           # (B, T, K) logits
+labels = np.array([[3, -100, 0, 6], [-100, 2, -100, 2]])              # (B, T): -100 = no loss here
+counted = labels != -100
+N = int(counted.sum())
+
+def cross_entropy_fwd():
+    logp = z - z.max(-1, keepdims=True)
+    logp = logp - np.log(np.exp(logp).sum(-1, keepdims=True))   # log softmax, (B, T, K)
+    picked = np.take_along_axis(logp, np.where(counted, labels, 0)[..., None], -1)[..., 0]   # (B, T)
+    return -(picked * counted).sum() / N
+
+p_ce = np.exp(z - z.max(-1, keepdims=True))
+p_ce /= p_ce.sum(-1, keepdims=True)                              # (B, T, K) softmax
+one_hot = np.eye(K)[np.where(counted, labels, 0)] * counted[..., None]   # (B, T, K), zero rows where -100
+dz = (p_ce - one_hot) / N * counted[..., None]                   # (B, T, K)
+
+loss_lib, ce_cache = losses.cross_entropy(z, labels)
+dz_lib = losses.cross_entropy_backward(1.0, ce_cache)            # upstream dLoss/dLoss = 1
+compare("cross-entropy", (cross_entropy_fwd(), loss_lib),
+        {"dz": (dz, dz_lib, numerical_grad(cross_entropy_fwd, z, 1.0))})
+
+# the two steps separately: d(-log p[y])/dp, then the softmax backward of section 3
+dp = -one_hot / (N * p_ce)                                       # (B, T, K)
+check("softmax backward of d(-log p[y])/dp", p_ce * (dp - (dp * p_ce).sum(-1, keepdims=True)), dz,
+      atol=1e-12)
+print("rows labelled -100 are exactly zero:", not dz_lib[~counted].any())
+print("max |sum of a counted row|:", np.abs(dz[counted].sum(-1)).max())
+assert not dz_lib[~counted].any() and np.abs(dz[counted].sum(-1)).max() < 1e-15
+
+# %% [markdown]
 # ## The table
 #
 # Relative errors of our hand-derived gradients against the library's backward
 # functions, and against finite differences (h = 1e-6, float64):
 
 # %%
-print(f"{'primitive':10s} {'grad':5s} {'vs backprop':>12s} {'vs finite diff.':>16s}")
+print(f"{'primitive':14s} {'grad':5s} {'vs backprop':>12s} {'vs finite diff.':>16s}")
 for primitive, name, e_lib, e_num in table:
-    print(f"{primitive:10s} {name:5s} {e_lib:12.1e} {e_num:16.1e}")
+    print(f"{primitive:14s} {name:5s} {e_lib:12.1e} {e_num:16.1e}")
 assert all(e_lib < 1e-12 and e_num < 1e-7 for _, _, e_lib, e_num in table)
 
 # %% [markdown]
@@ -372,9 +440,9 @@ dS = P * (dP - (dP * P).sum(-1, keepdims=True))
 ours32 = (s * dS @ k, s * dS.transpose(0, 1, 3, 2) @ q, P.transpose(0, 1, 3, 2) @ dO)
 cache = {}
 ops.scaled_dot_product_attention(q, k, v, cache=cache)
-for name, a, lib in zip(("dq", "dk", "dv"), ours32, bp.scaled_dot_product_attention_backward(dO, cache)):
-    assert a.dtype == np.float32
-    check(f"attention {name}, A={A}, D={D}, float32", a, lib, atol=1e-5)
+assert all(a.dtype == np.float32 for a in ours32)
+check_all(f"attention, A={A}, D={D}, float32", dict(zip(("dq", "dk", "dv"),
+          zip(ours32, bp.scaled_dot_product_attention_backward(dO, cache)))), atol=1e-5)
 
 # %% [markdown]
 # ## Summary
@@ -385,6 +453,7 @@ for name, a, lib in zip(("dq", "dk", "dv"), ours32, bp.scaled_dot_product_attent
 # | LayerNorm | `dx = r (g - mean(g) - xhat mean(g xhat))` with `g = dy w`; `dw = sum dy xhat`, `db = sum dy` |
 # | softmax | `dx = y (dy - sum(dy y))` |
 # | attention | `dV = P^T dO`, `dS = softmax backward of dO V^T`, `dQ = s dS K`, `dK = s dS^T Q` |
+# | softmax + cross-entropy | `dz = (softmax(z) - one_hot(y)) / N` on the N counted rows, 0 on rows labelled -100 |
 #
 # Every one was checked against the library and against finite differences, and
 # a weight used more than once simply collects the sum of its uses' gradients.
@@ -392,9 +461,10 @@ for name, a, lib in zip(("dq", "dk", "dv"), ours32, bp.scaled_dot_product_attent
 # %% [markdown]
 # ## Exercises
 #
-# 1. Derive and implement the backward of the config's activation, `gelu_new`:
-#    `0.5 x (1 + tanh(c (x + 0.044715 x^3)))` with `c = sqrt(2 / pi)`. Check it
-#    against `ops.gelu_new(x, cache=cache)` / `bp.gelu_new_backward` and finite differences.
-# 2. Chain the pieces into one ALBERT attention block (q, k, v projections,
-#    attention, output projection, residual, LayerNorm) and check your backward
-#    against `albert_np.model.albert_attention(..., cache=cache)` / `bp.albert_attention_backward`.
+# 1. ★★ Derive the backward of `gelu_new`, 0.5 x (1 + tanh(c (x + 0.044715
+#    x^3))), and check it against `backprop.gelu_new_backward` and a finite
+#    difference.
+# 2. ★★ In float32, take the logits [0, -120, 5] with the label 1 and compute the
+#    cross-entropy gradient twice: the long way, d(-log p[y])/dp = -one_hot / p fed
+#    to the softmax backward, and the combined p - one_hot. Which one survives,
+#    and why?

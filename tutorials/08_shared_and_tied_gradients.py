@@ -178,8 +178,8 @@ for grp in range(G):
             for i in apps:
                 total += flatten(per_app[i, j])[name]
             sums[prefix + name] = total
-            check(name if G * inner == 1 else prefix + name, total, grads[prefix + name],
-                  atol=1e-12, rtol=1e-10)
+check_all("shared layer: sum over applications vs loss_and_grads",
+          {name: (total, grads[name]) for name, total in sums.items()}, atol=1e-12, rtol=1e-10)
 
 # %% [markdown]
 # They agree to the last bit, or within rounding where the order of additions
@@ -187,12 +187,11 @@ for grp in range(G):
 # for them, and they must simply agree:
 
 # %%
-for name, mine in flatten(map_g).items():
-    check("embedding_hidden_mapping_in." + name, mine,
-          grads["albert.encoder.embedding_hidden_mapping_in." + name], atol=1e-12, rtol=1e-10)
+once = {"embedding_hidden_mapping_in." + name: (mine, grads["albert.encoder.embedding_hidden_mapping_in." + name])
+        for name, mine in flatten(map_g).items()}
 for name in ("position_embeddings.weight", "token_type_embeddings.weight", "LayerNorm.weight"):
-    check("embeddings." + name, flatten(emb_g)[name], grads["albert.embeddings." + name],
-          atol=1e-12, rtol=1e-10)
+    once["embeddings." + name] = (flatten(emb_g)[name], grads["albert.embeddings." + name])
+check_all("weights used once vs loss_and_grads", once, atol=1e-12, rtol=1e-10)
 
 # %% [markdown]
 # How much does each application contribute? Below is the size (Frobenius norm)
@@ -221,14 +220,14 @@ for i, row in zip(apps0, norms):
 print(f"{'sum':>11s} " + " ".join(f"{x:24.3e}" for x in total_norms))
 print(f"{'ratio':>11s} " + " ".join(f"{x:24.3f}" for x in total_norms / norms.sum(axis=0)))
 
-cosines = {}
+cosines, rebuilt = {}, {}
 for n in shown:
     parts = np.stack([flatten(per_app[i, 0])[n].ravel() for i in apps0])   # (L0, size)
     dots = parts @ parts.T                                               # (L0, L0): <g_i, g_j>
-    check(f"|sum|^2 from <g_i, g_j>: {n}", dots.sum(), np.sum(grads[prefix0 + n] ** 2),
-          atol=0, rtol=1e-10)
+    rebuilt[n] = (dots.sum(), np.sum(grads[prefix0 + n] ** 2))
     cos = dots / np.outer(np.sqrt(np.diag(dots)), np.sqrt(np.diag(dots)))
     cosines[n] = cos[~np.eye(len(apps0), dtype=bool)]                    # the pairs i != j
+check_all("|sum|^2 from the <g_i, g_j> table", rebuilt, atol=0, rtol=1e-10)
 if len(apps0) > 1:
     for n, off in cosines.items():
         print(f"{n:24s} cosine of two applications' gradients: min {off.min():+.2f}, "
@@ -368,15 +367,14 @@ assert abs(fd - lookup[row, col]) > 100 * err_sum and abs(fd - decoder[row, col]
 #   different inputs at each depth, so their gradient contributions differ.
 # * A finite difference, which knows nothing about any of this, agrees with the
 #   sum and disagrees with every part on its own.
-#
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. Untie the decoder: give the model a *copy* of the word table as its decoder
-#    (`p["predictions"]["decoder"]["weight"] = word.copy()`) and call
-#    `loss_and_grads` again. Which gradient names appear now, and how do they
-#    relate to `lookup` and `decoder` above?
-# 2. Build a config with `num_hidden_groups = 2` (for example
-#    `albert_np.AlbertConfig(**{**c.to_dict(), "num_hidden_groups": 2})` and a
-#    fresh `albert_np.AlbertForMaskedLM(config, dtype=np.float64)`), rerun this
-#    chapter's checks, and confirm that each group's gradient is the sum over the
-#    applications `i` with `int(i / (L / G))` equal to that group only.
+# 1. ★ Untie the decoder (give it a copy of the word table) and recompute the
+#    gradients. Which new name appears, and how do the two gradients relate to
+#    the tied one?
+# 2. ★★ Build a config with `num_hidden_groups = 2` and a fresh
+#    `albert_np.AlbertForMaskedLM(config, dtype=np.float64)`. Which applications
+#    use each group, and does a finite difference on one entry of group 1's
+#    `ffn.weight` agree with the gradient `loss_and_grads` gives for it?
