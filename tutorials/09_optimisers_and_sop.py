@@ -3,8 +3,13 @@
 #
 # Chapters 7 and 8 computed the gradient of the loss with respect to every
 # weight. This chapter covers what happens next: the **optimiser step** that
-# turns a gradient into new weights. Along the way we look again at the task
-# that produced the gradient, ALBERT's **sentence-order prediction** (SOP).
+# turns a gradient into new weights. Along the way we look at the task that
+# produced the gradient, ALBERT's **sentence-order prediction** (SOP), the
+# second half of its pretraining loss (the head is in Chapter 6).
+#
+# These are the last pieces of a training loop. Chapter 10 puts them together
+# into a fine-tuning loop written out by hand, and Chapter 11 uses them for
+# pretraining, with the SOP pairs of the last section built at scale.
 #
 # 1. Take a real gradient: two sentence pairs through the bundled model with
 #    `step.loss_and_grads`, as the training loop does it.
@@ -126,9 +131,10 @@ total = np.sqrt(sum(np.sum(g * g) for g in grads.values()))
 coef = min(1.0, 1.0 / (total + 1e-6))
 clipped = {k: g.copy() for k, g in grads.items()}
 norm_lib = optim.clip_grad_norm(clipped, 1.0)           # clips in place, returns the norm before
-check("global gradient norm", total, norm_lib, atol=1e-12)
-check("clipped gradients", np.concatenate([coef * g.ravel() for g in grads.values()]),
-      np.concatenate([g.ravel() for g in clipped.values()]), atol=1e-15, rtol=1e-12)
+check_all("clipping", {
+    "global gradient norm": (total, norm_lib),
+    "clipped gradients": (np.concatenate([coef * g.ravel() for g in grads.values()]),
+                          np.concatenate([g.ravel() for g in clipped.values()]))}, atol=1e-15, rtol=1e-12)
 grads = clipped
 print(f"norm {total:.3f} -> scaled by {coef:.4f}")
 
@@ -153,6 +159,9 @@ print(f"norm {total:.3f} -> scaled by {coef:.4f}")
 # We take two steps. The second uses the gradient at the weights after the
 # first, as real training would. The library updates the model's own arrays in
 # place. Our copy `hand` is updated by the formulas above.
+#
+# **Predict before you run:** in step 1, one weight has a gradient 1000 times
+# larger than another's. How much further does it move?
 
 # %%
 LR, BETAS, EPS, WD = 1e-3, (0.9, 0.999), 1e-8, 0.01
@@ -177,6 +186,7 @@ v = {k: np.zeros_like(p) for k, p in params.items()}
 adamw = optim.AdamW(params, lr=LR, betas=BETAS, eps=EPS, weight_decay=WD)
 b1, b2 = BETAS
 g_first = grads                                         # kept for the next cells
+adam_pairs = {}
 for t in (1, 2):
     if t == 2:
         loss, grads = gradient()                        # at the weights after step 1
@@ -190,9 +200,10 @@ for t in (1, 2):
     adamw.step(grads)
     ours = np.concatenate([(hand[k] - before[k]).ravel() for k in params])
     lib = np.concatenate([(params[k] - before[k]).ravel() for k in params])
-    check(f"AdamW step {t}: update of all {len(params)} tensors", ours, lib, atol=1e-15, rtol=1e-10)
+    adam_pairs[f"step {t}: update of all {len(params)} tensors"] = (ours, lib)
     for k in params:                                     # and each tensor on its own
         assert np.allclose(hand[k], params[k], rtol=0, atol=1e-14), k
+check_all("AdamW by hand vs optim.AdamW", adam_pairs, atol=1e-15, rtol=1e-10)
 
 
 # %% [markdown]
@@ -214,15 +225,16 @@ optim.AdamW(no_decay_step, lr=LR, betas=BETAS, eps=EPS, weight_decay=0.0).step(g
 moved = np.concatenate([(no_decay_step[k] - start[k]).ravel() for k in params])
 big = np.abs(g_all) > 1e-5
 check("first step = -lr * sign(g) where |g| > 1e-5", moved[big], -LR * np.sign(g_all[big]), atol=0, rtol=1e-3)
-check("no move where g = 0", moved[g_all == 0], np.zeros(int(np.sum(g_all == 0))), atol=0)
 print(f"{np.mean(g_all == 0):.1%} of the numbers have a zero gradient in this batch")
 
 with_decay = {k: p.copy() for k, p in start.items()}
 optim.AdamW(with_decay, lr=LR, betas=BETAS, eps=EPS, weight_decay=WD).step(g_first)
-check("decay part = -lr * wd * p (0 where excluded)",
-      np.concatenate([(with_decay[k] - no_decay_step[k]).ravel() for k in params]),
-      np.concatenate([(-LR * WD * start[k] if decayed(k) else 0 * start[k]).ravel() for k in params]),
-      atol=1e-18, rtol=1e-9)
+check_all("the rest of the first step", {
+    "no move where g = 0": (moved[g_all == 0], np.zeros(int(np.sum(g_all == 0)))),
+    "decay part = -lr * wd * p (0 where excluded)": (
+        np.concatenate([(with_decay[k] - no_decay_step[k]).ravel() for k in params]),
+        np.concatenate([(-LR * WD * start[k] if decayed(k) else 0 * start[k]).ravel() for k in params]))},
+    atol=1e-18, rtol=1e-9)
 for k, p in params.items():                             # put the model back to its loaded weights
     p[...] = start[k]
 
@@ -327,13 +339,16 @@ toy_grads = {"dense.weight": toy_rng.normal(size=(3, 4)), "zero.weight": toy_rng
              "idle.weight": np.zeros((2, 2))}
 toy_start = copy.deepcopy(toy)
 optim.LAMB(toy, lr=0.1, eps=LAMB_EPS, weight_decay=0.0).step(toy_grads)
+toy_pairs = {}
 for k, p in toy_start.items():
     u = (1 - b1) * toy_grads[k] / (np.sqrt((1 - b2) * toy_grads[k] ** 2) + LAMB_EPS)
     w_norm, u_norm = np.linalg.norm(p), np.linalg.norm(u)
     with np.errstate(invalid="ignore", divide="ignore"):
         naive = w_norm / u_norm
     r = w_norm / u_norm if w_norm > 0 and u_norm > 0 else 1.0
-    check(f"LAMB {k} (naive r = {naive:.3g}, used r = {r:.3g})", p - 0.1 * r * u, toy[k], atol=1e-15)
+    print(f"{k:13s} ||p|| = {w_norm:.3g}, ||u|| = {u_norm:.3g}: naive r = {naive:.3g}, used r = {r:.3g}")
+    toy_pairs[k] = (p - 0.1 * r * u, toy[k])
+check_all("LAMB on the toy tensors", toy_pairs, atol=1e-15)
 assert np.any(toy["zero.weight"] != 0), "the zero matrix has moved away from zero"
 
 # %% [markdown]
@@ -488,14 +503,15 @@ assert accuracy(nsp) > 0.5
 # solves NSP reasonably well (78.9 %). Downstream (the average over SQuAD 1.1,
 # SQuAD 2.0, MNLI, SST-2 and RACE), SOP gains about one point over the others,
 # mostly on tasks whose inputs span several sentences.
-#
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. Make the second AdamW step use the *same* gradient as the first, and
-#    work out on paper what `m_hat / sqrt(v_hat)` is then. Check your answer
-#    with the library.
-# 2. Scale `g_first` by 1000 and take one LAMB step. Which tensors change
-#    their update, and why do the decayed ones not?
-# 3. Replace `overlap` by a feature that *is* order-sensitive, for example the
-#    overlap of B with the first sentence of the document only. Can it beat
-#    0.5 on SOP?
+# 1. ★ Give AdamW the same gradient twice. What is each step then, and does the
+#    library agree?
+# 2. ★ With `TOTAL, WARMUP = 100, 10`, work out on paper the schedule's
+#    multiplier after 5 and after 55 completed steps, and the first completed
+#    step at which it is below 0.5. Check with `optim.linear_warmup_linear_decay`.
+# 3. ★★ Scale a real gradient of the bundled model by 1000 and take one LAMB
+#    step. LAMB looks scale-free (`m / sqrt(v)`, then a trust ratio), so which
+#    tensors' updates change, and why?

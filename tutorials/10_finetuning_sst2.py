@@ -4,13 +4,16 @@
 # Pretraining gives ALBERT general-purpose vectors. *Fine-tuning* adapts it to
 # one task: here SST-2, movie-review snippets labelled negative (0) or positive
 # (1). We add a small classification head on top of the pooled `[CLS]` vector,
-# then train **all** the weights (encoder and head) with the NumPy backprop from
-# Chapter 8 and the AdamW optimiser.
+# then train **all** the weights (encoder and head) with the NumPy backprop of
+# Chapters 7 and 8 and the AdamW optimiser and learning-rate schedule of Chapter 9.
 #
 # You will learn
 #
-# * what one call to `albert_np.finetune` does: batching, the training step,
-#   evaluation, checkpoints, and keeping the best model;
+# * how to write the fine-tuning loop yourself, in about twenty lines: batches,
+#   forward and loss, backward, gradient clipping, the learning-rate schedule and
+#   AdamW, and that it gives the library's losses step for step;
+# * what one call to `albert_np.finetune` adds around that loop: evaluation,
+#   checkpoints, and keeping the best model;
 # * how to read its log, and to draw the loss curve from it;
 # * how to use the saved model with `albert_np.classify`, checked against a
 #   forward pass done by hand.
@@ -31,7 +34,10 @@ import os
 import tempfile
 
 import albert_np
-from albert_np.training import datasets
+from albert_np import step
+from albert_np.params import named_parameters
+from albert_np.training import datasets, optim
+from albert_np.training import features as F
 
 # %% [markdown]
 # ## The data
@@ -99,18 +105,98 @@ print(f"{len(train_examples)} training sentences ({train_pos:.0%} positive), "
 # The last number is the baseline to beat. A model that always answers the
 # more common dev label already gets that accuracy.
 #
+# ## The loop, written out
+#
+# Everything a fine-tuning run does to the weights fits in one loop. We write it
+# here with the settings we will give `finetune` below (batch 32, peak learning
+# rate 3e-4, warm-up over the first 10 % of the steps, seed 0), and run its
+# first few steps. The pieces:
+#
+# * **The model**: the checkpoint's encoder and a fresh two-class head (the log
+#   line about "newly initialised" classifier weights is expected). The fresh
+#   weights are drawn from a fixed seed, so every load gives the same head.
+# * **The batches**: `features.featurize` tokenizes each sentence (at most 128
+#   tokens). `features.length_grouped_batches` shuffles the sentences, puts
+#   sentences of similar length in the same batch (less padding), and shuffles
+#   the batches. `finetune` draws epoch `e`'s order from
+#   `np.random.default_rng([seed, e])`; we draw epoch 0's the same way.
+#   `features.collate` pads one batch into arrays.
+# * **Forward, loss, backward**: `step.loss_and_grads` (Chapters 7 and 8) with
+#   `training=True`, so dropout is on (the classifier's dropout, p = 0.1, on the
+#   bundled model). Its random numbers come from a generator seeded by a number
+#   that the run's generator, `np.random.default_rng(seed)`, draws once per step.
+# * **Clipping**: scale all gradients together so that their global norm is at
+#   most 1 (Chapter 9).
+# * **The schedule**: the rate of the update after `s` completed steps rises
+#   linearly from 0 over the warm-up steps, then falls linearly to 0 at the last
+#   step (Chapter 9).
+# * **AdamW**: the by-hand update of Chapter 9, with no weight decay on biases
+#   and LayerNorm weights.
+#
+# `finetune` runs `ceil(epochs x batches per epoch)` steps; the schedule needs
+# that number, so we compute it the same way.
+
+# %%
+SEED, LR, WARMUP_SHARE, WD, MAX_NORM = 0, 3e-4, 0.1, 0.01, 1.0
+B1, B2, EPS = 0.9, 0.999, 1e-8                                  # AdamW's defaults
+tok = albert_np.AlbertTokenizerFast.from_pretrained(MODEL)
+features = F.featurize(task, train_examples, tok, max_length=128)
+TOTAL = int(np.ceil(EPOCHS * np.ceil(len(features) / BATCH)))  # optimiser steps of the whole run
+WARMUP = int(np.ceil(WARMUP_SHARE * TOTAL))
+HAND_STEPS = min(8 if FULL_BUDGET else 3, TOTAL)                # only the first few here
+print(f"{len(features)} features, mean length {np.mean(features.lengths):.1f} tokens; "
+      f"the run has {TOTAL} steps, {WARMUP} of warm-up; we take the first {HAND_STEPS} by hand")
+
+model = albert_np.AlbertForSequenceClassification.from_pretrained(MODEL, num_labels=2)
+params = named_parameters(model.params)           # {HF name: the model's own array}, updated in place
+m = {k: np.zeros_like(p) for k, p in params.items()}
+v = {k: np.zeros_like(p) for k, p in params.items()}
+batches = F.length_grouped_batches(features.lengths, BATCH, np.random.default_rng([SEED, 0]))   # epoch 0
+run_rng = np.random.default_rng(SEED)             # draws one dropout seed per step
+
+# %% [markdown]
+# **Predict before you run:** with a warm-up, the rate of the very first update
+# is `3e-4 x 0 / WARMUP = 0`. Does step 1 change the weights at all? Does it
+# change anything else? (We keep a copy of the weights to find out.)
+
+# %%
+hand_log = []
+before = {k: p.copy() for k, p in params.items()}
+for t, idx in enumerate(batches[:HAND_STEPS], start=1):          # t = 1, 2, ...: this step's number
+    inputs, labels = F.collate(features, idx, tok.pad_token_id)   # (B, T) arrays, padded
+    dropout_rng = np.random.default_rng(run_rng.integers(0, 2**63 - 1))
+    loss, _, grads = step.loss_and_grads(model.params, model.config, "sequence", inputs, labels,
+                                         rng=dropout_rng, training=True)    # forward, loss, backward
+    norm = np.sqrt(sum(np.sum(g * g) for g in grads.values()))           # global gradient norm
+    scale = min(1.0, MAX_NORM / (norm + 1e-6))                           # clipping
+    done = t - 1                                                         # completed steps
+    lr = LR * (done / WARMUP if done < WARMUP else max(0.0, (TOTAL - done) / (TOTAL - WARMUP)))
+    for k, p in params.items():                                          # AdamW, in place
+        g = grads[k] * scale
+        m[k] = B1 * m[k] + (1 - B1) * g
+        v[k] = B2 * v[k] + (1 - B2) * g * g
+        if not optim.no_decay(k):                                        # decoupled weight decay
+            p *= 1 - lr * WD
+        p -= lr * (m[k] / (1 - B1 ** t)) / (np.sqrt(v[k] / (1 - B2 ** t)) + EPS)
+    hand_log.append({"loss": loss, "lr": lr, "grad_norm": float(norm)})
+    if t == 1:
+        unchanged = all(np.array_equal(before[k], p) for k, p in params.items())
+        print(f"after step 1 (lr {lr:g}): weights unchanged: {unchanged}; "
+              f"Adam's moments filled: {any(np.any(x != 0) for x in m.values())}")
+        assert unchanged
+    print(f"step {t}: {len(idx)} sentences of up to {inputs['input_ids'].shape[1]} tokens, "
+          f"loss {loss:.4f}, grad norm {norm:.3f}, lr {lr:.2e}")
+
+# %% [markdown]
+# Step 1 leaves the weights as they were, but not the optimiser: `m` and `v`
+# now hold the first gradient, and every later step uses them.
+#
 # ## One call: `finetune`
 #
-# `albert_np.finetune` loads the checkpoint with a fresh two-class head (the
-# log line about "newly initialised" classifier weights is expected), tokenizes
-# the sentences and batches sentences of similar length together. Each step:
-#
-#     loss, _, grads = step.loss_and_grads(params, config, "sequence", inputs, labels,
-#                                              rng, training=True)     # dropout on
-#     clip the gradient norm to 1, then one AdamW update with a warm-up / linear-decay rate
-#
-# Every `eval_every` steps it scores the dev set (dropout off), writes a
-# checkpoint and remembers the best one. At the end it copies the best model to
+# `albert_np.finetune` runs that same loop (its `training/train.py`) over the
+# whole training set, with the same settings and seed. Around it, every
+# `eval_every` steps it scores the dev set (dropout off), writes a checkpoint
+# and remembers the best one. At the end it copies the best model to
 # `output_dir/best/`. We run it in a temporary folder.
 
 # %%
@@ -118,22 +204,31 @@ out_dir = tempfile.mkdtemp(prefix="albert_np_sst2_")
 result = albert_np.finetune(
     "sst2", model=MODEL, train=train, dev=dev, output_dir=out_dir,
     limit_train=N_TRAIN, limit_dev=N_DEV,
-    epochs=EPOCHS, batch_size=BATCH, learning_rate=3e-4, warmup=0.1, eval_every=EVAL_EVERY,
-    seed=0, progress=False, plot=False)
+    epochs=EPOCHS, batch_size=BATCH, learning_rate=LR, warmup=WARMUP_SHARE, eval_every=EVAL_EVERY,
+    weight_decay=WD, max_grad_norm=MAX_NORM, seed=SEED, progress=False, plot=False)
 print(f"{result.global_step} steps, best dev accuracy {result.best_metric:.3f} at step {result.best_step}")
 print(f"{result.examples_per_second:.0f} training examples per second (forward + backward + update)")
 print("in the output folder:", sorted(os.listdir(out_dir)))
 
 # %% [markdown]
-# ## The log
+# ## The log, and our loop against it
 #
 # `result.log` (also written to `output_dir/log.jsonl`, one JSON object per
 # line) holds one `"train"` entry per step, with its loss, learning rate and
-# gradient norm, and one `"eval"` entry per evaluation.
+# gradient norm, and one `"eval"` entry per evaluation. Its first steps must be
+# the ones our loop took: the same model, batches, dropout masks and updates.
+# The evaluations do not disturb that, because they run with dropout off and
+# draw no random numbers. The numbers agree to float32 rounding rather than bit
+# for bit: the library computes the norm tensor by tensor and writes Adam's
+# moments as `m + (1 - b1) (g - m)`, which rounds differently from our
+# `b1 m + (1 - b1) g`.
 
 # %%
 train_log = [e for e in result.log if e["type"] == "train"]
 eval_log = [e for e in result.log if e["type"] == "eval"]
+check_all(f"our loop vs finetune's log, steps 1-{HAND_STEPS}",
+          {key: ([e[key] for e in hand_log], [e[key] for e in train_log[:HAND_STEPS]])
+           for key in ("loss", "grad_norm", "lr")}, atol=1e-5, rtol=1e-4)
 print({k: (round(v, 4) if isinstance(v, float) else v) for k, v in train_log[0].items() if k != "time"})
 losses = np.array([e["loss"] for e in train_log])
 k = max(1, len(losses) // 5)
@@ -216,20 +311,29 @@ shutil.rmtree(out_dir)                          # the demo's checkpoints are not
 # %% [markdown]
 # ## What we saw
 #
-# * `finetune` = tokenize, batch by length, `loss_and_grads`, clip, AdamW, with
-#   evaluation, atomic checkpoints and the best model kept along the way.
+# * A fine-tuning step is forward, loss, backward (`step.loss_and_grads`, dropout
+#   on), one global-norm clip, a learning rate from the warm-up / linear-decay
+#   schedule, and one AdamW update. Written out, our loop gave the losses,
+#   gradient norms and rates of `finetune`'s log, step for step.
+# * `finetune` adds tokenizing, batching by length, evaluation, atomic
+#   checkpoints and keeping the best model.
 # * The training loss fell from about `log 2` (the untrained head is a coin
 #   flip). The dev accuracy, against the majority baseline, says how much of
-#   what the model learnt generalises; with 4,096 sentences it is clearly above.
+#   what the model learnt generalises; with the full budget on SST-2 the chapter
+#   checks that it is clearly above.
 # * The saved folder is a normal checkpoint: `classify` opens it, and its scores
 #   are exactly a softmax over the classifier's logits.
-#
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. Lower the budget to the demo one: `N_TRAIN, EPOCHS, BATCH, EVAL_EVERY = 32, 10, 8, 20`.
-#    How do the training loss and the dev accuracy move now, compared with the
-#    4,096-sentence run? Which of the two is the better guide to what the
-#    model has learnt?
-# 2. Try `learning_rate=3e-3`. Look at the loss curve and at `grad_norm` in the
-#    log. What happens, and which setting of `finetune` would you change first
-#    to make a large learning rate safe?
+# 1. ★ Run `finetune` for 8 steps with a warm-up of a quarter of them, and check
+#    every logged learning rate against `optim.linear_warmup_linear_decay`.
+# 2. ★★ `grad_accum=2` splits each step's batch into two micro-batches. Split a
+#    batch of 8 sentences into two halves of 4 (each padded to its own length),
+#    give `step.loss_and_grads` the weights `{"loss": 0.5}` for each half, and
+#    add the gradients. Do you get the whole batch's gradient (dropout off)?
+# 3. ★★ Fine-tune on 16 rows for 16 steps with learning rates 3e-4, 3e-3 and
+#    3e-2, and once more at 3e-2 with `max_grad_norm=0` (no clipping). What
+#    happens to the loss? Does gradient clipping protect AdamW from a rate that
+#    is too large, and why?

@@ -121,18 +121,19 @@ assert sorted(i for w in words for i in w) == list(range(len(sentence_ids)))   #
 
 # %%
 first_s, second_s = "Rain gathers in small streams.", "The streams join into a river."
-sop_rows = []
+sop_rows, type_pairs = [], {}
 for label, (a, b) in ((0, (first_s, second_s)), (1, (second_s, first_s))):
     enc = tok(a, b)
     row_ids, types = np.array(enc["input_ids"]), np.array(enc["token_type_ids"])
     seps = np.flatnonzero(row_ids == tok.sep_token_id)
     assert row_ids[0] == tok.cls_token_id and len(seps) == 2 and seps[1] == len(row_ids) - 1
     expected = (np.arange(len(row_ids)) > seps[0]).astype(types.dtype)   # 0 up to the first [SEP]
-    check(f"token types, label {label}", types, expected)
+    type_pairs[f"token types, label {label}"] = (types, expected)
     n_first = len(tok(a, add_special_tokens=False)["input_ids"])
     source = ["special"] + [("first" if a == first_s else "second")] * n_first + ["special"]
     source += [("second" if a == first_s else "first")] * (len(row_ids) - n_first - 3) + ["special"]
     sop_rows.append((label, tok.convert_ids_to_tokens(row_ids.tolist()), types, source))
+check_all("token types: 0 up to the first [SEP], then 1", type_pairs, atol=0)
 
 if plt is not None:
     colours = {"special": "#d9d9d9", "first": "#9ecae1", "second": "#fdae6b"}
@@ -273,9 +274,9 @@ mine = ngram_mask_explained(ids, special, np.random.default_rng(7))
 lib = pdata.ngram_mask(ids, special, is_word_start, np.random.default_rng(7), masked_lm_prob=0.15,
                        max_predictions=10, mask_id=tok.mask_token_id,
                        replacement_ids=stream.replacement_ids)
-check("corrupted ids: explained vs ngram_mask", mine[0], lib[0])
-check("masked positions", mine[1], lib[1])
-check("labels", mine[2], lib[2])
+check_all("ngram_mask_explained vs ngram_mask", {"corrupted ids": (mine[0], lib[0]),
+                                                  "masked positions": (mine[1], lib[1]),
+                                                  "labels": (mine[2], lib[2])}, atol=0)
 
 # %% [markdown]
 # Now the example as the model sees it, and then each chosen token with the
@@ -364,7 +365,8 @@ print(f"({total} masked tokens)")
 # (`collate_pretraining` pads them), and each step calls
 # `loss_and_grads(..., "pretraining", ...)`. The loss is the MLM cross-entropy,
 # computed only at the masked positions, plus the SOP cross-entropy. After the
-# backward pass comes a LAMB update. Every checkpoint records the model, the
+# backward pass come the clipping, the schedule and a LAMB update (Chapter 9);
+# apart from the data and the optimiser, this is the loop you wrote in Chapter 10. Every checkpoint records the model, the
 # optimiser, the random state and the stream position, so a run can resume
 # exactly where it stopped.
 #
@@ -433,6 +435,9 @@ if plt is not None:
 # scores as printed below. A model that does not beat these has learnt little
 # beyond how often each piece occurs.
 #
+# **Predict before you run:** after its 24 steps, does the fresh tiny model
+# beat "always the most common piece" on masked tokens?
+#
 # **Not every checkpoint has an SOP head.** The checkpoints on the Hugging Face
 # Hub (`albert/albert-base-v2` and its siblings) were converted from Google's
 # releases *without* the sentence-order classifier (`sop_classifier.*`), and a
@@ -493,14 +498,14 @@ for name, s in scores.items():
 # few CPU-hours of NumPy pretraining (its card gives the recipe, the curve and
 # the compute): it is there to make the library work offline and to teach, not
 # to compete with `albert/albert-base-v2`.
-#
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. Set `max_ngram=1` in `ngram_mask_explained` (ordinary whole-word masking)
-#    and count, over the 120 examples, how many masked tokens have a neighbour
-#    that is also masked. Compare with `max_ngram=3`. Why might predicting a
-#    masked word be easier when its neighbours are visible?
-# 2. Run the trainer for 24 more steps with `optimizer="adamw"` and
-#    `lr=1e-3` on a new fresh model, and compare the loss curves. Then give the
-#    LAMB run a `lr` ten times smaller. Which of the two optimisers is more
-#    sensitive to the learning rate in this tiny setting?
+# 1. ★ Count how many masked tokens have a masked neighbour with `max_ngram=1`
+#    (whole-word masking) and with `max_ngram=3`. Why might predicting a masked
+#    word be easier when its neighbours are visible?
+# 2. ★★ Pretrain a fresh tiny model (the chapter's sizes) for 24 steps with
+#    `optimizer="lamb"` and with `optimizer="adamw"`, each at learning rates
+#    1e-3, 1e-2 and 1e-1. At the same learning rate, which optimiser gets
+#    further, and why?
