@@ -14,13 +14,17 @@
 # 3. search every window for the best span, with the "no answer" option, turn
 #    the scores into probabilities, and merge the windows into one answer.
 #
-# Each step is checked against the library's own pipeline on the same inputs.
+# Each step is checked against the library's own pipeline on the same inputs,
+# and at the end we count how often the model answers right.
 #
-# **The head here is untrained.** The bundled model was only pretrained, so
-# `AlbertForQuestionAnswering.from_pretrained(MODEL)` creates the two-output
-# `qa_outputs` layer with random weights (the warning below lists them). Its
-# answers are meaningless; what you learn, and what we check, is the machinery,
-# which is the same for a model fine-tuned on SQuAD.
+# **Which head.** The bundled model was only pretrained: it has no QA head. On
+# it, this chapter loads `tutorials/assets/albert-tiny-en-squad`, the same model
+# fine-tuned on SQuAD by `tutorials/assets/make_heads.py` (its README says how,
+# and what it scores). Its training used only part of the SQuAD articles; the
+# questions here come from an article it never saw. On any other checkpoint
+# the chapter uses that checkpoint's own QA head, which is new and random unless
+# the checkpoint was fine-tuned for QA: the code is the same, but the answers are
+# then meaningless, and the chapter says so when it loads it.
 
 # %% [markdown]
 # **Which model.** This chapter runs on the bundled `albert-tiny-en`. To use another checkpoint, set `ALBERT_NP_MODEL` before `tutorial_utils` is imported: in a shell `ALBERT_NP_MODEL=/path/to/checkpoint python tutorials/12_question_answering.py`; in Jupyter run `%env ALBERT_NP_MODEL=/path/to/checkpoint` in a cell above the imports (the variable is read once, at import; changing it later has no effect until the kernel restarts).
@@ -28,33 +32,55 @@
 # %%
 from tutorial_utils import *
 
+import json
 import os
 
 import albert_np
 from albert_np import AlbertForQuestionAnswering, AlbertTokenizerFast
-from albert_np.training import datasets, features
+from albert_np.pretrained import bundled_model
+from albert_np.training import datasets, features, metrics
 from albert_np.tasks.base import split_rows
 from albert_np.tasks.question_answering import QuestionAnsweringPipeline
 
+HERE = os.path.dirname(os.path.abspath(__file__)) if "__file__" in globals() else os.getcwd()
+ASSET = os.path.join(HERE, "assets", "albert-tiny-en-squad")    # made by assets/make_heads.py
+made = None                                                      # its dev scores and article split
+if os.path.isfile(os.path.join(ASSET, "make_heads.json")):
+    with open(os.path.join(ASSET, "make_heads.json"), encoding="utf-8") as f:
+        made = json.load(f)
+else:
+    print(f"tutorials/assets/{os.path.basename(ASSET)} is missing: run tutorials/assets/make_heads.py to make it")
+trained = made is not None and os.path.realpath(MODEL) == os.path.realpath(bundled_model())
 tok = AlbertTokenizerFast.from_pretrained(MODEL)
-qa_model = AlbertForQuestionAnswering.from_pretrained(MODEL)      # logs the new qa_outputs weights
+if trained:
+    qa_model = AlbertForQuestionAnswering.from_pretrained(ASSET)
+    print(f"QA head: {os.path.basename(ASSET)}, fine-tuned on {made['train_questions']} questions of "
+          f"{len(made['train_articles'])} SQuAD articles; on the {made['dev_questions']} questions of the "
+          f"{len(made['dev_articles'])} held-out articles: exact match {made['dev_scores']['exact_match']:.1f} %, "
+          f"F1 {made['dev_scores']['f1']:.1f} %")
+else:
+    qa_model = AlbertForQuestionAnswering.from_pretrained(MODEL)  # a new qa_outputs layer is logged
+    print(f"QA head: this checkpoint's own ({MODEL}). If the line above says qa_outputs was newly "
+          f"initialised, the head is UNTRAINED (random) and its answers below mean nothing.")
 pipe = QuestionAnsweringPipeline(qa_model, tok)                   # the library's pipeline: our reference
 
 # %% [markdown]
 # ## The data
 #
 # We take questions from the SQuAD v1.1 dev set in the shared data folder (or
-# `ALBERT_NP_DATA`). Each question comes with its paragraph and the gold
+# `ALBERT_NP_DATA`): the article "Warsaw", one of those `make_heads.py` held
+# out of training. Each question comes with its paragraph and the gold
 # answers, as text plus the character where they start. If the file is
 # missing, a paragraph written for this tutorial takes its place.
 
 # %%
-HERE = os.path.dirname(os.path.abspath(__file__)) if "__file__" in globals() else os.getcwd()
 DATA = os.environ.get("ALBERT_NP_DATA") or os.path.join(HERE, "..", "..", "shared", "data")
 squad_file = os.path.join(DATA, "squad", "dev-v1.1.json")
+ARTICLE = "Warsaw"
+assert made is None or ARTICLE in made["dev_articles"], "the article must be one the QA head never trained on"
 if os.path.isfile(squad_file):
-    examples = datasets.read_squad(squad_file, articles=[0])      # the first article: Super Bowl 50
-    examples = [examples[i] for i in (0, 12, 30, 60)]             # questions on four paragraphs
+    article = [e for e in datasets.read_squad(squad_file) if e["title"] == ARTICLE]
+    examples = [article[i] for i in (16, 24, 120, 152)]           # questions on four paragraphs
 else:
     ctx = ("The lighthouse on Gull Rock was built in 1871 by the harbour board. Its lamp burned "
            "whale oil until 1902, when a paraffin burner replaced it, and an electric lamp followed in "
@@ -64,10 +90,12 @@ else:
            "clear day the view reaches the cliffs of the mainland, eleven miles to the east. A storm in "
            "2011 broke the lantern glass, which was replaced the following spring with help from a local "
            "glassworks.")
-    examples = [{"question": q, "context": ctx, "answers": {"text": [a], "answer_start": [ctx.index(a)]}}
-                for q, a in (("When was the lighthouse built?", "1871"),
-                             ("What did the lamp burn first?", "whale oil"),
-                             ("Who bought the cottages?", "a walking club"))]
+    article = examples = [
+        {"id": str(k), "question": q, "context": ctx, "answers": {"text": [a], "answer_start": [ctx.index(a)]}}
+        for k, (q, a) in enumerate((("When was the lighthouse built?", "1871"),
+                                    ("What did the lamp burn first?", "whale oil"),
+                                    ("Who bought the cottages?", "a walking club"),
+                                    ("How many steps does the climb take?", "112")))]
     print("SQuAD not found: using the built-in paragraph")
 ex = examples[0]
 question, context = ex["question"], ex["context"]
@@ -93,8 +121,8 @@ CLS, SEP = tok.cls_token_id, tok.sep_token_id
 ids = [CLS] + q_ids + [SEP] + c_ids + [SEP]
 types = [0] * (len(q_ids) + 2) + [1] * (len(c_ids) + 1)
 pair = tok(question, context)
-check("pair input_ids", ids, pair["input_ids"])
-check("pair token_type_ids", types, pair["token_type_ids"])
+check_all("pair by hand", {"input_ids": (ids, pair["input_ids"]),
+                           "token_type_ids": (types, pair["token_type_ids"])})
 max_seq_len = 96
 print(f"question {len(q_ids)} tokens, context {len(c_ids)} tokens: {len(ids)} in all "
       f"({'more' if len(ids) > max_seq_len else 'no more'} than max_seq_len = {max_seq_len})")
@@ -150,11 +178,13 @@ enc = tok(question, context, truncation="only_second", max_length=max_seq_len, s
           return_overflowing_tokens=True, return_offsets_mapping=True)
 windows = split_rows(enc, len(enc["input_ids"]))
 assert len(windows) == len(starts)
+pairs = {}
 for w, (s, window) in enumerate(zip(starts, windows)):
     piece = c_ids[s:s + room]
-    check(f"window {w} input_ids", [CLS] + q_ids + [SEP] + piece + [SEP], window["input_ids"])
+    pairs[f"window {w} input_ids"] = ([CLS] + q_ids + [SEP] + piece + [SEP], window["input_ids"])
     seq = [-1] + [0] * len(q_ids) + [-1] + [1] * len(piece) + [-1]           # -1: a special token
-    check(f"window {w} sequence_ids", seq, [-1 if x is None else x for x in window["sequence_ids"]])
+    pairs[f"window {w} sequence_ids"] = (seq, [-1 if x is None else x for x in window["sequence_ids"]])
+check_all(f"{len(windows)} windows by hand", pairs)
 
 # %% [markdown]
 # ## Offsets: from tokens back to characters
@@ -176,10 +206,10 @@ for w, (s, window) in enumerate(zip(starts, windows)):
 for t in range(30, 38):
     a, b = c_offsets[t]
     print(f"token {t:3d} {tok.convert_ids_to_tokens(c_ids[t])!r:14} chars ({a:3d}, {b:3d}) -> {context[a:b]!r}")
-for w, (s, window) in enumerate(zip(starts, windows)):
-    ours = [tuple(o) for o in c_offsets[s:s + room]]
-    theirs = [o for o, q in zip(window["offsets"], window["sequence_ids"]) if q == 1]
-    check(f"window {w} context offsets", ours, theirs)
+check_all("context offsets of every window", {
+    f"window {w}": ([tuple(o) for o in c_offsets[s:s + room]],
+                    [o for o, q in zip(window["offsets"], window["sequence_ids"]) if q == 1])
+    for w, (s, window) in enumerate(zip(starts, windows))})
 
 # %% [markdown]
 # Training needs the opposite direction: the gold answer is given in
@@ -272,37 +302,55 @@ def span_candidates(window, start_logits, end_logits, n_keep, max_answer_len=15)
     return (np.array([s for _, s, _ in best]), np.array([e for _, _, e in best]),
             np.array([p for p, _, _ in best]), null)
 
+pairs = {}
 for w, (window, (sl, el)) in enumerate(zip(windows, logits)):
     ours = span_candidates(window, sl, el, n_keep=12)
     ref = QuestionAnsweringPipeline.decode_spans(window, sl, el, 12, 15)
-    check(f"window {w} candidate starts, ends", np.stack(ours[:2]), np.stack(ref[:2]))
-    check(f"window {w} candidate scores", ours[2], ref[2], atol=1e-7)
-    check(f"window {w} null score", ours[3], ref[3], atol=1e-7)
+    pairs[f"window {w} candidate starts, ends"] = (np.stack(ours[:2]), np.stack(ref[:2]))
+    pairs[f"window {w} candidate scores"] = (ours[2], ref[2])
+    pairs[f"window {w} null score"] = (ours[3], ref[3])
+check_all("span search by hand", pairs, atol=1e-7)
+
+# %% [markdown]
+# Here are the two distributions for the window that holds the whole gold
+# answer, with the best span and the gold span marked.
+#
+# **Predict before you run:** with a trained head, how many tokens would you
+# expect to get most of the start probability? With a random one?
 
 # %%
-w = 0
+w = next(k for k, s0 in enumerate(starts) if s0 <= first and last < s0 + room)   # holds the gold answer
 sl, el = logits[w]
 s_best, e_best = span_candidates(windows[w], sl, el, 1)[:2]
+keep = np.array([q == 1 or i == 0 for i, q in enumerate(windows[w]["sequence_ids"])])
+ps = softmax(np.where(keep, sl, np.float32(-10000.0)))                # (T,)
+pe = softmax(np.where(keep, el, np.float32(-10000.0)))                # (T,)
+gold_s, gold_e = first - starts[w] + shift, last - starts[w] + shift   # gold, as positions in the window
+best_text = tok.decode(windows[w]["input_ids"][s_best[0]:e_best[0] + 1])
+print(f"window {w}: best span {s_best[0]}..{e_best[0]} {best_text!r}; gold span {gold_s}..{gold_e} "
+      f"{tok.decode(windows[w]['input_ids'][gold_s:gold_e + 1])!r}")
+print(f"largest p_start {ps.max():.3f}, largest p_end {pe.max():.3f}; spread evenly over the "
+      f"{keep.sum()} allowed tokens each would be {1 / keep.sum():.3f}; "
+      f"the 3 most likely starts hold {np.sort(ps)[-3:].sum():.0%} of p_start")
 if plt is not None:
-    keep = [q == 1 or i == 0 for i, q in enumerate(windows[w]["sequence_ids"])]
     fig, ax = plt.subplots(figsize=(9, 2.8))
-    ps = softmax(np.where(keep, sl, -10000.0))
-    pe = softmax(np.where(keep, el, -10000.0))
     x = np.arange(len(sl))
     ax.bar(x - 0.2, ps, width=0.4, label="p_start")
     ax.bar(x + 0.2, pe, width=0.4, label="p_end")
     ax.axvspan(s_best[0] - 0.5, e_best[0] + 0.5, color="k", alpha=0.15, label="best span")
+    ax.axvspan(gold_s - 0.5, gold_e + 0.5, color="g", alpha=0.25, label="gold span")
     ax.axvspan(0.5, len(q_ids) + 1.5, color="r", alpha=0.08, label="question: excluded")
-    ax.set(xlabel="token position in window 0", ylabel="probability",
-           title="Start and end probabilities (untrained head: nearly flat)")
+    ax.set(xlabel=f"token position in window {w}", ylabel="probability",
+           title="Start and end probabilities " + ("(fine-tuned head)" if trained else "(this checkpoint's head)"))
     ax.set_ylim(0, 1.3 * max(ps.max(), pe.max()))
     ax.legend(fontsize=8, ncol=4, loc="upper left")
     show(fig, "12_start_end_scores.png")
 
 # %% [markdown]
-# The probabilities are spread almost evenly over the context tokens: an
-# untrained head has no preference. After fine-tuning, they would peak on the
-# first and last tokens of the answer.
+# The printed line says how peaked the two distributions are. A random head has
+# no preference, so its probabilities stay near the even share; a trained head
+# puts most of each on a few tokens, ideally the first and last token of the
+# answer, and the picture shows whether they are the gold ones here.
 #
 # ## From spans to one answer
 #
@@ -364,12 +412,14 @@ def answer_by_hand(question, context, max_seq_len, top_k=1, handle_impossible_an
 # questions and three window sizes (64 gives many windows, 384 one).
 
 # %%
-def compare(ours, theirs, name):
+def compare(ours, theirs):
+    """The same answers, starts and ends (asserted); returns (our scores, theirs) for check_all."""
     theirs = theirs if isinstance(theirs, list) else [theirs]
     assert [(a["answer"], a["start"], a["end"]) for a in ours] == \
         [(a["answer"], a["start"], a["end"]) for a in theirs], (ours, theirs)
-    check(name, [a["score"] for a in ours], [a["score"] for a in theirs], atol=1e-6)
+    return [a["score"] for a in ours], [a["score"] for a in theirs]
 
+pairs = {}
 for i, ex_i in enumerate(examples):
     for msl in (64, 96, 384):
         n_windows = len(make_windows(tok(ex_i["question"], add_special_tokens=False)["input_ids"],
@@ -377,16 +427,19 @@ for i, ex_i in enumerate(examples):
         ours = answer_by_hand(ex_i["question"], ex_i["context"], msl)
         theirs = albert_np.answer_question(ex_i["question"], ex_i["context"], model=qa_model,
                                            tokenizer=tok, max_seq_len=msl)
-        compare(ours, theirs, f"q{i}, max_seq_len {msl}: {n_windows} window(s)")
+        pairs[f"q{i}, max_seq_len {msl}: {n_windows} window(s)"] = compare(ours, theirs)
         assert ex_i["context"][theirs["start"]:theirs["end"]] == theirs["answer"]
-    print(f"   Q: {ex_i['question']}\n   answer {theirs['answer']!r} "
+    print(f"Q: {ex_i['question']}\n   answer {theirs['answer']!r} "
           f"(score {theirs['score']:.4f}); gold {ex_i['answers']['text'][0]!r}")
+check_all(f"answers by hand, {len(examples)} questions x 3 window sizes", pairs, atol=1e-6)
 
 # %% [markdown]
-# The null answer is scored p_start[CLS] * p_end[CLS], about 1/T^2 for a flat
-# head, so it comes far down the list here. To see it, we ask for every answer
-# to the last question (a `top_k` larger than the number of spans), with the
-# null answer offered, and compare the two lists answer by answer.
+# The null answer is scored p_start[CLS] * p_end[CLS]: about 1/T^2 for a flat
+# head, and whatever the training made of `[CLS]` for a fine-tuned one (here it
+# was the label of windows that do not hold the answer). To see where it ranks,
+# we ask for every answer to the last question (a `top_k` larger than the number
+# of spans), with the null answer offered, and compare the two lists answer by
+# answer.
 #
 # One thing shows up at the end of the library's list: once `top_k` asks for
 # more candidates than there are valid spans, the rest are filled with spans
@@ -398,25 +451,88 @@ for i, ex_i in enumerate(examples):
 # %%
 q_last, c_last = examples[-1]["question"], examples[-1]["context"]
 everything = dict(top_k=5000, handle_impossible_answer=True)
-ours = answer_by_hand(q_last, c_last, 96, **everything)
+ours = [a for a in answer_by_hand(q_last, c_last, 96, **everything) if a["score"] > 0]
 theirs = albert_np.answer_question(q_last, c_last, model=qa_model, tokenizer=tok, max_seq_len=96, **everything)
 positive = [a for a in theirs if a["score"] > 0]
-compare(ours[:3], positive[:3], f"top 3 of {len(positive)} answers")
 by_text = {a["answer"]: a for a in positive}
 assert sorted(a["answer"] for a in ours) == sorted(by_text), "not the same answers"
-compare(ours, [by_text[a["answer"]] for a in ours], "every answer, matched by text")
+check_all(f"every answer with a positive score ({len(positive)})",
+          {"top 3": compare(ours[:3], positive[:3]),
+           "all, matched by text": compare(ours, [by_text[a["answer"]] for a in ours])}, atol=1e-6)
 rank = [a["answer"] for a in positive].index("")
 print(f"the null answer ranks {rank + 1} of {len(positive)}, score {positive[rank]['score']:.2e}; "
       f"{len(theirs) - len(positive)} score-0 fillers follow")
+print("the top 3:", [(a["answer"], round(a["score"], 4)) for a in positive[:3]])
 
 # %% [markdown]
 # The answers match the library's to the character and the scores to float32
-# rounding. They do not match the gold answers, and they should not: the head is
-# random. Notice *which* wrong answers win: short common words such as "the"
-# or "and". With a flat head every span scores about the same, so an answer
-# wins by being found many times, each copy adding its score. With a
-# fine-tuned checkpoint (`ALBERT_NP_MODEL=` a SQuAD-trained ALBERT) one span
-# dominates and the same code gives real answers.
+# rounding. The top three printed above show what the scores look like after
+# merging: a span's own p_start * p_end, plus that of every other token span
+# that widens to the same text.
+#
+# ## Right and wrong answers
+#
+# Is the reader any good? We ask it every second question of the held-out
+# article (only three on a checkpoint whose head is not the fine-tuned one:
+# their answers carry no information), in windows of the size it was trained
+# with (256 tokens; 384, the pipeline's default, otherwise), and score each
+# answer the way SQuAD does (`albert_np.training.metrics`): *exact match* after
+# normalising (lower case, no punctuation, no "a"/"an"/"the"), and *F1*, the
+# overlap of answer and gold words; a question has several gold answers and
+# counts its best match.
+#
+# **Predict before you run:** how many of these questions will a model of this
+# size, fine-tuned briefly on a few thousand questions (its README says how),
+# answer exactly right? One in ten? Half?
+
+# %%
+graded = []
+msl = made["settings"]["max_length"] if trained else 384                # the training window
+for q in (article[::2] if trained else article[:3]):                 # an untrained head: a few suffice
+    got = albert_np.answer_question(q["question"], q["context"], model=qa_model, tokenizer=tok, max_seq_len=msl)
+    graded.append({"q": q["question"], "answer": got["answer"], "score": got["score"],
+                   "gold": q["answers"]["text"], "em": metrics.exact_match(got["answer"], q["answers"]["text"]),
+                   "f1": metrics.squad_f1(got["answer"], q["answers"]["text"])})
+right = [g for g in graded if g["em"]]
+wrong = sorted((g for g in graded if not g["em"]), key=lambda g: -g["score"])
+print(f"{len(graded)} questions, max_seq_len {msl}: {len(right)} exactly right, "
+      f"mean F1 {100 * np.mean([g['f1'] for g in graded]):.1f} %")
+if trained:
+    print(f"(make_heads.py on all {made['dev_questions']} questions of the {len(made['dev_articles'])} held-out "
+          f"articles: exact match {made['dev_scores']['exact_match']:.1f} %, "
+          f"F1 {made['dev_scores']['f1']:.1f} %)")
+print("\nRight:" if right else "\nRight: none")
+for g in right[:4]:
+    print(f"  {g['q']}\n     -> {g['answer']!r} (score {g['score']:.3f})")
+print("Wrong, the most confident first:")
+for g in wrong[:5]:
+    print(f"  {g['q']}\n     -> {g['answer']!r} (score {g['score']:.3f}, F1 {g['f1']:.2f}); gold {g['gold'][0]!r}")
+if not trained:
+    print("(this checkpoint's QA head may be untrained: then any right answer is luck)")
+
+# %%
+if plt is not None:
+    fig, ax = plt.subplots(figsize=(6, 2.6))
+    sc = np.array([g["score"] for g in graded])
+    ok = np.array([bool(g["em"]) for g in graded])
+    bins = np.linspace(0, max(sc.max(), 1e-6), 11)
+    ax.hist([sc[ok], sc[~ok]], bins=bins, stacked=True, label=["exactly right", "wrong"], color=["g", "r"])
+    ax.set(xlabel="score of the best answer", ylabel="questions",
+           title="Does the score tell right from wrong?")
+    ax.legend(fontsize=8)
+    show(fig, "12_right_and_wrong.png")
+mean_sc = lambda gs: np.mean([g["score"] for g in gs]) if gs else float("nan")
+print(f"mean score: right answers {mean_sc(right):.3f}, wrong ones {mean_sc(wrong):.3f}; "
+      f"{sum(g['f1'] > 0 for g in wrong)} of the {len(wrong)} wrong answers share a word with a gold answer")
+
+# %% [markdown]
+# The picture stacks the questions by the score of their best answer, green for
+# exactly right and red for wrong; the line under it gives the mean score of
+# each group. Where the green bars sit to the right of the red ones, the score is
+# a usable confidence: an application could answer only above some score and
+# say "I don't know" below it. A wrong answer with a partial F1 (counted in
+# the same line) overlaps a gold answer but starts or ends a word or more off:
+# exact match counts it as wrong, F1 gives it part credit.
 #
 # ## Summary
 #
@@ -428,11 +544,19 @@ print(f"the null answer ranks {rank + 1} of {len(positive)}, score {positive[ran
 #   over the context tokens and `[CLS]`; `[CLS]` gives the null score.
 # * Windows are merged by text: repeated answers add their scores, and the best
 #   `top_k` win.
-#
+# * Exact match and F1 grade a reader against the gold answers; the tiny head,
+#   fine-tuned briefly, gets a few held-out questions exactly right and a few
+#   more in part (the counts are printed above).
+
+# %% [markdown]
 # ## Exercises
 #
-# 1. Set `doc_stride=0` in `make_windows` and in `answer_question`. Find a span
-#    that no window can now offer. What is the cost of a large stride instead?
-# 2. The scores of different windows come from different softmaxes. Why can a
-#    short window give larger probabilities than a long one for equally good
-#    spans? How would you compare windows more fairly?
+# 1. ★ How many 128-token windows does a 620-token context need with strides
+#    (shared tokens) of 16, 64 and 100? Run `answer_question` on it.
+# 2. ★★ Ask the fine-tuned reader (`tutorials/assets/albert-tiny-en-squad`) a
+#    question that its context cannot answer, with `handle_impossible_answer=True`
+#    and `top_k=3`. Does the empty answer win, and how do the scores compare with
+#    those for a question the context does answer?
+# 3. ★★ Score the fine-tuned reader on every fourth question of the held-out
+#    article "Warsaw" with `max_seq_len` 128, 256 and 384. How do exact match and
+#    F1 change, and why might they?
