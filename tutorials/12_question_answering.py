@@ -32,25 +32,16 @@
 # %%
 from tutorial_utils import *
 
-import json
 import os
 
 import albert_np
 from albert_np import AlbertForQuestionAnswering, AlbertTokenizerFast
-from albert_np.pretrained import bundled_model
 from albert_np.training import datasets, features, metrics
 from albert_np.tasks.base import split_rows
 from albert_np.tasks.question_answering import QuestionAnsweringPipeline
 
 HERE = os.path.dirname(os.path.abspath(__file__)) if "__file__" in globals() else os.getcwd()
-ASSET = os.path.join(HERE, "assets", "albert-tiny-en-squad")    # made by assets/make_heads.py
-made = None                                                      # its dev scores and article split
-if os.path.isfile(os.path.join(ASSET, "make_heads.json")):
-    with open(os.path.join(ASSET, "make_heads.json"), encoding="utf-8") as f:
-        made = json.load(f)
-else:
-    print(f"tutorials/assets/{os.path.basename(ASSET)} is missing: run tutorials/assets/make_heads.py to make it")
-trained = made is not None and os.path.realpath(MODEL) == os.path.realpath(bundled_model())
+ASSET, made, trained = fine_tuned_asset("albert-tiny-en-squad")   # assets/make_heads.py; made: its dev scores and article split
 tok = AlbertTokenizerFast.from_pretrained(MODEL)
 if trained:
     qa_model = AlbertForQuestionAnswering.from_pretrained(ASSET)

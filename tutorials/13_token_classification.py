@@ -32,12 +32,10 @@
 # %%
 from tutorial_utils import *
 
-import json
 import os
 
 import albert_np
 from albert_np import AlbertForTokenClassification, AlbertTokenizerFast
-from albert_np.pretrained import bundled_model
 from albert_np.training import datasets, features, metrics
 from albert_np.training.finetuning import predict
 
@@ -45,14 +43,7 @@ task = datasets.get_task("wnut17")
 names = task.labels                                    # the 13 BIO tags, in id order
 tok = AlbertTokenizerFast.from_pretrained(MODEL)       # a fast tokenizer: it knows word_ids
 HERE = os.path.dirname(os.path.abspath(__file__)) if "__file__" in globals() else os.getcwd()
-ASSET = os.path.join(HERE, "assets", "albert-tiny-en-wnut17")    # made by assets/make_heads.py
-made = None                                                      # its dev scores and settings
-if os.path.isfile(os.path.join(ASSET, "make_heads.json")):
-    with open(os.path.join(ASSET, "make_heads.json"), encoding="utf-8") as f:
-        made = json.load(f)
-else:
-    print(f"tutorials/assets/{os.path.basename(ASSET)} is missing: run tutorials/assets/make_heads.py to make it")
-trained = made is not None and os.path.realpath(MODEL) == os.path.realpath(bundled_model())
+ASSET, made, trained = fine_tuned_asset("albert-tiny-en-wnut17")   # assets/make_heads.py; made: its dev scores and settings
 if trained:
     tagger = AlbertForTokenClassification.from_pretrained(ASSET)
     print(f"tagger: {os.path.basename(ASSET)}, fine-tuned on WNUT-17 train; entity-level F1 on WNUT-17 dev "

@@ -3,6 +3,7 @@
 Each chapter starts with `from tutorial_utils import *`. Nothing here hides any
 ALBERT maths; that all happens in the chapters themselves.
 """
+import json
 import os
 import sys
 
@@ -27,6 +28,21 @@ except ImportError:
 MODEL = os.environ.get("ALBERT_NP_MODEL") or bundled_model()
 """The checkpoint every chapter steps through: the bundled albert-tiny-en, or
 ALBERT_NP_MODEL (e.g. albert/albert-base-v2, or any local folder)."""
+
+
+def fine_tuned_asset(name):
+    """A head fine-tuned from the bundled model, tutorials/assets/<name> (made by assets/make_heads.py).
+
+    Returns (its folder, its make_heads.json record or None, trained): trained says whether the
+    chapter can use it, i.e. the record is there and MODEL is the bundled model it was made from."""
+    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets", name)
+    record = None
+    if os.path.isfile(os.path.join(folder, "make_heads.json")):
+        with open(os.path.join(folder, "make_heads.json"), encoding="utf-8") as f:
+            record = json.load(f)
+    else:
+        print(f"tutorials/assets/{name} is missing: run tutorials/assets/make_heads.py to make it")
+    return folder, record, record is not None and os.path.realpath(MODEL) == os.path.realpath(bundled_model())
 
 
 
