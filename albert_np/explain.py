@@ -276,9 +276,9 @@ def attention_payload(attentions, budget=ATTENTION_BYTES):
     w = np.take_along_axis(attentions, idx, -1)
     order = np.argsort(-w, axis=-1, kind="stable")
     idx, w = np.take_along_axis(idx, order, -1), np.take_along_axis(w, order, -1)
-    kept = w.sum(-1, dtype=np.float64)                                   # (R, A, T)
+    kept = w.sum(-1, dtype=np.float64)                                   # (R, A, T)  # float64 ok: a sum of many weights, for the page only
     size = min(T, THUMBNAIL_SIZE)
-    thumbs = block_means(attentions.astype(np.float64), size)            # (R, A, S, S)
+    thumbs = block_means(attentions.astype(np.float64), size)            # (R, A, S, S)  # float64 ok: thumbnail block means, for the page only
     scale = thumbs.max(axis=(-2, -1))                                    # (R, A)
     scale = np.where(scale > 0, scale, 1.0)
     return {"mode": "top_k", "k": k, "index": b64(idx, np.uint16), "weights": b64(quantise(w), np.uint8),
@@ -287,7 +287,7 @@ def attention_payload(attentions, budget=ATTENTION_BYTES):
             "thumbnail_scale": [float(s) for s in scale.reshape(-1)]}
 
 
-def dense_attention(data, run, head):              # -> (T, T) float64
+def dense_attention(data, run, head):              # -> (T, T) float64  # float64 ok: reads the page back
     """One head's weights as the page holds them (dequantised; rows cut to top-K hold zeros)."""
     att = data["attention"]
     A, T = data["heads"], len(data["tokens"]["ids"])
@@ -307,7 +307,7 @@ def dense_attention(data, run, head):              # -> (T, T) float64
 
 def significant(a, digits=4):
     """Nested lists of floats rounded to `digits` significant digits (for the page's JSON)."""
-    return [[float(f"{x:.{digits}g}") for x in row] for row in np.asarray(a, dtype=np.float64)]
+    return [[float(f"{x:.{digits}g}") for x in row] for row in np.asarray(a, dtype=np.float64)]  # float64 ok: Python floats for the page's JSON
 
 
 def model_name(model):
@@ -397,7 +397,7 @@ def explain(text: str, model: ModelArg = None, *, pair: Optional[str] = None, to
     if has_mlm:
         lens_ids, lens_probs = logit_lens(model, hidden)                 # (T, L + 1, k)
         lens = {"k": int(lens_ids.shape[-1]), "ids": lens_ids.tolist(),
-                "probs": np.round(lens_probs.astype(np.float64), 4).tolist()}
+                "probs": np.round(lens_probs.astype(np.float64), 4).tolist()}  # float64 ok: rounded for the page's JSON
         vocab_ids.update(int(i) for i in np.unique(lens_ids))
         found = predictions(model, tok, row, out["last_hidden_state"][0], top_k)
         if found is None and cut and cut["masks_cut"]:
