@@ -5,7 +5,6 @@ pieces -> the digit-comma rule -> ids; encoding.py then adds [CLS]/[SEP], trunca
 Reading and writing a tokenizer's folder is in files.py. The package docstring has the whole
 pipeline and the known differences from transformers.
 """
-import bisect
 import dataclasses
 import logging
 import os
@@ -19,6 +18,7 @@ from ..hints import ArrayLike, NameOrPath, PathLike
 from ..hub import loading_options
 from ..io import atomic_write_bytes
 from .added_tokens import AddedToken, as_added_token
+from .decoding import clean_up_tokenization, decode_fills, join_apart, pieces_to_text
 from .encoding import (BatchEncoding, _Sequence, as_batch, build_batch, check_str, gc_paused, pad_batch,
                        resolve_strategies)
 from .files import (DEFAULT_MODEL_MAX_LENGTH, SPECIAL_TOKEN_NAMES, VOCAB_FILE, check_sp_model_kwargs,
@@ -679,46 +679,24 @@ class AlbertTokenizer:
     # -- ids -> text --
 
     def convert_tokens_to_string(self, tokens: Sequence[str]) -> str:
-        """Pieces -> text: SentencePiece decoding, special tokens kept verbatim.
+        """Pieces -> text: SentencePiece decoding, special tokens kept verbatim (decoding.pieces_to_text).
 
         Matches: transformers AlbertTokenizer.convert_tokens_to_string.
         """
-        out, run, _ = self._decode_runs(tokens, False)
-        return (out + self.sp_model.decode_pieces(run)).strip()
+        return pieces_to_text(tokens, self._special_ids, self.sp_model.decode_pieces)
 
-    def _decode_runs(self, tokens, previous_special):
-        """convert_tokens_to_string's loop: each run of ordinary pieces is decoded by SentencePiece,
-        and a special token is kept verbatim, after a space unless a special token precedes it.
+    clean_up_tokenization = staticmethod(clean_up_tokenization)
 
-        Returns (the text so far, the last run of pieces (not decoded yet), previous_special):
-        the state after `tokens`, from which the loop can go on (see decode_fills).
-        """
-        out, run = [], []
-        for token in tokens:
-            if token in self._special_ids:
-                if not previous_special:
-                    out.append(" ")
-                out.append(self.sp_model.decode_pieces(run) + token)
-                run, previous_special = [], True
-            else:
-                run.append(token)
-                previous_special = False
-        return "".join(out), run, previous_special
-
-    @staticmethod
-    def clean_up_tokenization(text: str) -> str:
-        """Remove the spaces that tokenisation leaves before punctuation and English contractions."""
-        for before, after in ((" .", "."), (" ?", "?"), (" !", "!"), (" ,", ","), (" ' ", "'"),
-                              (" n't", "n't"), (" 'm", "'m"), (" 's", "'s"), (" 've", "'ve"), (" 're", "'re")):
-            text = text.replace(before, after)
-        return text
+    def _clean_up(self, clean_up_tokenization_spaces):
+        return self.clean_up_tokenization_spaces if clean_up_tokenization_spaces is None \
+            else clean_up_tokenization_spaces
 
     def decode(self, token_ids: Union[int, ArrayLike], skip_special_tokens: bool = False,
                clean_up_tokenization_spaces: Optional[bool] = None) -> str:
         """Ids (list, 1-D array or int) -> text.
 
         Runs of pieces are decoded by SentencePiece; tokens added to the vocabulary (not special,
-        or additional special ones past the vocabulary) stand apart, joined by spaces.
+        or additional special ones past the vocabulary) stand apart, joined by spaces (decoding.py).
         Matches: transformers 4 PreTrainedTokenizer.decode for ALBERT (transformers 5 joins an added
         token to its neighbours without the space).
         """
@@ -729,21 +707,9 @@ class AlbertTokenizer:
             token_ids = token_ids.tolist()
         if isinstance(token_ids, (int, np.integer)):
             token_ids = [int(token_ids)]
-        parts, run = [], []
-        for token in self.convert_ids_to_tokens(token_ids, skip_special_tokens):
-            if token in self._decoded_apart:
-                if run and self.convert_tokens_to_string(run):
-                    parts.append(self.convert_tokens_to_string(run))
-                parts.append(token)
-                run = []
-            else:
-                run.append(token)
-        if run or not parts:
-            parts.append(self.convert_tokens_to_string(run))
-        text = " ".join(parts)
-        clean = self.clean_up_tokenization_spaces if clean_up_tokenization_spaces is None \
-            else clean_up_tokenization_spaces
-        return self.clean_up_tokenization(text) if clean else text
+        tokens = self.convert_ids_to_tokens(token_ids, skip_special_tokens)
+        text = join_apart(tokens, self._decoded_apart, self.convert_tokens_to_string)
+        return clean_up_tokenization(text) if self._clean_up(clean_up_tokenization_spaces) else text
 
     def decode_fills(self, token_ids: ArrayLike, fills: Sequence[Tuple[int, Sequence[int]]],
                      skip_special_tokens: bool = False,
@@ -752,46 +718,17 @@ class AlbertTokenizer:
 
         fills: [(position, [candidate id, ...]), ...]. Returns one list of texts per entry:
         [[decode(token_ids with token_ids[position] = c) for c in candidates] for position, candidates
-        in fills] -- the same strings, in time linear in the text plus the output: the text is decoded
-        once; then for each candidate only the pieces between the special tokens nearest its position
-        are decoded again (a candidate joins them into one run), and the decoded text before and after
-        them is copied. (fill_mask's sequences: decoding the whole text for each suggestion of each
-        [MASK] took time quadratic in the number of masks.)
+        in fills] -- the same strings, in time linear in the text plus the output (decoding.decode_fills;
+        fill_mask's sequences).
         """
         ids = [self._check_id(i) for i in (token_ids.tolist() if isinstance(token_ids, np.ndarray) else token_ids)]
         skip = set(self.all_special_ids) if skip_special_tokens else ()
-        kept = [k for k, i in enumerate(ids) if i not in skip]               # positions in the decoded text
-        pieces = [self.sp_model.id_to_piece(ids[k]) for k in kept]
-        specials = [k for k, t in enumerate(pieces) if t in self._special_ids]
-        ends, parts, length, start, previous = {}, [], 0, 0, False      # the whole text, decoded once
-        for k in specials:                # after a special token the decoding goes on from the same state
-            text, _, previous = self._decode_runs(pieces[start:k + 1], previous)
-            parts.append(text)
-            length += len(text)
-            ends[k], start = length, k + 1
-        whole = "".join(parts) + self.sp_model.decode_pieces(pieces[start:])
-        clean = self.clean_up_tokenization_spaces if clean_up_tokenization_spaces is None \
-            else clean_up_tokenization_spaces
-        out = []
-        for position, candidates in fills:
-            q = bisect.bisect_left(kept, position)          # where the position is (or would be) in pieces
-            own = q < len(kept) and kept[q] == position
-            i = bisect.bisect_left(specials, q)
-            a = specials[i - 1] if i > 0 else None          # the nearest special token before ...
-            j = bisect.bisect_right(specials, q) if own else i
-            b = specials[j] if j < len(specials) else None  # ... and after, the position's own excluded
-            head = whole[:ends[a]] if a is not None else ""
-            left = pieces[(a + 1 if a is not None else 0):q]
-            right = pieces[(q + 1 if own else q):(b + 1 if b is not None else len(pieces))]
-            texts = []
-            for c in candidates:
-                c = self._check_id(c)
-                middle = left + ([] if c in skip else [self.sp_model.id_to_piece(c)]) + right
-                text, run, _ = self._decode_runs(middle, a is not None)
-                text = (head + text + (whole[ends[b]:] if b is not None else self.sp_model.decode_pieces(run))).strip()
-                texts.append(self.clean_up_tokenization(text) if clean else text)
-            out.append(texts)
-        return out
+        positions = [k for k, i in enumerate(ids) if i not in skip]           # positions in the decoded text
+        pieces = [self.sp_model.id_to_piece(ids[k]) for k in positions]
+        fills = [(position, [None if c in skip else self.sp_model.id_to_piece(c)
+                             for c in map(self._check_id, candidates)]) for position, candidates in fills]
+        return decode_fills(pieces, positions, fills, self._special_ids, self.sp_model.decode_pieces,
+                            self._clean_up(clean_up_tokenization_spaces))
 
     def batch_decode(self, sequences: ArrayLike, skip_special_tokens: bool = False,
                      clean_up_tokenization_spaces: Optional[bool] = None) -> List[str]:
