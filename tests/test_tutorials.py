@@ -274,3 +274,25 @@ def test_check_all_prints_one_line_and_fails_on_the_pair_that_differs(capsys):
         tutorial_utils.check_all("toy", {"a": (1.0, 1.0), "c": (1.0, 1.1)})
     with pytest.raises(AssertionError, match="shape"):
         tutorial_utils.check_all("toy", {"d": (np.ones(2), np.ones(3))})
+
+
+@pytest.mark.parametrize("name", ["albert-tiny-en-squad", "albert-tiny-en-wnut17"])
+def test_fine_tuned_assets_were_made_from_the_bundled_weights(name, tmp_path, monkeypatch, capsys):
+    import tutorial_utils
+    from albert_np.pretrained import bundled_model
+    monkeypatch.setattr(tutorial_utils, "MODEL", bundled_model())
+    with open(os.path.join(bundled_model(), "model.safetensors"), "rb") as f:
+        bundled = hashlib.sha256(f.read()).hexdigest()
+    folder, record, trained = tutorial_utils.fine_tuned_asset(name)
+    # a new bundled model needs new heads: tutorials/assets/make_heads.py, then the chapters re-executed
+    assert record["base_weights_sha256"] == bundled and trained, \
+        f"tutorials/assets/{name} was not made from the bundled model's weights: rerun make_heads.py"
+    # a head made from other weights is refused, with a message that says what to do
+    shutil.copytree(folder, tmp_path / name)
+    record["base_weights_sha256"] = "0" * 64
+    (tmp_path / name / "make_heads.json").write_text(json.dumps(record))
+    _, _, trained = tutorial_utils.fine_tuned_asset(name, assets=str(tmp_path))
+    assert not trained and "make_heads.py to remake it" in capsys.readouterr().out
+    # on another checkpoint the chapters run the same code on untrained heads
+    monkeypatch.setattr(tutorial_utils, "MODEL", str(tmp_path))
+    assert tutorial_utils.fine_tuned_asset(name)[2] is False

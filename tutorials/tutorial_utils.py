@@ -30,19 +30,30 @@ MODEL = os.environ.get("ALBERT_NP_MODEL") or bundled_model()
 ALBERT_NP_MODEL (e.g. albert/albert-base-v2, or any local folder)."""
 
 
-def fine_tuned_asset(name):
+ASSETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets")
+
+
+def fine_tuned_asset(name, assets=ASSETS):
     """A head fine-tuned from the bundled model, tutorials/assets/<name> (made by assets/make_heads.py).
 
     Returns (its folder, its make_heads.json record or None, trained): trained says whether the
-    chapter can use it, i.e. the record is there and MODEL is the bundled model it was made from."""
-    folder = os.path.join(os.path.dirname(os.path.abspath(__file__)), "assets", name)
+    chapter can use it, i.e. the record is there, MODEL is the bundled model, and the head was made
+    from these very weights (the record's sha256 of the bundled model.safetensors)."""
+    from albert_np.io import file_sha256
+    folder = os.path.join(assets, name)
     record = None
     if os.path.isfile(os.path.join(folder, "make_heads.json")):
         with open(os.path.join(folder, "make_heads.json"), encoding="utf-8") as f:
             record = json.load(f)
     else:
         print(f"tutorials/assets/{name} is missing: run tutorials/assets/make_heads.py to make it")
-    return folder, record, record is not None and os.path.realpath(MODEL) == os.path.realpath(bundled_model())
+    if record is None or os.path.realpath(MODEL) != os.path.realpath(bundled_model()):
+        return folder, record, False
+    if record.get("base_weights_sha256") != file_sha256(os.path.join(bundled_model(), "model.safetensors")):
+        print(f"tutorials/assets/{name} was fine-tuned from another version of the bundled model (its "
+              f"make_heads.json names other weights): run tutorials/assets/make_heads.py to remake it")
+        return folder, record, False
+    return folder, record, True
 
 
 

@@ -44,7 +44,7 @@ import numpy as np  # noqa: E402
 
 import albert_np  # noqa: E402
 from albert_np import AlbertForQuestionAnswering, AlbertForTokenClassification, AlbertTokenizerFast  # noqa: E402
-from albert_np.io import read_json  # noqa: E402
+from albert_np.io import file_sha256, read_json  # noqa: E402
 from albert_np.pretrained import bundled_model  # noqa: E402
 from albert_np.training import datasets, features  # noqa: E402
 from albert_np.training.finetuning import evaluate, finetune  # noqa: E402
@@ -149,7 +149,10 @@ def train_one(task_name, base, work, out, settings, data):
     print(f"[{task_name}] dev scores of {out}: {json.dumps(scores)}", flush=True)
     evals = [e for e in result.log if e.get("type") == "eval"]
     write_card(task_name, out, base, settings, data_note, scores, cpu, wall, result, evals)
-    record = {"task": task_name, "dev_scores": scores, "settings": settings, "steps": result.global_step,
+    # which model it was fine-tuned from: tutorial_utils.fine_tuned_asset refuses the head for another one
+    base_weights = os.path.join(base, "model.safetensors")
+    record = {"task": task_name, "base_weights_sha256": file_sha256(base_weights) if os.path.isfile(base_weights) else None,
+              "dev_scores": scores, "settings": settings, "steps": result.global_step,
               "best_step": result.best_step, "cpu_minutes": round(cpu / 60, 1), "wall_minutes": round(wall / 60, 1),
               **split}
     with open(os.path.join(out, "make_heads.json"), "w", encoding="utf-8") as f:
