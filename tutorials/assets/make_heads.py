@@ -7,7 +7,9 @@
 Each head is trained with albert_np's own `finetune` (the loop of `python -m albert_np finetune`),
 then its best checkpoint (by the dev metric) is stored as a small float16 model folder beside this
 script, with the tokenizer files, a README.md that records how it was made and its dev scores, and the same
-facts as JSON (make_heads.json: scores, settings, the SQuAD article split) for the tutorials to read:
+facts as JSON (make_heads.json: the sha256 of the base model's weights, scores, settings, the SQuAD
+article split) for the tutorials to read; a chapter refuses a head made from other weights than the
+bundled model's (tutorial_utils.fine_tuned_asset), so a new bundled model needs this script rerun:
 
     tutorials/assets/albert-tiny-en-squad/     AlbertForQuestionAnswering
     tutorials/assets/albert-tiny-en-wnut17/    AlbertForTokenClassification (WNUT-17's 13 BIO tags)
