@@ -231,10 +231,12 @@ for i in range(L):
 # next cell prints that estimate beside the measured lengths). The input of the
 # *first* application is different: it is the raw output of the E -> H linear
 # map, with no LayerNorm after it, and its length is whatever that map produces.
-# So the first L2 distance mostly measures a change of length (compare the
-# `|input|` and `|output|` columns), while the later ones compare vectors of
-# similar length and mostly measure a change of direction. The cosine
-# similarity ignores length altogether, which is why the paper shows both.
+# So the first L2 distance can hold a change of length as well as a turn
+# (compare the `|input|` and `|output|` columns), while the later ones compare
+# vectors of similar length. Which of the two dominates is measured below: the
+# law of cosines splits each distance exactly into a length part and a turn
+# part. The cosine similarity ignores length altogether, which is why the paper
+# shows both.
 
 # %%
 w_ln = groups[-1]["albert_layers"][-1]["full_layer_layer_norm"]["weight"]
