@@ -40,7 +40,8 @@ The modules, in the order the pipeline uses them:
     fast.py                 AlbertTokenizerFast: the same ids in batches, with offsets
     encoding.py             BatchEncoding; truncation, windows, [CLS]/[SEP], padding, packing, pad()
     decoding.py             ids -> text: pieces_to_text, decode's added tokens apart, decode_fills
-    added_tokens.py         AddedToken: tokens added to the vocabulary (add_tokens), never split
+    added_tokens.py         AddedToken: tokens added to the vocabulary (add_tokens), never split;
+                            cutting a text around them and the special tokens
     files.py                a tokenizer's folder: from_pretrained / save_pretrained
     sentencepiece_proto.py  spiece.model read and written by hand; tokenizer.json <-> spiece.model
     train.py                train_tokenizer: a new vocabulary with ALBERT's recipe

@@ -1,4 +1,5 @@
-"""Tokens added to a tokenizer after its vocabulary was trained: AddedToken and reading them from files.
+"""Tokens added to a tokenizer after its vocabulary was trained: AddedToken, reading them from files,
+the special tokens' roles, and cutting a text around the tokens that are never split.
 
 An added token is never split: the text is cut around it before normalisation, as around the
 special tokens, and it gets one id. A new token's id follows the vocabulary (the first gets
@@ -12,9 +13,14 @@ transformers 5), tokenizer_config.json "added_tokens_decoder" (transformers 4) a
 "additional_special_tokens".
 """
 import dataclasses
+import re
 from typing import Optional
 
+from .normalization import lowercase_each_char
+
 ADDED_TOKEN_FLAGS = ("single_word", "lstrip", "rstrip", "normalized", "special")
+# Each of these roles needs a token of its own (bos / eos may share [CLS] / [SEP], as ALBERT's do).
+DISTINCT_ROLES = ("cls_token", "sep_token", "pad_token", "unk_token", "mask_token")
 
 
 @dataclasses.dataclass
@@ -84,3 +90,72 @@ def saved_added_tokens(added_tokens_decoder=None, added_tokens=None):
     for value in added_tokens or ():
         found.setdefault(int(value["id"]), value)
     return sorted(((i, as_added_token(v)) for i, v in found.items()), key=lambda pair: pair[0])
+
+
+def token_text(token, name="token"):
+    """A special token given as str, as {"content": ...} (tokenizer_config.json), or as AddedToken."""
+    if isinstance(token, str):
+        return token
+    if isinstance(token, dict) and isinstance(token.get("content"), str):
+        return token["content"]
+    if isinstance(getattr(token, "content", None), str):
+        return token.content
+    raise TypeError(f"{name} must be a str (or a dict with 'content'), got {type(token).__name__}: {token!r}")
+
+
+def check_special_roles(special_tokens_map, unk_token_id, unk_id, unk_piece):
+    """ValueError when two roles share a token ([MASK] given as "[SEP]"), or unk_token (id
+    unk_token_id) is not the model's unknown piece (unk_piece, id unk_id: the piece SentencePiece
+    gives to what it cannot segment)."""
+    seen = {}
+    for name in DISTINCT_ROLES:
+        token = special_tokens_map[name]
+        if token in seen:
+            raise ValueError(f"{seen[token]} and {name} are both {token!r}: each of "
+                             f"{', '.join(DISTINCT_ROLES)} needs a token of its own (a {name} that is "
+                             f"also the {seen[token]} would be read as both). Check special_tokens_map.json / "
+                             f"tokenizer_config.json, or the tokens passed")
+        seen[token] = name
+    if unk_token_id != unk_id:
+        raise ValueError(f"unk_token {special_tokens_map['unk_token']!r} (id {unk_token_id}) is not the "
+                         f"SentencePiece model's unknown piece {unk_piece!r} (id {unk_id}), "
+                         f"which unknown characters become: pass unk_token={unk_piece!r}")
+
+
+# -- cutting a text around the tokens that are never split --
+
+def alternatives(tokens):
+    """A regex matching any of `tokens`, the longest first (so "[MASK]x" wins over "[MASK]")."""
+    return re.compile("|".join(re.escape(t) for t in sorted(tokens, key=len, reverse=True)))
+
+
+def lowercase_outside(text, split_pattern):
+    """`text` lowercased except inside the tokens that split_pattern (a regex with one group) matches."""
+    parts = split_pattern.split(text)                   # odd indices are the tokens
+    return "".join(p if i % 2 else lowercase_each_char(p) for i, p in enumerate(parts))
+
+
+def special_token_spans(text, pattern, lstrip, rstrip):
+    """Split `text` into (start, end, is_special) spans around the matches of `pattern` (the special
+    and added tokens). A token in `lstrip` ([MASK], an added token with lstrip=True) absorbs the
+    whitespace before it, one in `rstrip` the whitespace after it.
+    Matches: transformers Trie.split plus the lstrip / rstrip handling in PreTrainedTokenizer.tokenize.
+    """
+    spans, pos = [], 0
+    for match in pattern.finditer(text):
+        if match.start() < pos:                    # inside the whitespace an rstrip token took
+            continue
+        end = match.start()
+        if match.group() in lstrip:
+            while end > pos and text[end - 1].isspace():
+                end -= 1
+        if end > pos:
+            spans.append((pos, end, False))
+        spans.append((match.start(), match.end(), True))
+        pos = match.end()
+        if match.group() in rstrip:
+            while pos < len(text) and text[pos].isspace():
+                pos += 1
+    if pos < len(text):
+        spans.append((pos, len(text), False))
+    return spans

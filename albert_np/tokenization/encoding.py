@@ -169,6 +169,16 @@ def as_batch(value, name, is_split_into_words):
     raise TypeError(f"{name} must be a str or a list of str, got {type(value).__name__}: {value!r:.80}")
 
 
+def check_output_options(padding_side, return_tensors):
+    """padding_side itself, or a ValueError for a bad padding side or return_tensors."""
+    if padding_side not in ("right", "left"):
+        raise ValueError(f"padding_side must be 'right' or 'left', got {padding_side!r}")
+    if return_tensors not in (None, "np"):
+        raise ValueError(f"return_tensors={return_tensors!r} is not supported: albert_np returns "
+                         f"NumPy arrays (return_tensors='np') or lists (None); there is no torch here")
+    return padding_side
+
+
 def resolve_strategies(padding, truncation, max_length, is_pair, n_special, model_max_length):
     """Resolve padding / truncation arguments as transformers does; check max_length.
 

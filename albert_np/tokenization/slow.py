@@ -17,10 +17,11 @@ import sentencepiece as spm
 from ..hints import ArrayLike, NameOrPath, PathLike
 from ..hub import loading_options
 from ..io import atomic_write_bytes
-from .added_tokens import AddedToken, as_added_token
+from .added_tokens import (AddedToken, alternatives, as_added_token, check_special_roles, lowercase_outside,
+                           special_token_spans, token_text)
 from .decoding import clean_up_tokenization, decode_fills, join_apart, pieces_to_text
-from .encoding import (BatchEncoding, _Sequence, as_batch, build_batch, check_str, gc_paused, pad_batch,
-                       resolve_strategies)
+from .encoding import (BatchEncoding, _Sequence, as_batch, build_batch, check_output_options, check_str, gc_paused,
+                       pad_batch, resolve_strategies)
 from .files import (DEFAULT_MODEL_MAX_LENGTH, SPECIAL_TOKEN_NAMES, VOCAB_FILE, check_sp_model_kwargs,
                     pretrained_init_kwargs, save_pretrained)
 from .normalization import (SPIECE_UNDERLINE, is_digit_comma_piece, lowercase_each_char, preprocess_text,
@@ -28,22 +29,6 @@ from .normalization import (SPIECE_UNDERLINE, is_digit_comma_piece, lowercase_ea
 from .sentencepiece_proto import model_proto_problem, read_piece_types
 
 logger = logging.getLogger(__name__)
-
-
-def _token_text(token, name="token"):
-    """A special token given as str, as {"content": ...} (tokenizer_config.json), or as AddedToken."""
-    if isinstance(token, str):
-        return token
-    if isinstance(token, dict) and isinstance(token.get("content"), str):
-        return token["content"]
-    if isinstance(getattr(token, "content", None), str):
-        return token.content
-    raise TypeError(f"{name} must be a str (or a dict with 'content'), got {type(token).__name__}: {token!r}")
-
-
-def _alternatives(tokens):
-    """A regex matching any of `tokens`, the longest first (so "[MASK]x" wins over "[MASK]")."""
-    return re.compile("|".join(re.escape(t) for t in sorted(tokens, key=len, reverse=True)))
 
 
 Tok = TypeVar("Tok", bound="AlbertTokenizer")
@@ -123,7 +108,7 @@ class AlbertTokenizer:
         self.padding_side = padding_side
         tokens = dict(bos_token=bos_token, eos_token=eos_token, unk_token=unk_token, sep_token=sep_token,
                       pad_token=pad_token, cls_token=cls_token, mask_token=mask_token)
-        self.special_tokens_map = {name: _token_text(tokens[name], name) for name in SPECIAL_TOKEN_NAMES}
+        self.special_tokens_map = {name: token_text(tokens[name], name) for name in SPECIAL_TOKEN_NAMES}
         self._added_tokens = {}                 # id -> AddedToken, the tokens added to the vocabulary
         self._additional_special_tokens = []
         self._load_model(added=(added_tokens or (), additional_special_tokens or ()))
@@ -182,9 +167,9 @@ class AlbertTokenizer:
         # matched in the text as written: the special tokens and the added tokens with normalized=False;
         # the others (lowercased with the text) in the lowercased text
         verbatim = set(self.all_special_tokens) | {t.content for t in self._added_tokens.values() if not t.normalized}
-        self._verbatim_re = _alternatives(verbatim)
+        self._verbatim_re = alternatives(verbatim)
         self._special_split_re = re.compile(f"({self._verbatim_re.pattern})")
-        self._special_re = _alternatives(self._no_split_ids)
+        self._special_re = alternatives(self._no_split_ids)
         # a text holding none of these (checked on the lowercased text) holds no token to cut out
         self._special_first_chars = sorted({c for t in self._no_split_ids for c in (t[0], lowercase_each_char(t[0]))})
         self._lstrip_tokens = {self.mask_token} | {t.content for t in self._added_tokens.values() if t.lstrip}
@@ -197,28 +182,8 @@ class AlbertTokenizer:
         self._starts_word = [self.sp_model.id_to_piece(i).startswith(SPIECE_UNDERLINE)
                              and not (self.sp_model.is_control(i) or self.sp_model.is_unknown(i))
                              for i in range(len(self.sp_model))] + [False] * (len(self) - len(self.sp_model))
-        self._check_special_roles()
-
-    # Each of these roles needs a token of its own (bos / eos may share [CLS] / [SEP], as ALBERT's do).
-    DISTINCT_ROLES = ("cls_token", "sep_token", "pad_token", "unk_token", "mask_token")
-
-    def _check_special_roles(self):
-        """ValueError when two roles share a token ([MASK] given as "[SEP]"), or unk_token is not the
-        model's unknown piece (the piece SentencePiece gives to what it cannot segment)."""
-        seen = {}
-        for name in self.DISTINCT_ROLES:
-            token = self.special_tokens_map[name]
-            if token in seen:
-                raise ValueError(f"{seen[token]} and {name} are both {token!r}: each of "
-                                 f"{', '.join(self.DISTINCT_ROLES)} needs a token of its own (a {name} that is "
-                                 f"also the {seen[token]} would be read as both). Check special_tokens_map.json / "
-                                 f"tokenizer_config.json, or the tokens passed")
-            seen[token] = name
-        unk = self.sp_model.unk_id()
-        if self._special_ids[self.unk_token] != unk:
-            raise ValueError(f"unk_token {self.unk_token!r} (id {self._special_ids[self.unk_token]}) is not the "
-                             f"SentencePiece model's unknown piece {self.sp_model.id_to_piece(unk)!r} (id {unk}), "
-                             f"which unknown characters become: pass unk_token={self.sp_model.id_to_piece(unk)!r}")
+        check_special_roles(self.special_tokens_map, self._special_ids[self.unk_token], self.sp_model.unk_id(),
+                            self.sp_model.id_to_piece(self.sp_model.unk_id()))
 
     def __getstate__(self):                           # the model travels as its serialised bytes
         state = self.__dict__.copy()
@@ -433,40 +398,13 @@ class AlbertTokenizer:
                                do_lower_case=self.do_lower_case)
 
     def _special_token_spans(self, text):
-        """Split `text` into (start, end, is_special) spans around the special tokens.
-
-        The special and added tokens are cut out; [MASK] (and an added token with lstrip=True)
-        absorbs the whitespace before it, one with rstrip=True the whitespace after it.
-        Matches: transformers Trie.split plus the lstrip / rstrip handling in PreTrainedTokenizer.tokenize.
-        """
-        spans, pos = [], 0
-        for match in self._special_re.finditer(text):
-            if match.start() < pos:                    # inside the whitespace an rstrip token took
-                continue
-            end = match.start()
-            if match.group() in self._lstrip_tokens:
-                while end > pos and text[end - 1].isspace():
-                    end -= 1
-            if end > pos:
-                spans.append((pos, end, False))
-            spans.append((match.start(), match.end(), True))
-            pos = match.end()
-            if match.group() in self._rstrip_tokens:
-                while pos < len(text) and text[pos].isspace():
-                    pos += 1
-        if pos < len(text):
-            spans.append((pos, len(text), False))
-        return spans
-
-    def _lowercase_outside_special_tokens(self, text):
-        if not self.do_lower_case:
-            return text
-        parts = self._special_split_re.split(text)        # odd indices are special tokens
-        return "".join(p if i % 2 else lowercase_each_char(p) for i, p in enumerate(parts))
+        """(start, end, is_special) spans of `text` around its special and added tokens (added_tokens.py)."""
+        return special_token_spans(text, self._special_re, self._lstrip_tokens, self._rstrip_tokens)
 
     def _split_text(self, text):
         """[(chunk, is_special)]: lowercase outside special tokens, then split them out."""
-        text = self._lowercase_outside_special_tokens(text)
+        if self.do_lower_case:
+            text = lowercase_outside(text, self._special_split_re)
         return [(text[s:e], special) for s, e, special in self._special_token_spans(text)]
 
     def _encode_as_pieces(self, text):
@@ -606,22 +544,13 @@ class AlbertTokenizer:
         encoded["labels"] = target["input_ids"]
         return encoded
 
-    def _check_output_options(self, padding_side, return_tensors):
-        """The padding side to use (a call's, else the tokenizer's), or a ValueError for bad options."""
-        padding_side = self.padding_side if padding_side is None else padding_side
-        if padding_side not in ("right", "left"):
-            raise ValueError(f"padding_side must be 'right' or 'left', got {padding_side!r}")
-        if return_tensors not in (None, "np"):
-            raise ValueError(f"return_tensors={return_tensors!r} is not supported: albert_np returns "
-                             f"NumPy arrays (return_tensors='np') or lists (None); there is no torch here")
-        return padding_side
-
     def _encode_texts(self, text, text_pair, *, add_special_tokens, padding, truncation, max_length, stride,
                       is_split_into_words, pad_to_multiple_of, padding_side, return_tensors, return_token_type_ids,
                       return_attention_mask, return_overflowing_tokens, return_special_tokens_mask,
                       return_offsets_mapping, return_length):
         """__call__ for one set of texts (and pairs)."""
-        padding_side = self._check_output_options(padding_side, return_tensors)
+        padding_side = check_output_options(self.padding_side if padding_side is None else padding_side,
+                                            return_tensors)
         texts, is_batched = as_batch(text, "text", is_split_into_words)
         pairs = None
         if text_pair is not None:
@@ -668,7 +597,8 @@ class AlbertTokenizer:
         Matches: transformers PreTrainedTokenizerBase.pad.
         """
         padding, _, max_length = resolve_strategies(padding, False, max_length, False, 0, self.model_max_length)
-        padding_side = self._check_output_options(padding_side, return_tensors)
+        padding_side = check_output_options(self.padding_side if padding_side is None else padding_side,
+                                            return_tensors)
         return pad_batch(encoded_inputs, pad_values={"input_ids": self.pad_token_id,
                                                      "token_type_ids": self.pad_token_type_id,
                                                      "attention_mask": 0, "special_tokens_mask": 1},
