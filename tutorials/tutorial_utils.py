@@ -3,7 +3,6 @@
 Each chapter starts with `from tutorial_utils import *`. Nothing here hides any
 ALBERT maths; that all happens in the chapters themselves.
 """
-import json
 import os
 import sys
 
@@ -15,6 +14,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
+from albert_np.io import file_sha256, read_json_object  # noqa: E402
 from albert_np.pretrained import bundled_model  # noqa: E402
 
 try:                                  # pictures are optional: pip install -e .[tutorials]
@@ -39,12 +39,10 @@ def fine_tuned_asset(name, assets=ASSETS):
     Returns (its folder, its make_heads.json record or None, trained): trained says whether the
     chapter can use it, i.e. the record is there, MODEL is the bundled model, and the head was made
     from these very weights (the record's sha256 of the bundled model.safetensors)."""
-    from albert_np.io import file_sha256
     folder = os.path.join(assets, name)
     record = None
     if os.path.isfile(os.path.join(folder, "make_heads.json")):
-        with open(os.path.join(folder, "make_heads.json"), encoding="utf-8") as f:
-            record = json.load(f)
+        record = read_json_object(os.path.join(folder, "make_heads.json"))
     else:
         print(f"tutorials/assets/{name} is missing: run tutorials/assets/make_heads.py to make it")
     if record is None or os.path.realpath(MODEL) != os.path.realpath(bundled_model()):
@@ -54,7 +52,6 @@ def fine_tuned_asset(name, assets=ASSETS):
               f"make_heads.json names other weights): run tutorials/assets/make_heads.py to remake it")
         return folder, record, False
     return folder, record, True
-
 
 
 def checkpoint_weight_names(path=MODEL):

@@ -68,8 +68,9 @@ def join_apart(tokens: Sequence[str], apart: Collection[str], to_text: Callable[
     parts, run = [], []
     for token in tokens:
         if token in apart:
-            if run and to_text(run):
-                parts.append(to_text(run))
+            text = to_text(run) if run else ""
+            if text:
+                parts.append(text)
             parts.append(token)
             run = []
         else:

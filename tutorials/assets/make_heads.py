@@ -25,7 +25,6 @@ seen in training. The split does not depend on the model, so a rerun with a new 
 uses the same articles.
 """
 import argparse
-import dataclasses
 import hashlib
 import json
 import logging
@@ -152,8 +151,8 @@ def train_one(task_name, base, work, out, settings, data):
     evals = [e for e in result.log if e.get("type") == "eval"]
     write_card(task_name, out, base, settings, data_note, scores, cpu, wall, result, evals)
     # which model it was fine-tuned from: tutorial_utils.fine_tuned_asset refuses the head for another one
-    base_weights = os.path.join(base, "model.safetensors")
-    record = {"task": task_name, "base_weights_sha256": file_sha256(base_weights) if os.path.isfile(base_weights) else None,
+    weights = os.path.join(base, "model.safetensors")
+    record = {"task": task_name, "base_weights_sha256": file_sha256(weights) if os.path.isfile(weights) else None,
               "dev_scores": scores, "settings": settings, "steps": result.global_step,
               "best_step": result.best_step, "cpu_minutes": round(cpu / 60, 1), "wall_minutes": round(wall / 60, 1),
               **split}
