@@ -45,7 +45,7 @@ print(tok)
 # ligature ("ﬁ" is one character), capitals, and numbers with commas.
 
 # %%
-text = "The  café’s ``déjà vu''\tcost $1,234 in 2010, and it was ﬁnally OVER!"
+text = "The  café’s ``déjà vu''\tcost $1,234 in 2012, and it was ﬁnally OVER!"
 print(repr(text))
 
 # %% [markdown]
@@ -206,7 +206,7 @@ print("by-hand Viterbi == sentencepiece's encode on all", len(samples), "samples
 # ### The digit-comma rule
 #
 # The original ALBERT code adds one rule after SentencePiece: a piece that ends in
-# a comma right after a digit, such as "▁2010,", is split into the number and the
+# a comma right after a digit, such as "▁2012,", is split into the number and the
 # comma, so that the comma is a token of its own (as it is everywhere else). We
 # look for such pieces in this vocabulary and apply the rule by hand to one of
 # them (to the one in our sentence, if this vocabulary has it): encode the piece

@@ -505,6 +505,6 @@ if plt is not None:
 #    `num_hidden_layers = 3 * L`). Does the hidden state keep moving after the
 #    trained depth, or settle?
 # 3. ★★ Repeat the two-senses table for another word that is one piece in the
-#    vocabulary and has two meanings, for example "bat" (the animal, and the one
-#    used in cricket). Does the different-sense pair end up less similar than a
-#    same-sense pair?
+#    vocabulary and has two meanings, for example "bark" (of a tree, and of a
+#    dog). Does the different-sense pair end up less similar than a same-sense
+#    pair?

@@ -542,8 +542,9 @@ print(f"mean score: right answers {mean_sc(right):.3f}, wrong ones {mean_sc(wron
 # %% [markdown]
 # ## Exercises
 #
-# 1. ★ How many 128-token windows does a 620-token context need with strides
-#    (shared tokens) of 16, 64 and 100? Run `answer_question` on it.
+# 1. ★ How many 128-token windows does a context of 60 short sentences (about
+#    600 tokens) need with strides (shared tokens) of 16, 64 and 100? Run
+#    `answer_question` on it.
 # 2. ★★ Ask the fine-tuned reader (`tutorials/assets/albert-tiny-en-squad`) a
 #    question that its context cannot answer, with `handle_impossible_answer=True`
 #    and `top_k=3`. Does the empty answer win, and how do the scores compare with
