@@ -42,7 +42,7 @@ from .inputs import check_inputs
 from .io import atomic_write_text
 from .model import albert_model
 from .tasks.base import check_flag, check_top_k, encoder_params, max_input_length, split_rows
-from .tasks.fill_mask import FillMaskPipeline, mlm_probs, top_k_fillers
+from .tasks.fill_mask import FillMaskPipeline, mlm_probs, top_k_fillers, top_k_rows
 from .tasks.loading import DEFAULT_MODEL, TASK_SPECS, ModelArg, TokenizerArg, checkpoint_tensors, resolve
 from .tokenization.encoding import check_str
 
@@ -204,22 +204,12 @@ def layer_changes(hidden):                          # (L + 1, T, H) -> (L, T), (
     return update_norm, cosine, norm
 
 
-def top_k_of(probs, k):                             # (T, V) -> (T, k) ids, (T, k) probabilities
-    """The k largest entries of each row, largest first; ties in id order (as a stable argsort)."""
-    k = min(k, probs.shape[-1])
-    candidates = np.argpartition(-probs, k - 1, axis=-1)[:, :k] if k < probs.shape[-1] else \
-        np.broadcast_to(np.arange(probs.shape[-1]), probs.shape)
-    values = np.take_along_axis(probs, candidates, -1)
-    order = np.lexsort((candidates, -values), axis=-1)                    # by probability, then id
-    return np.take_along_axis(candidates, order, -1), np.take_along_axis(values, order, -1)
-
-
 def logit_lens(model, hidden, k=LENS_TOP_K):        # (L + 1, T, H) -> (T, L + 1, k) x 2
     """The MLM head on the hidden state after every application: top-k ids and probabilities.
 
     Depth 0 is the mapped-in embedding, depth L the last hidden state (what fill_mask reads).
     """
-    ids, probs = zip(*(top_k_of(mlm_probs(model, h), k) for h in hidden))   # each (T, k)
+    ids, probs = zip(*(top_k_rows(mlm_probs(model, h), k) for h in hidden))  # each (T, k)
     return np.stack(ids, axis=1), np.stack(probs, axis=1)
 
 

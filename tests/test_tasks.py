@@ -82,6 +82,26 @@ def test_fill_mask_matches_transformers(call):
         assert_like(ours, call["output"])
 
 
+@pytest.mark.parametrize("k", [1, 3, 7, 19, 20, 25])
+def test_top_k_rows_is_the_head_of_a_stable_argsort(k):
+    """fill_mask's and explain's top k (a partition, then a sort of k) equals the first k columns of
+    NumPy's stable argsort of -probs, ties broken by the lower id: many ties (values from a small set),
+    ties across the k-th place, -inf, a NaN row, and no rows at all."""
+    from albert_np.tasks.fill_mask import top_k_rows
+    rng = np.random.default_rng(k)
+    for probs in (rng.integers(0, 4, size=(50, 20)).astype(np.float32) / 4,
+                  np.where(rng.random((30, 20)) < 0.3, -np.inf, rng.random((30, 20))).astype(np.float32),
+                  np.vstack([np.full((1, 20), 0.05, np.float32), rng.random((5, 20), dtype=np.float32)]),
+                  np.vstack([rng.random((3, 20), dtype=np.float32), np.full((1, 20), np.nan, np.float32)]),
+                  np.zeros((0, 20), np.float32)):
+        ids, values = top_k_rows(probs, k)
+        reference = np.argsort(-probs, axis=-1, kind="stable")[:, :k]
+        assert ids.shape == values.shape == reference.shape
+        np.testing.assert_array_equal(ids, reference)
+        np.testing.assert_array_equal(values, np.take_along_axis(probs, reference, axis=-1))
+        assert ids.base is None or ids.base.size == ids.size      # a copy, not a view of a (M, V) array
+
+
 def test_fill_mask_pipeline_object_and_loaded_model():
     model = tasks.load_model(MLM, "fill-mask")
     pipe = tasks.FillMaskPipeline(model, AlbertTokenizerFast.from_pretrained(MLM))

@@ -28,6 +28,23 @@ def mlm_probs(model, h):                            # (..., H) -> (..., V)
     return softmax(logits, axis=-1)
 
 
+def top_k_rows(probs, k):                                          # (M, V) -> (M, k) ids, (M, k) values
+    """The k largest entries of each row, largest first, ties in id order: the first k columns of a
+    stable argsort of -probs, found with a partition (linear in V) instead of a full sort."""
+    k = min(k, probs.shape[-1])
+    if k == probs.shape[-1] or np.isnan(probs).any():                # NaN has no place in the counting below
+        order = np.argsort(-probs, axis=-1, kind="stable")[:, :k].copy()   # not a view of the (M, V) order
+        return order, np.take_along_axis(probs, order, axis=-1)
+    kth = -np.partition(-probs, k - 1, axis=-1)[:, k - 1:k]          # (M, 1) each row's k-th largest value
+    above, tied = probs > kth, probs == kth                          # (M, V) x 2
+    room = k - above.sum(axis=-1, keepdims=True)                     # (M, 1) places left for the ties
+    take = above | (tied & (np.cumsum(tied, axis=-1) <= room))       # exactly k per row, lowest tied ids
+    ids = np.nonzero(take)[1].reshape(-1, k)                         # (M, k) in id order
+    values = np.take_along_axis(probs, ids, axis=-1)
+    order = np.lexsort((ids, -values), axis=-1)                      # by value, then id
+    return np.take_along_axis(ids, order, axis=-1), np.take_along_axis(values, order, axis=-1)
+
+
 def top_k_fillers(probs, top_k, target_ids=None):                 # (M, V) -> M x ((k,), (k,))
     """[(token ids (k,), scores (k,))] of each row of probs (M, V): its top_k, best first (ties: lower id).
 
@@ -36,8 +53,7 @@ def top_k_fillers(probs, top_k, target_ids=None):                 # (M, V) -> M 
     """
     if target_ids is not None:
         probs = probs[:, target_ids]                                  # (M, targets)
-    order = np.argsort(-probs, axis=-1, kind="stable")[:, :top_k]     # (M, k)
-    scores = np.take_along_axis(probs, order, axis=-1)                # (M, k)
+    order, scores = top_k_rows(probs, top_k)                          # (M, k) x 2
     ids = order if target_ids is None else target_ids[order]
     return list(zip(ids, scores))
 
