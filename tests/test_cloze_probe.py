@@ -40,14 +40,24 @@ def test_committed_probe_is_valid():
         {"grammar": 25, "everyday": 25, "fact": 25}
     sentences = [" ".join(r[1].lower().split()) for _, r in rows]
     assert len(set(sentences)) == len(sentences), "duplicate sentences"
+    unsayable = []
     for n, (category, sentence, answers) in rows:
         assert sentence.count("[MASK]") == 1, n
         for a in answers.split("|"):
             pieces = tok.tokenize(a)
-            assert len(pieces) == 1 and pieces[0].startswith("▁") and len(pieces[0]) > 1, (n, a, pieces)
-            assert pieces[0] in tok.get_vocab(), (n, a)
-    items = cloze_probe.load_probe(cloze_probe.PROBE, tok)     # the script agrees
+            if not (len(pieces) == 1 and pieces[0].startswith("▁") and len(pieces[0]) > 1):
+                unsayable.append((n, a))
+            else:
+                assert pieces[0] in tok.get_vocab(), (n, a)
+    # The probe was written for version 1's vocabulary, where every answer is one piece; version 2's
+    # cannot say "celsius" (the only answer of line 56: that sentence counts as a miss) or "vertices"
+    # (one of two answers), as its model card says. Any other answer must be one piece.
+    assert {a for _, a in unsayable} <= {"celsius", "vertices"}, unsayable
+    items = cloze_probe.load_probe(cloze_probe.PROBE, tok, strict=False)     # the script agrees
     assert [it["line"] for it in items] == [n for n, _ in rows]
+    assert [(it["line"], a) for it in items for a in it["unscorable"]] == unsayable
+    if not unsayable:
+        cloze_probe.load_probe(cloze_probe.PROBE, tok)                       # strict: no error
 
 
 def test_hit_rates_by_hand(monkeypatch):
@@ -80,7 +90,7 @@ def test_hit_rates_by_hand(monkeypatch):
     ("grammar\tNo mask here.\tis", "exactly one"),
     ("grammar\tTwo [MASK] and [MASK].\tis", "exactly one"),
     ("grammar\tAn [MASK] answer.\tis||was", "empty answer"),
-    ("everyday\tMilk goes in the [MASK].\trefrigerator", "not one '▁word' piece"),
+    ("everyday\tDirty plates go in the [MASK].\tdishwasher", "not one '▁word' piece"),
     ("everyday\tThe [MASK] is here.\tice cream", "not one '▁word' piece"),
     ("colour\tThe sky is [MASK].\tblue", "category"),
     ("fact\tThe sky is [MASK].", "3 tab-separated columns"),
@@ -144,14 +154,14 @@ def test_check_corpus_finds_verbatim_sentences(tmp_path):
 @needs_model
 def test_another_vocabulary_drops_unsayable_answers_and_counts_the_scorable(tmp_path, monkeypatch):
     tok = load_tokenizer(MODEL)
-    assert tok.tokenize("refrigerator") != ["▁refrigerator"]           # not one piece in this vocabulary
+    assert tok.tokenize("dishwasher") != ["▁dishwasher"]               # not one piece in this vocabulary
     probe = tmp_path / "probe.tsv"
-    probe.write_text("fact\tThe sky is [MASK] today.\tblue|refrigerator\n"
-                     "everyday\tMilk goes in the [MASK] at home.\trefrigerator\n", encoding="utf-8")
+    probe.write_text("fact\tThe sky is [MASK] today.\tblue|dishwasher\n"
+                     "everyday\tDirty plates go in the [MASK] at home.\tdishwasher\n", encoding="utf-8")
     with pytest.raises(ValueError, match="not one '▁word' piece"):
         cloze_probe.load_probe(probe, tok)
     items = cloze_probe.load_probe(probe, tok, strict=False)
-    assert [it["unscorable"] for it in items] == [["refrigerator"], ["refrigerator"]]
+    assert [it["unscorable"] for it in items] == [["dishwasher"], ["dishwasher"]]
     assert [it["answer_ids"] for it in items] == [tok.convert_tokens_to_ids(["▁blue"]), []]
 
     def fake_fill_mask(texts, model, top_k, batch_size, progress):       # the unscorable row predicts nothing
@@ -160,7 +170,7 @@ def test_another_vocabulary_drops_unsayable_answers_and_counts_the_scorable(tmp_
         return out[0] if len(out) == 1 else out
     monkeypatch.setattr(cloze_probe, "fill_mask", fake_fill_mask)
     r = cloze_probe.run_probe(MODEL, top_k=2, path=probe)
-    assert r["scorable"] == 1 and r["dropped"] == {1: ["refrigerator"], 2: ["refrigerator"]}
+    assert r["scorable"] == 1 and r["dropped"] == {1: ["dishwasher"], 2: ["dishwasher"]}
     assert r["overall"] == {"n": 2, "top1": 0.5, "topk": 0.5}
     assert "scorable 1 of 2 sentences" in cloze_probe.report(r)
 
