@@ -327,7 +327,8 @@ def test_the_differences_from_transformers5_are_the_documented_ones(transformers
     assert hf("a", "b", return_token_type_ids=True)["token_type_ids"] == [0, 0, 0, 1, 1]
     text = "in 2012,5 more"                            # "▁2012," is a piece of both versions' vocabularies
     assert ours.tokenize(text)[1:4] == ["▁2012", ",", "5"] and hf.tokenize(text)[1:3] == ["▁2012,", "5"]
-    assert ours.tokenize("हिन्दी") == ["▁", "ह", "ि", "न", "द", "ी"] and hf.tokenize("हिन्दी") == ["▁", "ह", "न", "द"]
+    # the pieces differ between vocabularies (v2 has no Devanagari: one <unk> piece), the letters they spell do not
+    assert "".join(ours.tokenize("हिन्दी")) == "▁हिनदी" and "".join(hf.tokenize("हिन्दी")) == "▁हनद"
     text = 'a well-known (old) "quoted" thing'
     a, b = ours(text, return_offsets_mapping=True), hf(text, return_offsets_mapping=True)
     assert a["input_ids"] == b["input_ids"]
